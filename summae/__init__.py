@@ -1,0 +1,3 @@
+"""summae: unsupervised summarization with a text-bottleneck auto-encoder."""
+
+__version__ = "0.1.0"
