@@ -1,0 +1,244 @@
+"""Typed, nested configuration: YAML in, `--set section.key=value` overrides, YAML out.
+
+Every field carries a comment with its unit and range. Unknown keys and wrong types fail loudly with
+a one-line SummaeError, so a typo in a config never trains the wrong model silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from summae.errors import SummaeError
+
+
+@dataclass
+class DataConfig:
+    train_files: list[str] = field(default_factory=list)  # documents: paths or globs (txt/jsonl/json/csv/parquet)
+    text_field: str = "document"  # column of jsonl/csv/parquet documents (ignored for .txt)
+    real_files: list[str] = field(default_factory=list)  # unpaired real short texts for the discriminator; [] = none
+    real_field: str = "summary"  # column of jsonl/csv/parquet real texts
+    dev_documents: str | None = None  # documents used to pick best/ (optional)
+    dev_references: str | None = None  # their references, line-aligned; None = reference-free selection
+    dev_field: str = "summary"  # reference column when dev_references is jsonl
+    dev_size: int = 500  # documents of the dev set used during training, >= 1
+    data_dir: str = "."  # base directory for relative paths above ("bundled:" paths ignore it)
+    streaming: bool = False  # stream the training files instead of loading them (for files larger than memory)
+
+
+@dataclass
+class TokenizerConfig:
+    path: str | None = None  # a saved tokenizer directory or hub name; None = train SentencePiece on train_files
+    vocab_size: int = 8000  # SentencePiece vocabulary (plus pad/eos/unk and length tokens), >= 100
+    train_sentences: int = 200000  # documents + real texts sampled to train SentencePiece, >= 100
+    character_coverage: float = 1.0  # SentencePiece character coverage, (0.9, 1]
+
+
+@dataclass
+class ModelConfig:
+    pretrained: str | None = None  # local seq2seq checkpoint or hub name to start both seq2seq models from
+    d_model: int = 256  # hidden size of compressor and reconstructor
+    encoder_layers: int = 3  # transformer layers per encoder
+    decoder_layers: int = 3  # transformer layers per decoder
+    heads: int = 4  # attention heads, divides d_model
+    ffn_dim: int = 1024  # feed-forward width
+    dropout: float = 0.1  # dropout inside both seq2seq models, [0, 1)
+    max_source_tokens: int = 48  # document tokens kept (longer documents are truncated, and counted), >= 8
+    max_summary_tokens: int = 16  # summary tokens including EOS, >= 3
+    disc_d_model: int = 128  # discriminator embedding width
+    disc_filters: int = 128  # discriminator convolution filters per width (widths 2, 3, 4)
+
+
+@dataclass
+class SummaryConfig:
+    min_words: int = 4  # shortest training target in words, >= 1
+    max_words: int = 12  # longest training target and longest --words accepted, >= min_words
+    ratio_min: float = 0.3  # training targets: words = ratio * document words, ratio drawn in [ratio_min, ratio_max]
+    ratio_max: float = 0.5  # upper end of that range, <= 1
+    default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words]
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0  # seeds torch, python and data order
+    batch_size: int = 64  # documents per step (per process)
+    steps: int = 2000  # total optimizer steps, including pretrain_steps
+    minutes: float | None = None  # stop after this much training time; None = run all steps
+    pretrain_steps: int = 300  # first steps: compressor learns lead pseudo-summaries, reconstructor learns to rebuild
+    lr: float = 5e-4  # compressor + reconstructor AdamW learning rate
+    d_lr: float = 5e-4  # discriminator AdamW learning rate
+    warmup_steps: int = 100  # linear warm-up of both learning rates
+    weight_decay: float = 0.01  # AdamW weight decay
+    grad_clip: float = 1.0  # max gradient norm, > 0
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (accelerate)
+    tau: float = 1.0  # softmax temperature of the straight-through gradient, > 0
+    sample_temperature: float = 1.0  # temperature of the summary sampled in training; 0 = greedy
+    rec_weight: float = 1.0  # weight of the reconstruction loss
+    adv_weight: float = 0.5  # weight of the adversarial loss on the generator (0 disables it)
+    lead_weight: float = 0.1  # weight of the lead pseudo-summary loss after pretraining (keeps words readable)
+    rec_word_dropout: float = 0.3  # share of reconstructor teacher-forcing inputs replaced by <unk>, [0, 1)
+    lead_input_drop: float = 0.1  # share of document words dropped from the compressor input in pretraining, [0, 1)
+    d_steps: int = 1  # discriminator updates per generator update, >= 1
+    log_every: int = 50  # steps between metric lines
+    sample_every: int = 200  # steps between printed DOCUMENT -> SUMMARY -> RECONSTRUCTION tables; 0 = never
+    eval_every: int = 500  # steps between dev evaluations (and best/ selection); 0 = only at the end
+    save_every: int = 500  # steps between last/ checkpoints; 0 = only at the end
+    num_workers: int = 0  # DataLoader worker processes
+
+
+@dataclass
+class Config:
+    name: str = "summae"  # run name: the default output directory is runs/<name>
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, raw: dict, *, where: str = "config") -> "Config":
+        return _build(cls, raw or {}, where)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> "Config":
+        path = Path(path)
+        if not path.is_file():
+            raise SummaeError(f"config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise SummaeError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+        if raw is not None and not isinstance(raw, dict):
+            raise SummaeError(f"{path} must hold a mapping of sections, got {type(raw).__name__}")
+        raw = raw or {}
+        raw.setdefault("name", path.stem)
+        for item in overrides or []:
+            _apply_override(raw, item)
+        return cls.from_dict(raw, where=str(path)).validated()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    # ---- checks that involve more than one field ----------------------------------------------
+    def validated(self) -> "Config":
+        m, s, t = self.model, self.summary, self.train
+        checks = [
+            (m.d_model % m.heads == 0, f"model.d_model ({m.d_model}) must be divisible by model.heads ({m.heads})"),
+            (m.max_source_tokens >= 8, f"model.max_source_tokens must be >= 8, got {m.max_source_tokens}"),
+            (m.max_summary_tokens >= 3, f"model.max_summary_tokens must be >= 3, got {m.max_summary_tokens}"),
+            (0 <= m.dropout < 1, f"model.dropout must be in [0, 1), got {m.dropout}"),
+            (s.min_words >= 1, f"summary.min_words must be >= 1, got {s.min_words}"),
+            (s.max_words >= s.min_words, f"summary.max_words ({s.max_words}) must be >= min_words ({s.min_words})"),
+            (0 < s.ratio_min <= s.ratio_max <= 1,
+             f"summary ratios must satisfy 0 < ratio_min <= ratio_max <= 1, got {s.ratio_min}, {s.ratio_max}"),
+            (1 <= s.default_words <= s.max_words,
+             f"summary.default_words must be in [1, {s.max_words}], got {s.default_words}"),
+            (t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}"),
+            (t.steps >= 1, f"train.steps must be >= 1, got {t.steps}"),
+            (0 <= t.pretrain_steps, f"train.pretrain_steps must be >= 0, got {t.pretrain_steps}"),
+            (t.minutes is None or t.minutes > 0, f"train.minutes must be > 0, got {t.minutes}"),
+            (t.lr > 0 and t.d_lr > 0, f"learning rates must be > 0, got lr={t.lr}, d_lr={t.d_lr}"),
+            (t.grad_clip > 0, f"train.grad_clip must be > 0, got {t.grad_clip}"),
+            (t.tau > 0, f"train.tau must be > 0, got {t.tau}"),
+            (t.sample_temperature >= 0, f"train.sample_temperature must be >= 0, got {t.sample_temperature}"),
+            (t.d_steps >= 1, f"train.d_steps must be >= 1, got {t.d_steps}"),
+            (0 <= t.rec_word_dropout < 1, f"train.rec_word_dropout must be in [0, 1), got {t.rec_word_dropout}"),
+            (0 <= t.lead_input_drop < 1, f"train.lead_input_drop must be in [0, 1), got {t.lead_input_drop}"),
+            (t.mixed_precision in ("no", "bf16", "fp16"),
+             f"train.mixed_precision must be no, bf16 or fp16, got {t.mixed_precision!r}"),
+            (t.log_every >= 1, f"train.log_every must be >= 1, got {t.log_every}"),
+            (min(t.sample_every, t.eval_every, t.save_every, t.num_workers) >= 0,
+             "train.sample_every, eval_every, save_every and num_workers must be >= 0"),
+            (self.tokenizer.vocab_size >= 100, f"tokenizer.vocab_size must be >= 100, got {self.tokenizer.vocab_size}"),
+            (self.data.dev_size >= 1, f"data.dev_size must be >= 1, got {self.data.dev_size}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise SummaeError(message)
+        return self
+
+    def resolve_path(self, path: str) -> str:
+        """A data path relative to data.data_dir; bundled: paths and absolute paths are left alone."""
+        if path.startswith("bundled:") or Path(path).is_absolute():
+            return path
+        return str(Path(self.data.data_dir) / path)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def _build(cls, raw: dict, where: str, prefix: str = ""):
+    if not isinstance(raw, dict):
+        raise SummaeError(f"{where}: {prefix.rstrip('.') or 'config'} must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise SummaeError(f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(names))})")
+    return cls(**{key: _coerce(hints[key], value, where, f"{prefix}{key}") for key, value in raw.items()})
+
+
+def _coerce(hint, value, where: str, key: str):
+    """Check (and gently convert: int -> float, scalar -> one-item list) a YAML value against a type hint."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value or {}, where, f"{key}.")
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where, key)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        items = value if isinstance(value, list) else [value]
+        return [_coerce(item, v, where, f"{key}[{i}]") for i, v in enumerate(items)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        raise SummaeError(f"{where}: {key} must be {hint.__name__}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    """`section.key=value`, value parsed as YAML (so 3e-4, true, [a, b] and null work)."""
+    if "=" not in item:
+        raise SummaeError(f"--set expects section.key=value, got {item!r}")
+    dotted, text = item.split("=", 1)
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    if isinstance(value, str) and _looks_numeric(text):
+        value = float(text)
+    node = raw
+    parts = dotted.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise SummaeError(f"--set {dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def _looks_numeric(text: str) -> bool:
+    # YAML 1.1 reads "3e-4" as a string; users mean a number
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a config file and apply `--set` overrides."""
+    return Config.from_yaml(path, overrides)

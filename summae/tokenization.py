@@ -1,0 +1,123 @@
+"""One SentencePiece model, trained on the training text and exposed as a transformers tokenizer.
+
+The tokenizer also carries the length-control tokens `<len_1>` ... `<len_N>` that tell the compressor
+how many words to write. Saved with `save_pretrained`, it loads with plain `AutoTokenizer`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from summae.errors import SummaeError
+
+log = logging.getLogger(__name__)
+
+WORD_START_MARKERS = ("\u2581", "\u0120")  # SentencePiece "▁", byte-level BPE "Ġ"
+
+
+def length_token(words: int) -> str:
+    return f"<len_{words}>"
+
+
+def train_sentencepiece(texts: Iterable[str], *, vocab_size: int, max_words: int, character_coverage: float = 1.0):
+    """Train a unigram SentencePiece model on `texts`; returns a transformers T5Tokenizer (fast) around it.
+
+    Ids follow the T5 convention: pad 0, eos 1, unk 2; the length tokens are appended as special tokens.
+    """
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+
+    sentences = [t for t in texts if t and t.strip()]
+    if len(sentences) < 10:
+        raise SummaeError(f"need at least 10 non-empty texts to train a tokenizer, got {len(sentences)}")
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type="unigram",
+            pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=character_coverage,
+            hard_vocab_limit=False,  # small corpora cannot always fill the requested vocabulary
+            num_threads=max(1, torch.get_num_threads()), minloglevel=2,
+        )
+    except RuntimeError as err:
+        raise SummaeError(f"SentencePiece training failed: {str(err).splitlines()[0]}") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "spiece.model").write_bytes(model.getvalue())
+        tokenizer = T5Tokenizer.from_pretrained(tmp, extra_ids=0, legacy=False)
+    add_length_tokens(tokenizer, max_words)
+    return tokenizer
+
+
+def add_length_tokens(tokenizer, max_words: int) -> None:
+    """Make sure `<len_1>..<len_max_words>` exist as single special tokens (a loaded tokenizer may lack them)."""
+    wanted = [length_token(k) for k in range(1, max_words + 1)]
+    missing = [t for t in wanted if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+    if tokenizer.pad_token is None:
+        tokenizer.add_special_tokens({"pad_token": "<pad>"})
+    if tokenizer.eos_token is None:
+        raise SummaeError("the tokenizer has no end-of-sequence token; summae needs one")
+
+
+def load_tokenizer(path: str, *, max_words: int):
+    """A saved tokenizer directory (or hub name), with the length tokens added if missing."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise SummaeError(f"cannot load a tokenizer from {path!r}: {str(err).splitlines()[0]}") from None
+    add_length_tokens(tokenizer, max_words)
+    return tokenizer
+
+
+def sample_texts(dataset, limit: int, seed: int) -> list[str]:
+    """Up to `limit` texts of a datasets (Iterable)Dataset with a "text" column, reproducibly sampled."""
+    if hasattr(dataset, "__len__"):
+        n = len(dataset)
+        idx = list(range(n)) if n <= limit else sorted(random.Random(seed).sample(range(n), limit))
+        return [dataset[i]["text"] for i in idx] if n <= 5000 else dataset.select(idx)["text"]
+    out = []
+    for row in dataset:
+        out.append(row["text"])
+        if len(out) >= limit:
+            break
+    return out
+
+
+class VocabInfo:
+    """What the length rules need to know about each vocabulary entry, as tensors on one device."""
+
+    def __init__(self, tokenizer, vocab_size: int, max_words: int):
+        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        specials = set(tokenizer.all_special_ids)
+        self.eos_id = tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id
+        self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else self.pad_id
+        # the token that starts the compressor's decoder; T5-style tokenizers have no BOS, so pad does it
+        self.start_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else self.pad_id
+        self.length_ids = [tokenizer.convert_tokens_to_ids(length_token(k)) for k in range(1, max_words + 1)]
+        word_start = torch.zeros(vocab_size, dtype=torch.bool)
+        banned = torch.zeros(vocab_size, dtype=torch.bool)
+        for i, piece in enumerate(pieces):
+            if i >= vocab_size:
+                break
+            if piece is not None and piece.startswith(WORD_START_MARKERS):
+                word_start[i] = True
+            if i in specials and i != self.eos_id:
+                banned[i] = True  # pad, unk, length tokens: never part of a summary
+        banned[len(pieces):] = True  # rows of the embedding matrix that no token uses
+        self.word_start = word_start  # (V,) bool: this piece begins a new word
+        self.banned = banned  # (V,) bool: never generated
+
+    def to(self, device) -> "VocabInfo":
+        self.word_start = self.word_start.to(device)
+        self.banned = self.banned.to(device)
+        return self
