@@ -113,30 +113,68 @@ class SummaeModel(nn.Module):
 
         Returns (B, S) ids: the summary, its EOS, then pad.
         """
-        model = self.compressor
         encoder_out = BaseModelOutput(last_hidden_state=self._encode(comp_ids, comp_mask))
-        batch = comp_ids.shape[0]
+        counts = torch.zeros(comp_ids.shape[0], dtype=torch.long, device=comp_ids.device)
+
+        def pick(logits, step):
+            nxt = choose(apply_mask(logits.float(), self._rules(counts, target, step)), temperature, generator)
+            counts.add_(self.word_start[nxt].long())
+            return nxt
+
+        return self._decode_loop(self.compressor, encoder_out, comp_mask, self.max_summary_tokens, pick)
+
+    @torch.no_grad()
+    def reconstruct_greedy(self, summary_ids: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
+        """The reconstructor's greedy rebuild of the documents from hard summaries: (B, S) -> (B, max_tokens)."""
+        mask = summary_ids != self.vocab.pad_id
+        encoder_out = BaseModelOutput(last_hidden_state=self.reconstructor.get_encoder()(
+            input_ids=summary_ids, attention_mask=mask.long()).last_hidden_state)
+        return self._decode_loop(self.reconstructor, encoder_out, mask.long(), max_tokens,
+                                 lambda logits, step: logits.argmax(-1))
+
+    def _decode_loop(self, model, encoder_out, enc_mask, max_steps: int, pick) -> torch.Tensor:
+        """Token-by-token decoding with a KV cache; pick(logits (B, V), step) -> (B,) chooses each token.
+        Returns (B, max_steps): tokens, EOS, then pad."""
+        batch, device = enc_mask.shape[0], enc_mask.device
         cache_kw = _cache_kwarg(model)
-        tokens = torch.full((batch, 1), self.vocab.start_id, dtype=torch.long, device=comp_ids.device)
-        out_ids = torch.full((batch, self.max_summary_tokens), self.vocab.pad_id, dtype=torch.long,
-                             device=comp_ids.device)
-        counts = torch.zeros(batch, dtype=torch.long, device=comp_ids.device)
-        done = torch.zeros(batch, dtype=torch.bool, device=comp_ids.device)
+        tokens = torch.full((batch, 1), self.vocab.start_id, dtype=torch.long, device=device)
+        out_ids = torch.full((batch, max_steps), self.vocab.pad_id, dtype=torch.long, device=device)
+        done = torch.zeros(batch, dtype=torch.bool, device=device)
         cache = None
-        for step in range(self.max_summary_tokens):
-            out = model(encoder_outputs=encoder_out, attention_mask=comp_mask, decoder_input_ids=tokens,
+        for step in range(max_steps):
+            out = model(encoder_outputs=encoder_out, attention_mask=enc_mask, decoder_input_ids=tokens,
                         use_cache=True, **{cache_kw: cache})
             cache = _returned_cache(out)
-            logits = apply_mask(out.logits[:, -1].float(), self._rules(counts, target, step))  # (B, V)
-            nxt = choose(logits, temperature, generator)  # (B,)
+            nxt = pick(out.logits[:, -1], step)  # (B,)
             nxt = torch.where(done, torch.full_like(nxt, self.vocab.pad_id), nxt)
             out_ids[:, step] = nxt
-            counts += self.word_start[nxt].long()
             done |= nxt == self.vocab.eos_id
             if bool(done.all()):
                 break
             tokens = nxt[:, None]
         return out_ids
+
+    @torch.no_grad()
+    def beam_summary(self, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: torch.Tensor, *,
+                     beams: int) -> torch.Tensor:
+        """Beam search (transformers' generate) under the same length rules. Returns (B, <= S) ids."""
+        from transformers import LogitsProcessor, LogitsProcessorList
+
+        rules, word_start = self._rules, self.word_start
+        row_target = target.repeat_interleave(beams)  # generate keeps the beams of one document together
+
+        class LengthRules(LogitsProcessor):
+            def __call__(self, input_ids, scores):
+                written = input_ids[:, 1:]  # (B*K, t) without the decoder start token
+                counts = word_start[written].long().sum(1)
+                return apply_mask(scores, rules(counts, row_target, written.shape[1]))
+
+        out = self.compressor.generate(
+            input_ids=comp_ids, attention_mask=comp_mask, num_beams=beams, do_sample=False,
+            max_new_tokens=self.max_summary_tokens, logits_processor=LogitsProcessorList([LengthRules()]),
+            decoder_start_token_id=self.vocab.start_id, eos_token_id=self.vocab.eos_id,
+            pad_token_id=self.vocab.pad_id, no_repeat_ngram_size=0, early_stopping=True)
+        return out[:, 1:]
 
     # ---- training forward passes -----------------------------------------------------------------
     def forward(self, *, comp_ids, comp_mask, doc_labels, summary_ids=None, target=None, lead_ids=None,

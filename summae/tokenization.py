@@ -83,7 +83,7 @@ def sample_texts(dataset, limit: int, seed: int) -> list[str]:
     if hasattr(dataset, "__len__"):
         n = len(dataset)
         idx = list(range(n)) if n <= limit else sorted(random.Random(seed).sample(range(n), limit))
-        return [dataset[i]["text"] for i in idx] if n <= 5000 else dataset.select(idx)["text"]
+        return list(dataset.select(idx)["text"])  # datasets 5 returns a lazy Column: make it a list
     out = []
     for row in dataset:
         out.append(row["text"])

@@ -1,0 +1,209 @@
+"""`summae train | summarize | evaluate | baseline`: thin wrappers over the library, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from summae import __version__
+from summae.errors import SummaeError
+
+EPILOG = "Errors print one line and exit with status 2. Docs: README.md."
+
+
+def _quiet_libraries() -> None:
+    # transformers/datasets chatter (and their deprecation warnings) drown the one line users need
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    for name in ("transformers", "datasets", "accelerate", "torch.distributed"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+# ---- train ----------------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from summae.config import load_config
+    from summae.trainer import Trainer
+
+    cfg = load_config(args.config, args.set)
+    out = Path(args.output_dir or Path("runs") / cfg.name)
+    trainer = Trainer(cfg, out, resume=args.resume, device=args.device, echo=_err, progress=not args.quiet)
+    result = trainer.train()
+    _err(f"done: {result['step']} steps in {result['train_seconds']:.0f} s ({result['docs_per_s']:.0f} docs/s); "
+         f"best/ from step {result['best_step']}; run directory {out}")
+    return 0
+
+
+# ---- summarize ------------------------------------------------------------------------------------
+def cmd_summarize(args) -> int:
+    from summae.summarize import Summarizer, summarize_file
+
+    if args.input != "-" and not Path(args.input).exists():
+        raise SummaeError(f"input file not found: {args.input}")
+    summarizer = Summarizer.from_pretrained(args.model, device=args.device)
+    counts = summarize_file(summarizer, args.input, args.output, words=args.words, ratio=args.ratio, beams=args.beams,
+                            batch_size=args.batch_size, field=args.field, output_field=args.output_field,
+                            overwrite=args.overwrite, fmt=args.format, skip_bad=args.skip_bad,
+                            progress=not args.quiet)
+    note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
+    if not args.quiet:
+        _err(f"summarized {counts['documents']} documents{note}")
+    return 0
+
+
+# ---- evaluate / baseline ---------------------------------------------------------------------------
+def cmd_evaluate(args) -> int:
+    from summae.evaluation import evaluate_files, format_table
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the warning also comes back in the result
+        result = evaluate_files(args.hyps, args.refs, duc=args.duc, field=args.field)
+    print(format_table({Path(args.hyps).name: result}))
+    print(f"({result['mode']}, rouge-score with stemming, {result['n']} documents, {len(args.refs)} reference file(s))")
+    if result.get("warning"):
+        _err(f"warning: {result['warning']}")
+    if args.output:
+        Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from summae.evaluation import baseline_summaries, read_texts
+    from summae.summarize import OutputSink
+
+    docs = read_texts(args.input, field=args.field)
+    summaries = baseline_summaries(docs, lead=args.lead, prefix=args.prefix_bytes)
+    sink = OutputSink(args.output)
+    for line in summaries:
+        sink.write(line)
+    sink.finish(ok=True)
+    return 0
+
+
+# ---- parser ----------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other error
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="summae", description="Unsupervised summarization with a text-bottleneck auto-encoder.",
+                     epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"summae {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a summarizer on unlabeled documents", epilog=EPILOG,
+                       description="Train compressor, reconstructor and discriminator from a YAML config.")
+    p.add_argument("--config", required=True, help="YAML config (see configs/; every key is commented there)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
+    p.add_argument("--output-dir", help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last/ checkpoint")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu"],
+                   help="auto: accelerate's choice (GPU when present; use `accelerate launch` for several); cpu: force CPU")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("summarize", help="summarize a file of documents", epilog=EPILOG,
+                       description="Write one summary per document: txt in -> txt out (line for line); "
+                                   "jsonl in -> the same records plus --output-field. Default decoding: greedy, "
+                                   "the model's summary.default_words words.")
+    p.add_argument("--model", required=True, help="a run directory (uses best/, else last/) or a checkpoint directory")
+    p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
+    p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--words", type=_positive_int, help="at most N words per summary, aiming at N")
+    length.add_argument("--ratio", type=_ratio, help="summary words as a share of each document's words, (0, 1]")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="documents per batch (default 64)")
+    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
+    p.add_argument("--beams", type=_positive_int, default=1, help="beam search width; 1 = greedy (default)")
+    p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
+    p.add_argument("--output-field", default="generated_summary", help="jsonl: the field to write the summary into")
+    p.add_argument("--overwrite", action="store_true", help="jsonl: replace --output-field where records have it")
+    p.add_argument("--format", choices=["txt", "jsonl"], help="input format (default: by extension; stdin: txt)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip malformed jsonl records (counted) instead of stopping; txt output stays line-aligned "
+                        "only for the records kept")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("evaluate", help="ROUGE of summaries against references", epilog=EPILOG,
+                       description="ROUGE-1/2/L (rouge-score, Porter stemming) in percent and the mean summary "
+                                   "length in words. Default: F1, averaged over references, then documents.")
+    p.add_argument("--hyps", required=True, help="summaries, one per line (.txt) or a .jsonl file with --field")
+    p.add_argument("--refs", required=True, nargs="+", help="reference file(s), line-aligned with --hyps")
+    p.add_argument("--duc", action="store_true",
+                   help="DUC rules: recall, hypothesis and references cut to their first 75 bytes")
+    p.add_argument("--field", help="the text field of .jsonl inputs")
+    p.add_argument("--output", help="also write the scores as JSON here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("baseline", help="write Lead-N or prefix baseline summaries", epilog=EPILOG)
+    p.add_argument("--input", required=True, help="documents, one per line (.txt) or .jsonl with --field")
+    p.add_argument("--output", default="-", help="output file; - for stdout (default)")
+    kind = p.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--lead", type=_positive_int, help="the first N words")
+    kind.add_argument("--prefix-bytes", type=_positive_int, help="the first N UTF-8 bytes (whole characters)")
+    p.add_argument("--field", help="the document field of a .jsonl input")
+    p.set_defaults(func=cmd_baseline)
+    return parser
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        return args.func(args)
+    except SummaeError as err:
+        _err(f"summae {args.command}: error: {err}")
+        return 2
+    except KeyboardInterrupt:
+        _err(f"summae {args.command}: interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0  # `summae summarize ... | head` closed the pipe
+    except MemoryError:
+        _err(f"summae {args.command}: error: out of memory; lower --batch-size or train.batch_size")
+        return 2
+    except OSError as err:
+        _err(f"summae {args.command}: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "))
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""Building the tokenizer and the models: fresh from a config, or from a checkpoint directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from summae import checkpoint
+from summae.config import Config
+from summae.discriminator import Discriminator
+from summae.errors import SummaeError
+from summae.modeling import SummaeModel, build_seq2seq
+from summae.tokenization import VocabInfo, load_tokenizer, sample_texts, train_sentencepiece
+
+
+def padded_vocab_size(tokenizer) -> int:
+    # a multiple of 64 keeps the output matmul on fast kernels; the extra rows are banned tokens
+    return -(-len(tokenizer) // 64) * 64
+
+
+def prepare_tokenizer(cfg: Config, resume_dir: Path | None, docs, real_texts, *, echo=print):
+    """The run's tokenizer: the checkpoint's when resuming, a given one, or SentencePiece trained here."""
+    max_words = cfg.summary.max_words
+    if resume_dir is not None:
+        return load_tokenizer(str(resume_dir / "compressor"), max_words=max_words)
+    path = cfg.tokenizer.path or cfg.model.pretrained
+    if path:
+        return load_tokenizer(path, max_words=max_words)
+    texts = sample_texts(docs, cfg.tokenizer.train_sentences, cfg.train.seed)
+    if real_texts is not None:
+        texts = texts + list(real_texts[: cfg.tokenizer.train_sentences // 4])
+    echo(f"training a SentencePiece tokenizer ({cfg.tokenizer.vocab_size} pieces) on {len(texts)} texts")
+    return train_sentencepiece(texts, vocab_size=cfg.tokenizer.vocab_size, max_words=max_words,
+                               character_coverage=cfg.tokenizer.character_coverage)
+
+
+def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
+    """(SummaeModel, Discriminator, VocabInfo), with weights from resume_dir when given."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    vocab_size = padded_vocab_size(tokenizer)
+    vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
+    if resume_dir is not None:
+        compressor = _load_seq2seq(resume_dir / "compressor", AutoModelForSeq2SeqLM)
+        reconstructor = _load_seq2seq(resume_dir / "reconstructor", AutoModelForSeq2SeqLM)
+        vocab_size = compressor.get_input_embeddings().weight.shape[0]
+        vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
+    else:
+        compressor = build_seq2seq(cfg, vocab_size, vocab)
+        reconstructor = build_seq2seq(cfg, vocab_size, vocab)
+    model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
+                        tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout)
+    disc = Discriminator(vocab_size=vocab_size, d_model=cfg.model.disc_d_model, filters=cfg.model.disc_filters)
+    if resume_dir is not None and (resume_dir / "discriminator.safetensors").exists():
+        checkpoint.load_discriminator(disc, resume_dir / "discriminator.safetensors")
+    return model, disc, vocab
+
+
+def _load_seq2seq(path: Path, auto_class):
+    try:
+        # safetensors only: a pickled weights file is never unpickled
+        return auto_class.from_pretrained(str(path), use_safetensors=True)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise SummaeError(f"cannot load the model in {path}: {str(err).splitlines()[0]}") from None
+
+
+def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = False):
+    """(Config, tokenizer, SummaeModel in eval mode) from a checkpoint or run directory."""
+    directory = checkpoint.resolve_model_dir(model_dir)
+    cfg = Config.from_yaml(directory / "config.yaml")
+    tokenizer = load_tokenizer(str(directory / "compressor"), max_words=cfg.summary.max_words)
+    from transformers import AutoModelForSeq2SeqLM
+
+    compressor = _load_seq2seq(directory / "compressor", AutoModelForSeq2SeqLM)
+    reconstructor = _load_seq2seq(directory / "reconstructor", AutoModelForSeq2SeqLM) if with_reconstructor else None
+    vocab_size = compressor.get_input_embeddings().weight.shape[0]
+    vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
+    model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens)
+    return cfg, tokenizer, model.eval()

@@ -1,0 +1,185 @@
+"""Summaries from a trained model: a Python API and the batched, streaming file/stdin path of the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+
+from summae.batches import encode_texts, pad_ids
+from summae.bottleneck import words_for_request
+from summae.errors import SummaeError
+
+
+def clean_summary(text: str, limit: int) -> str:
+    """One line, single spaces, never more than `limit` words."""
+    return " ".join(text.split()[:limit])
+
+
+class Summarizer:
+    """`Summarizer.from_pretrained(path)(["text", ...], words=10)` -> list of summaries.
+
+    Default decoding: greedy, `summary.default_words` words (the training config's), under the length
+    rules (the summary starts a word, never exceeds the word target, stops at it).
+    """
+
+    def __init__(self, cfg, tokenizer, model, device: str | torch.device = "cpu"):
+        self.cfg, self.tokenizer = cfg, tokenizer
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str = "auto") -> "Summarizer":
+        from summae.factory import load_for_inference
+
+        cfg, tokenizer, model = load_for_inference(path)
+        return cls(cfg, tokenizer, model, device=pick_device(device))
+
+    def __call__(self, texts: list[str], *, words: int | None = None, ratio: float | None = None,
+                 beams: int = 1, batch_size: int = 64) -> list[str]:
+        return list(self.stream(texts, words=words, ratio=ratio, beams=beams, batch_size=batch_size))
+
+    def check_request(self, *, words: int | None, ratio: float | None, beams: int, batch_size: int) -> None:
+        limit = self.cfg.summary.max_words
+        if words is not None and ratio is not None:
+            raise SummaeError("give either --words or --ratio, not both")
+        if words is not None and not 1 <= words <= limit:
+            raise SummaeError(f"--words must be between 1 and {limit} (this model's summary.max_words), got {words}")
+        if ratio is not None and not 0 < ratio <= 1:
+            raise SummaeError(f"--ratio must be in (0, 1], got {ratio}")
+        if beams < 1 or beams > 64:
+            raise SummaeError(f"--beams must be between 1 and 64, got {beams}")
+        if batch_size < 1:
+            raise SummaeError(f"--batch-size must be >= 1, got {batch_size}")
+
+    def stream(self, texts: Iterable[str], *, words=None, ratio=None, beams: int = 1,
+               batch_size: int = 64) -> Iterator[str]:
+        """Summaries in input order, one batch of texts in memory at a time."""
+        self.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
+        if words is None and ratio is None:
+            words = self.cfg.summary.default_words
+        batch: list[str] = []
+        for text in texts:
+            batch.append(text)
+            if len(batch) == batch_size:
+                yield from self._batch(batch, words, ratio, beams)
+                batch = []
+        if batch:
+            yield from self._batch(batch, words, ratio, beams)
+
+    @torch.no_grad()
+    def _batch(self, texts: list[str], words, ratio, beams: int) -> list[str]:
+        model, vocab = self.model, self.model.vocab
+        width = self.cfg.model.max_source_tokens
+        ids, _ = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], width - 1)
+        docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)
+        mask = docs != vocab.pad_id
+        doc_words = model.word_start[docs].sum(1)  # (B,)
+        target = words_for_request(doc_words, words=words, ratio=ratio, max_words=self.cfg.summary.max_words)
+        comp_ids, comp_mask = model.compressor_inputs(docs, mask, target)
+        if beams == 1:
+            out = model.write_summary(comp_ids, comp_mask, target)
+        else:
+            out = model.beam_summary(comp_ids, comp_mask, target, beams=beams)
+        decoded = self.tokenizer.batch_decode(out.tolist(), skip_special_tokens=True)
+        return [clean_summary(d, int(k)) if t.strip() else "" for d, k, t in zip(decoded, target.tolist(), texts)]
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SummaeError(f"--device {device}: no CUDA device is available here")
+    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
+        raise SummaeError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    return device
+
+
+class OutputSink:
+    """Writes lines to a file atomically (a temporary file renamed at the end) or streams them to stdout.
+
+    If summarizing fails half-way, a file output keeps its previous content and the partial result is
+    left beside it as FILE.partial, so nothing already written is lost.
+    """
+
+    def __init__(self, path: str | None):
+        self.path = None if path in (None, "-") else Path(path)
+        self.handle = None
+        self.tmp = None
+        if self.path is not None:
+            directory = self.path.parent if str(self.path.parent) else Path(".")
+            if not directory.is_dir():
+                raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
+            if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+                raise SummaeError(f"cannot write {self.path}: permission denied")
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+            self.handle = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, line: str) -> None:
+        if self.handle is None:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        else:
+            self.handle.write(line + "\n")
+
+    def finish(self, ok: bool) -> None:
+        if self.handle is None:
+            return
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        if ok:
+            os.replace(self.tmp, self.path)
+        else:
+            os.replace(self.tmp, str(self.path) + ".partial")
+
+
+def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,
+                   beams: int = 1, batch_size: int = 64, field: str = "document", output_field: str = "generated_summary",
+                   overwrite: bool = False, fmt: str | None = None, skip_bad: bool = False, progress: bool = True) -> dict:
+    """txt in -> one summary per line out; jsonl in -> the records plus `output_field`. Returns counts."""
+    from tqdm.auto import tqdm
+
+    from summae.data import iter_records
+
+    summarizer.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
+    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt)
+    records: deque = deque()  # records waiting for their summaries (at most one batch)
+
+    def texts() -> Iterator[str]:
+        for record, text in reader:
+            if record is not None and output_field in record and not overwrite:
+                raise SummaeError(f"{input_path}: a record already has a field {output_field!r}; pass --overwrite "
+                                  f"or choose --output-field")
+            records.append(record)
+            yield text
+
+    sink = OutputSink(output_path)
+    done = 0
+    bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
+    try:
+        for summary in summarizer.stream(texts(), words=words, ratio=ratio, beams=beams, batch_size=batch_size):
+            record = records.popleft()
+            if record is None:
+                sink.write(summary)
+            else:
+                record[output_field] = summary
+                sink.write(json.dumps(record, ensure_ascii=False))
+            done += 1
+            bar.update(1)
+    except BaseException:
+        sink.finish(ok=False)
+        raise
+    finally:
+        bar.close()
+    if done == 0:
+        sink.finish(ok=False)
+        raise SummaeError(f"{input_path} holds no documents")
+    sink.finish(ok=True)
+    return {"documents": done, "skipped": getattr(reader, "skipped", 0)}

@@ -1,0 +1,356 @@
+"""Training: the only place with optimizers. accelerate places the models, mixes precision and syncs ranks.
+
+One step: 0) a batch and its length targets; 1) the compressor writes summaries (no gradient);
+2) the discriminator learns real short texts vs those summaries; 3) the generator (compressor +
+reconstructor) learns to rebuild the document from its summary, fool the discriminator and stay near
+lead pseudo-summaries; 4) log, print samples, evaluate, save. The first `pretrain_steps` steps replace
+1) and 3) by supervised learning of lead pseudo-summaries, which gives the bottleneck words to start from.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from summae import checkpoint
+from summae.batches import StreamBatches, TensorBatches, encode_texts, pad_ids
+from summae.bottleneck import lead_targets, target_words
+from summae.config import Config
+from summae.errors import SummaeError
+from summae.losses import accuracy, discriminator_loss, generator_adv_loss
+from summae.factory import build_models, prepare_tokenizer
+from summae.training_eval import DevSet, evaluate_dev, sample_table
+
+
+class MetricLogger:
+    """One place for metrics: metrics.jsonl (every logged step) and one console line per interval."""
+
+    def __init__(self, path: Path, *, echo, enabled: bool = True):
+        self.path = path
+        self.echo = echo
+        self.enabled = enabled
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+        self.count += 1
+
+    def flush(self, step: int, extra: dict | None = None) -> dict:
+        row = {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        row.update(extra or {})
+        self.sums, self.count = {}, 0
+        self.write(step, row)
+        parts = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()]
+        self.echo(f"step {step}: " + ", ".join(parts))
+        return row
+
+    def write(self, step: int, row: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": step, **row}) + "\n")
+
+
+class Trainer:
+    def __init__(self, cfg: Config, output_dir: str | Path, *, resume: bool = False, device: str = "auto",
+                 echo=print, progress: bool = True):
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        self.cfg, self.out, self.echo, self.progress = cfg, Path(output_dir), echo, progress
+        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=cfg.train.mixed_precision)
+        self.main = self.accelerator.is_main_process
+        set_seed(cfg.train.seed)
+        random.seed(cfg.train.seed)
+        resume_dir = self.out / "last"
+        checkpoint.recover(resume_dir)
+        if resume and not (resume_dir / "trainer_state.json").exists():
+            raise SummaeError(f"--resume: no checkpoint in {resume_dir}")
+        if not resume and (resume_dir / "trainer_state.json").exists():
+            raise SummaeError(f"{self.out} already holds a run: pass --resume to continue it, or another --output-dir")
+        self.resume_dir = resume_dir if resume else None
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._load_data()
+        self._build()
+
+    # ---- set-up ----------------------------------------------------------------------------------
+    def _load_data(self) -> None:
+        from summae.data import load_texts, read_lines
+
+        cfg = self.cfg
+        files = [cfg.resolve_path(f) for f in cfg.data.train_files]
+        if not files:
+            raise SummaeError("data.train_files is empty: name at least one file of documents")
+        self.docs = load_texts(files, field=cfg.data.text_field, streaming=cfg.data.streaming)
+        self.real = None
+        if cfg.data.real_files:
+            real = load_texts([cfg.resolve_path(f) for f in cfg.data.real_files], field=cfg.data.real_field)
+            self.real = list(real["text"])
+        elif self.main:
+            self.echo("no data.real_files: training without the discriminator (summaries are shaped by "
+                      "reconstruction and lead pseudo-summaries only)")
+        dev = cfg.data
+        if dev.dev_documents:
+            docs = read_lines(cfg.resolve_path(dev.dev_documents)) if not dev.dev_documents.endswith(".jsonl") \
+                else list(load_texts([cfg.resolve_path(dev.dev_documents)], field=cfg.data.text_field)["text"])
+            refs = None
+            if dev.dev_references:
+                from summae.evaluation import read_texts
+                refs = read_texts(cfg.resolve_path(dev.dev_references), field=dev.dev_field)
+            self.dev_texts, self.dev_refs = list(docs)[: dev.dev_size], (refs[: dev.dev_size] if refs else None)
+        elif not cfg.data.streaming:
+            # no dev set: hold out documents from the training set for the reference-free criterion
+            n_dev = min(dev.dev_size, max(1, len(self.docs) // 10))
+            self.dev_texts, self.dev_refs = list(self.docs.select(range(n_dev))["text"]), None
+            self.docs = self.docs.select(range(n_dev, len(self.docs)))
+        else:
+            self.dev_texts = [row["text"] for _, row in zip(range(dev.dev_size), self.docs)]
+            self.dev_refs = None
+
+    def _build(self) -> None:
+        cfg, acc = self.cfg, self.accelerator
+        self.tokenizer = prepare_tokenizer(cfg, self.resume_dir, self.docs, self.real, echo=self.echo)
+        self.model, self.disc, self.vocab = build_models(cfg, self.tokenizer, self.resume_dir)
+        m, t = cfg.model, cfg.train
+        tok = self.tokenizer
+        if not cfg.data.streaming:
+            ids, cut = encode_texts(tok, list(self.docs["text"]), m.max_source_tokens - 1)
+            if self.main and cut:
+                self.echo(f"{cut} of {len(ids)} training documents are longer than model.max_source_tokens "
+                          f"({m.max_source_tokens}) and were truncated")
+            matrix = pad_ids(ids, eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, width=m.max_source_tokens)
+            self.batches = TensorBatches(matrix, t.batch_size, seed=t.seed, rank=acc.process_index,
+                                         world=acc.num_processes)
+        else:
+            self.batches = StreamBatches(self.docs, tok, t.batch_size, max_tokens=m.max_source_tokens,
+                                         eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, seed=t.seed,
+                                         rank=acc.process_index, world=acc.num_processes)
+        self.real_batches = None
+        if self.real is not None:
+            real_ids, _ = encode_texts(tok, self.real, m.max_summary_tokens - 1)
+            matrix = pad_ids(real_ids, eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, width=m.max_summary_tokens)
+            self.real_batches = TensorBatches(matrix, t.batch_size, seed=t.seed + 1, rank=acc.process_index,
+                                              world=acc.num_processes)
+        self.dev = DevSet.build(self.dev_texts, self.dev_refs, tok, self.vocab, cfg)
+
+        g_params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.AdamW(g_params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.9, 0.98))
+        self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.d_lr, weight_decay=t.weight_decay,
+                                       betas=(0.5, 0.999))
+        warm = max(1, t.warmup_steps)
+        schedule = lambda step: min(1.0, (step + 1) / warm)  # noqa: E731 - linear warm-up, then constant
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, schedule)
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, schedule)
+        (self.model, self.disc, self.opt_g, self.opt_d) = acc.prepare(self.model, self.disc, self.opt_g, self.opt_d)
+        self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": self.dev.criterion,
+                      "train_seconds": 0.0, "docs_seen": 0}
+        if self.resume_dir is not None:
+            self._load_training_state(self.resume_dir)
+
+    # ---- the loop ----------------------------------------------------------------------------------
+    def train(self) -> dict:
+        from tqdm.auto import tqdm
+
+        cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
+        logger = MetricLogger(self.out / "metrics.jsonl", echo=self._print, enabled=self.main)
+        if self.main:
+            cfg.to_yaml(self.out / "config.yaml")
+        start = self.state["step"]
+        docs = self.batches.iterate(start)
+        reals = self.real_batches.iterate(start * t.d_steps) if self.real_batches is not None else None
+        gen = torch.Generator().manual_seed(t.seed * 7919 + start)
+        bar = tqdm(total=t.steps, initial=start, unit="step", disable=not (self.progress and self.main),
+                   dynamic_ncols=True, leave=False)
+        begin, t_log, docs_log = time.perf_counter(), time.perf_counter(), 0
+        self._seconds_before = self.state["train_seconds"]  # from earlier runs of this directory (resume)
+        budget = None if t.minutes is None else t.minutes * 60 - self._seconds_before
+        step = start
+        while step < t.steps:
+            if budget is not None and time.perf_counter() - begin >= budget:
+                self._print(f"train.minutes ({t.minutes}) reached at step {step}")
+                break
+            values = self.train_step(step, next(docs).to(acc.device), reals, gen)  # 0) - 3)
+            step += 1
+            self.state["step"] = step
+            self.state["docs_seen"] += t.batch_size * acc.num_processes
+            docs_log += t.batch_size * acc.num_processes
+            logger.add(values)
+            bar.update(1)
+            # 4) log / samples / eval / save
+            if step % t.log_every == 0 or step == t.steps:
+                now = time.perf_counter()
+                rate = docs_log / max(now - t_log, 1e-9)
+                bar.set_postfix(docs_s=f"{rate:.0f}")
+                logger.flush(step, {"perf/docs_per_s": round(rate, 1),
+                                    "perf/lr": self.sched_g.get_last_lr()[0]})
+                t_log, docs_log = now, 0
+            if t.sample_every and step % t.sample_every == 0 and self.main:
+                self._print(sample_table(self._unwrapped(), self.dev, self.tokenizer, n=3))
+            if t.eval_every and step % t.eval_every == 0:
+                self._evaluate(step, logger)
+            if t.save_every and step % t.save_every == 0 and step < t.steps:
+                self._save("last", time.perf_counter() - begin)
+        bar.close()
+        elapsed = time.perf_counter() - begin
+        final = self._evaluate(step, logger)
+        self._save("last", elapsed)
+        if isinstance(self.batches, StreamBatches) and self.batches.truncated and self.main:
+            self._print(f"{self.batches.truncated} streamed documents were longer than model.max_source_tokens "
+                        f"({cfg.model.max_source_tokens}) and were truncated")
+        acc.wait_for_everyone()
+        return {"step": step, "train_seconds": self.state["train_seconds"], "dev": final,
+                "best_step": self.state["best_step"], "best_score": self.state["best_score"],
+                "docs_per_s": self.state["docs_seen"] / max(self.state["train_seconds"], 1e-9)}
+
+    def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, float]:
+        cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
+        model, vocab = self._unwrapped(), self.vocab
+        # 0) masks, word counts and length targets of the batch
+        doc_mask = doc_labels != vocab.pad_id  # (B, L), EOS included
+        doc_words = model.word_start[doc_labels].sum(1).cpu()  # (B,)
+        target = target_words(doc_words, ratio_min=cfg.summary.ratio_min, ratio_max=cfg.summary.ratio_max,
+                              min_words=cfg.summary.min_words, max_words=cfg.summary.max_words,
+                              generator=gen).to(acc.device)
+        lead = lead_targets(doc_labels, target, word_start=model.word_start, max_tokens=cfg.model.max_summary_tokens,
+                            eos_id=vocab.eos_id, pad_id=vocab.pad_id)  # (B, S)
+        pretrain = step < t.pretrain_steps
+        values: dict[str, float] = {}
+        if pretrain:
+            comp_ids, comp_mask = model.compressor_inputs(*self._drop_words(doc_labels, doc_mask), target)
+            fake = lead  # the discriminator warms up on lead spans: what the compressor writes at first
+        else:
+            comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_mask, target)
+            # 1) the compressor writes summaries (no gradient; sampled for exploration)
+            model.eval()
+            with acc.autocast():
+                fake = model.write_summary(comp_ids, comp_mask, target, temperature=t.sample_temperature)
+            model.train()
+        # 2) discriminator step(s): real short texts vs generated summaries
+        use_d = reals is not None and t.adv_weight > 0
+        if use_d:
+            for _ in range(t.d_steps):
+                real = next(reals).to(acc.device)
+                values.update(self._d_step(real, fake))
+        # 3) generator step
+        with acc.autocast():
+            if pretrain:
+                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, lead_ids=lead,
+                                 rec_from_lead=True)
+                loss = out.losses["lead"] + t.rec_weight * out.losses["rec"]
+            else:
+                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, summary_ids=fake,
+                                 target=target, lead_ids=lead if t.lead_weight > 0 else None)
+                loss = t.rec_weight * out.losses["rec"]
+                if t.lead_weight > 0:
+                    loss = loss + t.lead_weight * out.losses["lead"]
+                if use_d:
+                    # gradients reach the compressor through the straight-through one-hots
+                    d_fake = self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask)
+                    adv = generator_adv_loss(d_fake)
+                    loss = loss + t.adv_weight * adv
+                    values["loss/adv"] = adv.item()
+        if not torch.isfinite(loss):
+            raise SummaeError(f"the training loss became {loss.item()} at step {step}: lower train.lr")
+        self.opt_g.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        grad_norm = acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        self.opt_g.step()
+        self.sched_g.step()
+        self.sched_d.step()
+        values.update({f"loss/{k}": v.item() for k, v in out.losses.items()})
+        values["loss/total"] = loss.item()
+        values["grad/norm"] = float(grad_norm)
+        values["summary/words"] = target.float().mean().item()
+        values["train/adv_weight"] = t.adv_weight if (use_d and not pretrain) else 0.0
+        return values
+
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+        pad = self.vocab.pad_id
+        width = max(real.shape[1], fake.shape[1])
+        both = torch.cat([torch.nn.functional.pad(real, (0, width - real.shape[1]), value=pad),
+                          torch.nn.functional.pad(fake, (0, width - fake.shape[1]), value=pad)])  # (2B, S)
+        with self.accelerator.autocast():
+            # one forward over real and fake rows; fake ids carry no graph, so the compressor never moves here
+            logits = self.disc(ids=both, mask=both != pad)
+        real_logits, fake_logits = logits[: real.shape[0]], logits[real.shape[0]:]
+        loss = discriminator_loss(real_logits, fake_logits, smooth=0.1)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.accelerator.backward(loss)
+        self.accelerator.clip_grad_norm_(self.disc.parameters(), self.cfg.train.grad_clip)
+        self.opt_d.step()
+        self.opt_d.zero_grad(set_to_none=True)  # the generator step must not leave gradients for the next D step
+        return {"loss/d": loss.item(), "d/acc_real": accuracy(real_logits, real=True).item(),
+                "d/acc_fake": accuracy(fake_logits, real=False).item()}
+
+    def _drop_words(self, ids: torch.Tensor, mask: torch.Tensor):
+        """Pretraining noise: drop a share of the document's tokens from the compressor input (not EOS)."""
+        p = self.cfg.train.lead_input_drop
+        if p <= 0:
+            return ids, mask
+        drop = (torch.rand(ids.shape, device=ids.device) < p) & (ids != self.vocab.eos_id) & mask
+        drop[:, 0] = False  # keep the first token, so the lead target stays reachable
+        kept = torch.where(drop, torch.full_like(ids, self.vocab.pad_id), ids)
+        order = torch.sort((kept == self.vocab.pad_id).long(), dim=1, stable=True).indices  # pads to the end
+        kept = torch.gather(kept, 1, order)
+        return kept, kept != self.vocab.pad_id
+
+    # ---- evaluation and checkpoints ---------------------------------------------------------------
+    def _unwrapped(self):
+        return self.accelerator.unwrap_model(self.model)
+
+    def _print(self, text: str) -> None:
+        if self.main:
+            from tqdm.auto import tqdm
+            tqdm.write(text)
+
+    def _evaluate(self, step: int, logger: MetricLogger) -> dict:
+        if not self.main:
+            self.accelerator.wait_for_everyone()
+            return {}
+        with self.accelerator.autocast():
+            result = evaluate_dev(self._unwrapped(), self.accelerator.unwrap_model(self.disc), self.dev)
+        logger.write(step, {f"dev/{k}": v for k, v in result.items()})
+        self._print(f"eval step {step}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+        score = result["score"]
+        best = self.state["best_score"]
+        if best is None or score > best:
+            self.state["best_score"], self.state["best_step"] = score, step
+            self._save("best", None)
+        self.accelerator.wait_for_everyone()
+        return result
+
+    def _save(self, name: str, elapsed: float | None) -> None:
+        if elapsed is not None:
+            self.state["train_seconds"] = round(self._seconds_before + elapsed, 2)
+        if not self.main:
+            return
+        model, disc = self._unwrapped(), self.accelerator.unwrap_model(self.disc)
+
+        def fill(tmp: Path) -> None:
+            self.cfg.to_yaml(tmp / "config.yaml")
+            model.save(tmp, self.tokenizer)
+            checkpoint.save_discriminator(disc, tmp / "discriminator.safetensors")
+            (tmp / "trainer_state.json").write_text(json.dumps(self.state, indent=2), encoding="utf-8")
+            if name == "last":
+                torch.save({"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
+                            "torch_rng": torch.get_rng_state()}, tmp / "training_state.pt")
+
+        checkpoint.write_atomic(self.out / name, fill)
+
+    def _load_training_state(self, directory: Path) -> None:
+        self.state.update(checkpoint.read_state(directory))
+        # weights_only: tensors and plain containers, never arbitrary pickled objects
+        blob = torch.load(directory / "training_state.pt", map_location="cpu", weights_only=True)
+        self.opt_g.load_state_dict(blob["opt_g"])
+        self.opt_d.load_state_dict(blob["opt_d"])
+        self.sched_g.load_state_dict(blob["sched_g"])
+        self.sched_d.load_state_dict(blob["sched_d"])
+        torch.set_rng_state(blob["torch_rng"])
+        self._print(f"resuming from {directory} at step {self.state['step']}")
+

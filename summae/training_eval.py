@@ -1,0 +1,108 @@
+"""What the trainer looks at while it trains: dev scores for best/ selection and a table of samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from summae.batches import encode_texts, pad_ids
+from summae.bottleneck import words_for_request
+from summae.summarize import clean_summary
+
+EVAL_BATCH = 256
+
+
+@dataclass
+class DevSet:
+    texts: list[str]
+    refs: list[str] | None  # line-aligned references, or None (reference-free selection)
+    ids: torch.Tensor  # (N, L) documents + EOS, padded
+    words: int  # summary length used at evaluation: the default decoding's
+    max_words: int
+    tokenizer: object
+
+    @property
+    def criterion(self) -> str:
+        if self.refs is not None:
+            return "dev ROUGE: mean of R-1, R-2, R-L F1 (higher is better)"
+        return ("reference-free: -(held-out reconstruction loss in nats/token + mean -log D(summary)), "
+                "higher is better")
+
+    @classmethod
+    def build(cls, texts, refs, tokenizer, vocab, cfg) -> "DevSet":
+        texts = [t for t in texts]
+        ids, _ = encode_texts(tokenizer, texts, cfg.model.max_source_tokens - 1)
+        matrix = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=cfg.model.max_source_tokens)
+        return cls(texts, list(refs) if refs is not None else None, matrix, cfg.summary.default_words,
+                   cfg.summary.max_words, tokenizer)
+
+
+@torch.no_grad()
+def summarize_ids(model, ids: torch.Tensor, words: int, max_words: int):
+    """Greedy summaries of a padded id matrix, in batches: returns (summary ids list, word targets list)."""
+    device = model.word_start.device
+    summaries, targets = [], []
+    for start in range(0, ids.shape[0], EVAL_BATCH):
+        docs = ids[start: start + EVAL_BATCH].to(device)
+        mask = docs != model.vocab.pad_id
+        target = words_for_request(model.word_start[docs].sum(1), words=words, ratio=None, max_words=max_words)
+        comp_ids, comp_mask = model.compressor_inputs(docs, mask, target)
+        summaries.append(model.write_summary(comp_ids, comp_mask, target))
+        targets.append(target)
+    return torch.cat(summaries), torch.cat(targets)
+
+
+@torch.no_grad()
+def evaluate_dev(model, disc, dev: DevSet) -> dict:
+    """Dev metrics: ROUGE when references exist, reconstruction loss and discriminator view always."""
+    from summae.evaluation import rouge_scores
+
+    was_training = model.training
+    model.eval()
+    disc.eval()
+    summaries, targets = summarize_ids(model, dev.ids, dev.words, dev.max_words)
+    device = model.word_start.device
+    nll, d_pen = [], []
+    for start in range(0, summaries.shape[0], EVAL_BATCH):
+        s = summaries[start: start + EVAL_BATCH]
+        docs = dev.ids[start: start + EVAL_BATCH].to(device)
+        nll.append(model.reconstruction_nll(s, docs))
+        d_pen.append(F.softplus(-disc(ids=s, mask=s != model.vocab.pad_id).float()))
+    result = {"rec_nll": round(torch.cat(nll).mean().item(), 4), "d_penalty": round(torch.cat(d_pen).mean().item(), 4)}
+    if dev.refs is not None:
+        texts = decode(dev.tokenizer, summaries, targets)
+        scores = rouge_scores(texts, [[r] for r in dev.refs])
+        result.update({k: scores[k] for k in ("rouge1", "rouge2", "rougeL", "words")})
+        result["score"] = round((scores["rouge1"] + scores["rouge2"] + scores["rougeL"]) / 3, 4)
+    else:
+        result["score"] = round(-(result["rec_nll"] + result["d_penalty"]), 4)
+    model.train(was_training)
+    disc.train(was_training)
+    return result
+
+
+def decode(tokenizer, summaries: torch.Tensor, targets: torch.Tensor) -> list[str]:
+    texts = tokenizer.batch_decode(summaries.tolist(), skip_special_tokens=True)
+    return [clean_summary(t, int(k)) for t, k in zip(texts, targets.tolist())]
+
+
+@torch.no_grad()
+def sample_table(model, dev: DevSet, tokenizer, n: int = 3) -> str:
+    """DOCUMENT -> SUMMARY -> RECONSTRUCTION for the first n dev documents: words, or a private code?"""
+    was_training = model.training
+    model.eval()
+    device = model.word_start.device
+    docs = dev.ids[:n].to(device)
+    summaries, targets = summarize_ids(model, docs, dev.words, dev.max_words)
+    rebuilt = model.reconstruct_greedy(summaries, max_tokens=docs.shape[1])
+    model.train(was_training)
+    summary_texts = tokenizer.batch_decode(summaries.tolist(), skip_special_tokens=True)
+    rebuilt_texts = tokenizer.batch_decode(rebuilt.tolist(), skip_special_tokens=True)
+    lines = []
+    for i in range(min(n, len(dev.texts))):
+        lines += [f"  DOCUMENT       {dev.texts[i][:160]}",
+                  f"  SUMMARY        {clean_summary(summary_texts[i], int(targets[i]))}",
+                  f"  RECONSTRUCTION {rebuilt_texts[i][:160]}", ""]
+    return "\n".join(["samples:"] + lines)
