@@ -1,0 +1,389 @@
+"""Reading the user's text: files -> a datasets column "text" (training), or one record at a time (summarize).
+
+`load_texts` goes through HF datasets (.txt / .jsonl / .json / .csv / .parquet, text formats optionally .gz,
+.bz2 or .xz; streaming or not); `iter_records` reads .txt / .jsonl / stdin line by line for `summarize`.
+Both look at the files themselves before datasets does, because datasets reports bad input as long
+tracebacks: every problem with the user's files becomes one SummaeError line naming the file (and line).
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import contextlib
+import csv
+import glob
+import gzip
+import io
+import json
+import lzma
+import math
+import os
+import sys
+from pathlib import Path
+
+from summae.errors import SummaeError
+
+DATA_DIR = Path(__file__).parent / "data"  # "bundled:debian/train.jsonl" is DATA_DIR / "debian/train.jsonl"
+BUNDLED_DIR = DATA_DIR / "debian"  # the default corpus (scripts/prepare_debian.py writes it)
+BUNDLED_PREFIX = "bundled:"
+PEEK_BYTES = 64 * 1024  # bytes of each file checked before datasets reads it
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}  # compressed text, opened in binary mode
+_READ_ERRORS = (OSError, EOFError, lzma.LZMAError)  # what a truncated or corrupt (compressed) file raises
+_FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+_TEXT_DTYPES = ("string", "large_string", "null")  # column types accepted as text (null: no text at all)
+_RECORD_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "jsonl"}  # RecordReader's, by extension
+
+
+# ---------------------------------------------------------------- paths and formats
+
+def _local(path) -> str:
+    """A user path on disk: "bundled:..." -> inside the package, "~" expanded."""
+    path = str(path)
+    if path.startswith(BUNDLED_PREFIX):
+        return str(DATA_DIR / path.removeprefix(BUNDLED_PREFIX))
+    return os.path.expanduser(path)
+
+
+def resolve_files(patterns: str | list[str]) -> list[str]:
+    """Expand globs (each sorted; patterns in order; duplicates dropped); every pattern must match a file."""
+    if isinstance(patterns, (str, os.PathLike)):
+        patterns = [patterns]
+    if not patterns:
+        raise SummaeError("no input files given")
+    files = []
+    for pattern in map(str, patterns):
+        local = _local(pattern)
+        if any(c in local for c in "*?["):
+            matches = sorted(m for m in glob.glob(local, recursive=True) if os.path.isfile(m))
+        elif os.path.isdir(local):
+            raise SummaeError(f"{pattern} is a directory; give files or a glob such as {pattern}/*.jsonl")
+        else:
+            matches = [local] if os.path.isfile(local) else []
+        if not matches:
+            raise SummaeError(f"no file matches {pattern}")
+        files += matches
+    return list(dict.fromkeys(files))
+
+
+def _split_ext(path: str) -> tuple[str, str]:
+    """"a/b.jsonl.gz" -> (".jsonl", ".gz"); no compression -> (".jsonl", "")."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    compression = suffixes.pop() if suffixes and suffixes[-1] in _OPENERS else ""
+    return (suffixes[-1] if suffixes else ""), compression
+
+
+def _format_of(files: list[str]) -> str:
+    first_of = {}  # format -> first file in it, for the error message
+    for path in files:
+        ext, compression = _split_ext(path)
+        if ext not in _FORMATS or (compression and ext == ".parquet"):
+            raise SummaeError(f"{path}: unknown format (use .txt, .jsonl, .json, .csv or .parquet; "
+                              f"the text formats may end in .gz, .bz2 or .xz)")
+        first_of.setdefault(_FORMATS[ext], path)
+    if len(first_of) > 1:
+        found = ", ".join(f"{fmt} ({path})" for fmt, path in first_of.items())
+        raise SummaeError(f"all input files of one set must share a format, got {found}")
+    return next(iter(first_of))
+
+
+def _names(files: list[str]) -> str:
+    return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+
+
+# ---------------------------------------------------------------- line-level checks
+
+def _open_binary(path: str):
+    return _OPENERS.get(_split_ext(path)[1], open)(path, "rb")
+
+
+def _raw_lines(path: str, limit: int | None = None):
+    """(lineno, bytes without b"\\n", complete) of the whole file, or only of its first `limit` bytes."""
+    with _open_binary(path) as f:
+        if limit is None:
+            for lineno, raw in enumerate(f, 1):
+                yield lineno, raw.removesuffix(b"\n"), True
+            return
+        head = f.read(limit)
+        truncated = bool(f.read(1))
+    pieces = head.split(b"\n")
+    for lineno, raw in enumerate(pieces, 1):
+        yield lineno, raw, not (truncated and lineno == len(pieces))  # the last piece may be cut mid-line
+
+
+def _decode_line(name: str, lineno: int, raw: bytes | str, complete: bool = True) -> str:
+    """UTF-8 bytes -> str; SummaeError for invalid UTF-8 or NUL bytes (binary files, UTF-16)."""
+    try:  # incremental decoder: a cut-off last piece may end inside a multi-byte character
+        text = raw if isinstance(raw, str) else codecs.getincrementaldecoder("utf-8")().decode(raw, complete)
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise SummaeError(f"{name} is not UTF-8 text (line {lineno})")
+    return text.removeprefix("\ufeff") if lineno == 1 else text  # Windows editors start files with a BOM
+
+
+def _unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) < len(keys):
+        raise ValueError("duplicate key")  # json.loads keeps the last one, pyarrow refuses the line
+    return dict(pairs)
+
+
+def _number(text: str) -> int | float:
+    if math.isinf(float(text)):  # 1e999: json.loads says inf, pyarrow refuses the line
+        raise ValueError("number too large")
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _json_type(value) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _parse_record(line: str, field: str, *, require_field: bool) -> dict:
+    """The JSON object on one line; ValueError(reason) if it is not one, or if its `field` is not text
+    (absent or null is fine unless require_field)."""
+    try:
+        record = json.loads(line, object_pairs_hook=_unique_keys, parse_float=_number, parse_int=_number)
+        json.dumps(record, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\ud800") is not text
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeEncodeError are ValueErrors
+        raise ValueError("not valid JSON") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"not a JSON object (got {_json_type(record)})")
+    value = record.get(field)
+    if field not in record and require_field:
+        raise ValueError(f"no field {field!r} (fields: {', '.join(record) or 'none'})")
+    if not isinstance(value, str) and (require_field or value is not None):
+        raise ValueError(f"field {field!r} is not text (got {_json_type(value)})")
+    return record
+
+
+def _check_text(path: str, fmt: str, column: str, limit: int | None = None) -> tuple[list[str], bool]:
+    """Raise SummaeError at the first line of `path` that is not UTF-8 text or, in JSON lines, not a record
+    with a text `column`. Reads the first `limit` bytes (None: all); returns (their complete lines, whole
+    file read)."""
+    head, whole, first, array = [], True, True, False  # array: a .json file holding one JSON array
+    try:
+        for lineno, raw, complete in _raw_lines(path, limit):
+            text = _decode_line(path, lineno, raw, complete)
+            whole = complete
+            if not complete:
+                break
+            if limit is not None:
+                head.append(text)
+            if fmt != "json" or array or not text.strip():
+                continue
+            if first and text.lstrip().startswith("[") and _split_ext(path)[0] == ".json":
+                array = True  # datasets parses it whole; the column is checked after loading
+                continue
+            first = False
+            try:
+                _parse_record(text, column, require_field=False)
+            except ValueError as e:
+                raise SummaeError(f"{path} line {lineno}: {e}") from None
+    except _READ_ERRORS as e:
+        raise SummaeError(f"cannot read {path}: {e}") from e
+    return head, whole
+
+
+def _missing_field(path: str, column: str, fields) -> SummaeError:
+    names = ", ".join(map(str, fields)) or "none"
+    return SummaeError(f"{path} has no field {column!r} (its fields: {names})")
+
+
+def _precheck(path: str, fmt: str, column: str) -> None:
+    """Check the head of one file before datasets sees it; small files are checked whole."""
+    if fmt == "parquet":
+        return _check_parquet(path, column)
+    head, whole = _check_text(path, fmt, column, PEEK_BYTES)
+    lines = [line for line in head if line.strip()]
+    if whole and not lines:
+        raise SummaeError(f"{path} has no text")
+    if fmt == "json" and lines and not lines[0].lstrip().startswith("["):
+        records = [json.loads(line) for line in lines]  # valid objects: _check_text parsed them
+        if not any(column in r for r in records):
+            raise _missing_field(path, column, records[0])
+    if fmt == "csv":
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(head))))
+        except csv.Error as e:
+            raise SummaeError(f"{path} is not valid CSV: {e}") from None
+        if rows and column not in rows[0]:
+            raise _missing_field(path, column, rows[0])
+        if whole and len(rows) < 2:
+            raise SummaeError(f"{path} has no text")
+
+
+def _check_parquet(path: str, column: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as e:
+        raise SummaeError(f"{path} is not a Parquet file ({e})") from None
+    if column not in names:
+        raise _missing_field(path, column, names)  # its type is checked after loading
+
+
+# ---------------------------------------------------------------- datasets
+
+@contextlib.contextmanager
+def _quiet(datasets):
+    """No progress bars or logged errors from datasets meanwhile: our SummaeError says it in one line."""
+    bars_off, verbosity = datasets.are_progress_bars_disabled(), datasets.logging.get_verbosity()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
+    try:
+        yield
+    finally:
+        datasets.logging.set_verbosity(verbosity)
+        if not bars_off:
+            datasets.enable_progress_bars()
+
+
+def _root_cause(error: BaseException) -> str:
+    while error.__cause__ or error.__context__:
+        error = error.__cause__ or error.__context__
+    message = (str(error).strip().splitlines() or [""])[0][:200]
+    return f"{type(error).__name__}: {message}"
+
+
+def _diagnose(files: list[str], fmt: str, column: str, fallback: SummaeError) -> SummaeError:
+    """datasets failed: find the file and line ourselves (a whole-file scan), else the fallback."""
+    if fmt != "parquet":
+        for path in files:
+            try:
+                _check_text(path, fmt, column)
+            except SummaeError as found:
+                return found
+    return fallback
+
+
+def _has_text(batch: dict) -> list[bool]:
+    return [bool(t and not t.isspace()) for t in batch["text"]]
+
+
+def _load(datasets, fmt: str, files: list[str], column: str, streaming: bool):
+    """One datasets builder over `files` -> the single column "text" (string)."""
+    string = datasets.Value("string")
+    builder, options = {  # (datasets builder, its options)
+        "txt": ("text", {"encoding": "utf-8-sig"}),  # utf-8-sig: drop a leading BOM
+        "json": ("json", {"parse_agent_traces": False}),  # else {"type", "message"} rows pass for agent logs
+        # keep_default_na=False: documents such as "NA" or "null" stay text instead of becoming NaN
+        "csv": ("csv", {"usecols": [column], "features": datasets.Features({column: string}),
+                        "keep_default_na": False, "encoding": "utf-8-sig"}),
+        "parquet": ("parquet", {"columns": [column]}),
+    }[fmt]
+    try:
+        ds = datasets.load_dataset(builder, data_files=files, split="train", streaming=streaming, **options)
+    except Exception as e:  # datasets wraps every cause in DatasetGenerationError & co.
+        fallback = SummaeError(f"cannot read {_names(files)} as {fmt}: {_root_cause(e)}")
+        raise _diagnose(files, fmt, column, fallback) from e
+    if ds.features is not None:  # None for some streaming builders: then nothing to check before reading
+        if column not in ds.features:
+            raise _missing_field(_names(files), column, ds.features)
+        dtype = ds.features[column]
+        if getattr(dtype, "dtype", None) not in _TEXT_DTYPES:  # e.g. Json: numbers among the strings
+            not_text = SummaeError(f"{_names(files)}: field {column!r} is not text ({dtype})")
+            raise _diagnose(files, fmt, column, not_text)
+    ds = ds.select_columns([column])
+    if column != "text":
+        ds = ds.rename_column(column, "text")
+    if ds.features is not None and ds.features["text"] != string:
+        ds = ds.cast_column("text", string)  # large_string (parquet) or null: one type, so parts concatenate
+    return ds
+
+
+def load_texts(patterns, *, field: str | None = None, streaming: bool = False):
+    """Documents from files as a datasets.Dataset (IterableDataset if streaming) with one column "text".
+
+    .txt: one document per line (`field` is ignored); .jsonl/.json/.csv/.parquet: the `field` column
+    ("document" by default). Records without the field, null and blank texts are dropped. Streaming checks
+    only the first 64 KB of each file up front: later errors surface from datasets while iterating."""
+    files = resolve_files(patterns)
+    fmt = _format_of(files)
+    column = "text" if fmt == "txt" else (field or "document")
+    for path in files:
+        _precheck(path, fmt, column)
+
+    import datasets  # late: a second to import, and `summae summarize` never needs it
+
+    with _quiet(datasets):
+        if fmt == "json":  # one builder per file: the json builder fails on files whose columns differ
+            parts = [_load(datasets, fmt, [path], column, streaming) for path in files]
+            ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+        else:
+            ds = _load(datasets, fmt, files, column, streaming)
+        ds = ds.filter(_has_text, batched=True)
+    if not streaming and len(ds) == 0:
+        raise SummaeError(f"{_names(files)} has no text")
+    return ds
+
+
+# ---------------------------------------------------------------- one record at a time
+
+class RecordReader:
+    """Iterate over (record | None, text), one input document at a time, never holding the whole file.
+
+    txt: every line is a document, blank ones included (outputs stay line-aligned); record is None. Lines
+    end at "\\n" only (a trailing "\\r" is dropped). jsonl: every non-blank line must be a JSON object whose
+    `field` is a string. With skip_bad, bad lines are skipped and counted in `.skipped` instead of raising.
+    """
+
+    def __init__(self, path, *, field: str = "document", skip_bad: bool = False, fmt: str | None = None):
+        self.path = "-" if str(path) == "-" else _local(path)
+        self.name = "<stdin>" if self.path == "-" else str(path)
+        self.field, self.skip_bad, self.skipped = field, skip_bad, 0
+        by_name = "txt" if self.path == "-" else _RECORD_FORMATS.get(_split_ext(self.path)[0])
+        self.fmt = fmt or by_name
+        if self.fmt not in ("txt", "jsonl"):
+            raise SummaeError(f"{self.name}: input format must be 'txt' or 'jsonl' (a .txt or .jsonl file)")
+        if self.path != "-" and not os.path.isfile(self.path):
+            raise SummaeError(f"no file {self.name}")
+
+    def _open(self):
+        if self.path == "-":  # bytes when possible, so bad input is reported like a file's
+            return contextlib.nullcontext(getattr(sys.stdin, "buffer", sys.stdin))
+        return _open_binary(self.path)
+
+    def _parse(self, lineno: int, raw: bytes | str) -> tuple[dict | None, str] | None:
+        text = _decode_line(self.name, lineno, raw)
+        text = text.removesuffix("\n").removesuffix("\r")
+        if self.fmt == "txt":
+            return None, text
+        if not text.strip():
+            return None  # blank lines between records are not records
+        try:
+            record = _parse_record(text, self.field, require_field=True)
+        except ValueError as e:
+            raise SummaeError(f"{self.name} line {lineno}: {e}") from None
+        return record, record[self.field]
+
+    def __iter__(self):
+        try:
+            with self._open() as f:
+                for lineno, raw in enumerate(f, 1):
+                    try:
+                        item = self._parse(lineno, raw)
+                    except SummaeError:
+                        if not self.skip_bad:
+                            raise
+                        self.skipped += 1
+                        continue
+                    if item is not None:
+                        yield item
+        except _READ_ERRORS as e:
+            raise SummaeError(f"cannot read {self.name}: {e}") from e
+
+
+def iter_records(path: str, *, field: str = "document", skip_bad: bool = False,
+                 fmt: str | None = None) -> RecordReader:
+    """(record | None, text) pairs from a .txt / .jsonl file or "-" (stdin); fmt "txt" | "jsonl" | None
+    (by extension; stdin defaults to txt). Keep the reader to read `.skipped` afterwards."""
+    return RecordReader(path, field=field, skip_bad=skip_bad, fmt=fmt)
+
+
+def read_lines(path) -> list[str]:
+    """All lines of a small UTF-8 text file, newlines stripped (e.g. the discriminator's headlines)."""
+    return [text for _, text in RecordReader(path, fmt="txt")]
