@@ -203,6 +203,8 @@ def _coerce(hint, value, where: str, key: str):
         (item,) = typing.get_args(hint)
         items = value if isinstance(value, list) else [value]
         return [_coerce(item, v, where, f"{key}[{i}]") for i, v in enumerate(items)]
+    if hint is str and isinstance(value, bool):
+        return "yes" if value else "no"  # YAML 1.1 reads an unquoted no/yes/off/on as a bool
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool) and (type(value) is not hint):

@@ -1,0 +1,134 @@
+"""Gigaword benchmark: train from scratch, summarize dev with the default decoding, score dev and DUC-2003.
+
+    python benchmarks/gigaword.py [--config configs/gigaword.yaml] [--set k=v ...] [--data-dir DIR]
+        [--device cpu|cuda] [--minutes M | --steps N] [--seed S] [--no-discriminator] [--run NAME] [--out FILE]
+
+Writes benchmarks/results/gigaword-<YYYYMMDD>-<hardware>-<run>.json (ROUGE in percent, 2 decimals).
+Dev: F1 against dev.title.txt; DUC-2003: recall at 75 bytes against 4 references (`summae evaluate --duc`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def hardware() -> tuple[str, str]:
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        short = "h200" if "H200" in name else "h100" if "H100" in name else name.lower().replace(" ", "-")
+        return short, f"{name}, torch {torch.__version__}"
+    cores = os.cpu_count() or 1
+    return f"cpu{cores}", f"{cores} CPU cores, torch {torch.__version__}"
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head.stdout.strip() + ("-dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def eval_sets(data_dir: Path):
+    from summae.data import read_lines
+    from summae.pipeline import EvalSet
+
+    giga, duc = data_dir / "gigaword", data_dir / "duc2003"
+    sets = [EvalSet("dev", read_lines(str(giga / "dev.article.txt")),
+                    [[r] for r in read_lines(str(giga / "dev.title.txt"))])]
+    if (duc / "input.txt").exists():
+        refs = [read_lines(str(duc / f"task1_ref{i}.txt")) for i in range(4)]
+        sets.append(EvalSet("duc2003", read_lines(str(duc / "input.txt")), [list(r) for r in zip(*refs)], duc=True))
+    return sets
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "gigaword.yaml"))
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--data-dir", default=None, help="folder holding gigaword/ and duc2003/ (default ../shared/data)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None)
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="training time budget")
+    budget.add_argument("--steps", type=int, help="fixed number of steps (no time budget), for ablations")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labeled-pairs", type=int, default=0, help="semi-supervised pairs (only 0 is implemented)")
+    parser.add_argument("--no-discriminator", action="store_true")
+    parser.add_argument("--run", default="default", help="name of this run in the result file name")
+    parser.add_argument("--out", help="result JSON path (default benchmarks/results/gigaword-DATE-HW-RUN.json)")
+    parser.add_argument("--output-dir", help="training run directory (default runs/gigaword-RUN)")
+    parser.add_argument("--limit-eval", type=int, help="score only the first N documents of each set (smoke tests)")
+    args = parser.parse_args(argv)
+
+    from summae.cli import _quiet_libraries
+    from summae.config import load_config
+    from summae.errors import SummaeError
+    from summae.pipeline import train_and_score
+
+    _quiet_libraries()
+    if args.labeled_pairs:
+        print("error: --labeled-pairs > 0 (semi-supervised training) is not implemented yet", file=sys.stderr)
+        return 2
+    overrides = list(args.set) + [f"train.seed={args.seed}"]
+    data_dir = Path(args.data_dir) if args.data_dir else (ROOT.parent / "shared" / "data")
+    overrides.append(f"data.data_dir={data_dir}")
+    if args.minutes is not None:
+        overrides.append(f"train.minutes={args.minutes}")
+    if args.steps is not None:
+        overrides += [f"train.steps={args.steps}", "train.minutes=null"]
+    if args.no_discriminator:
+        overrides.append("data.real_files=[]")
+    try:
+        cfg = load_config(args.config, overrides)
+        hw, detail = hardware()
+        out_dir = Path(args.output_dir or ROOT / "runs" / f"gigaword-{args.run}")
+        device = "cpu" if args.device == "cpu" else "auto"
+        sets = eval_sets(data_dir)
+        if args.limit_eval:
+            for eval_set in sets:
+                eval_set.documents = eval_set.documents[: args.limit_eval]
+                eval_set.references = eval_set.references[: args.limit_eval]
+        report = train_and_score(cfg, out_dir, sets, device=device,
+                                 echo=lambda s: print(s, file=sys.stderr, flush=True), progress=False)
+    except SummaeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sets = report["sets"]
+    keep = ("rouge1", "rouge2", "rougeL", "words")
+    result = {
+        "benchmark": "gigaword", "run": args.run, "commit": commit(), "date": dt.date.today().isoformat(),
+        "hardware": hw, "hardware_detail": detail, "seed": args.seed, "steps": report["steps"],
+        "train_seconds": report["train_seconds"], "train_docs_per_s": report["train_docs_per_s"],
+        "labeled_pairs": args.labeled_pairs, "eval_documents": {k: v["model"]["n"] for k, v in sets.items()}, "discriminator": bool(cfg.data.real_files),
+        "best_step": report["best_step"], "config": cfg.to_dict(),
+        "summarize_sentences_per_s": sets["dev"]["summarize_sentences_per_s"],
+    }
+    for name, payload in sets.items():
+        result[name] = {k: payload["model"][k] for k in keep}
+    result["baselines"] = {name: {b: {k: v[k] for k in keep} for b, v in payload["baselines"].items() if b != "summae"}
+                           for name, payload in sets.items()}
+    result["samples"] = sets["dev"]["samples"]
+    out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
+                                           f"gigaword-{dt.date.today():%Y%m%d}-{hw}-{args.run}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: result[k] for k in ("dev", "duc2003", "steps", "train_seconds") if k in result}))
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""Train, summarize held-out documents, score them beside Lead baselines: the demo and the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from summae.config import Config
+from summae.evaluation import baseline_summaries, format_table, rouge_scores
+
+
+@dataclass
+class EvalSet:
+    name: str  # "test", "dev", "duc2003"
+    documents: list[str]
+    references: list[list[str]]  # references[i]: all references of document i
+    duc: bool = False  # DUC rules: recall at 75 bytes
+    baselines: dict[str, dict] = field(default_factory=lambda: {"lead8": {"lead": 8}, "lead10": {"lead": 10},
+                                                               "prefix75": {"prefix": 75}})
+
+
+def score_baselines(eval_set: EvalSet) -> dict[str, dict]:
+    return {name: rouge_scores(baseline_summaries(eval_set.documents, **kind), eval_set.references, duc=eval_set.duc)
+            for name, kind in eval_set.baselines.items()}
+
+
+def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", batch_size: int = 256,
+                words: int | None = None, save_to: Path | None = None) -> tuple[dict, list[str], float]:
+    """Summaries of eval_set with the default decoding (or --words), their ROUGE, and sentences/s."""
+    from summae.summarize import Summarizer
+
+    summarizer = Summarizer.from_pretrained(model_dir, device=device)
+    begin = time.perf_counter()
+    hyps = summarizer(eval_set.documents, words=words, batch_size=batch_size)
+    rate = len(hyps) / max(time.perf_counter() - begin, 1e-9)
+    if save_to is not None:
+        save_to.write_text("\n".join(hyps) + "\n", encoding="utf-8")
+    return rouge_scores(hyps, eval_set.references, duc=eval_set.duc), hyps, rate
+
+
+def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device: str = "auto", echo=print,
+                    progress: bool = True) -> dict:
+    """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines."""
+    from summae.trainer import Trainer
+
+    trainer = Trainer(cfg, out, device=device, echo=echo, progress=progress)
+    result = trainer.train()
+    report = {"steps": result["step"], "train_seconds": result["train_seconds"],
+              "train_docs_per_s": round(result["docs_per_s"], 1), "best_step": result["best_step"], "sets": {}}
+    for eval_set in eval_sets:
+        model_scores, hyps, rate = score_model(out, eval_set, device=device,
+                                               save_to=out / f"{eval_set.name}.summaries.txt")
+        rows = {"summae": model_scores, **score_baselines(eval_set)}
+        report["sets"][eval_set.name] = {"model": model_scores, "baselines": rows, "summarize_sentences_per_s":
+                                         round(rate, 1), "samples": list(zip(eval_set.documents[:5], hyps[:5]))}
+        mode = "recall, 75-byte cut" if eval_set.duc else "F1"
+        echo(f"\n{eval_set.name} ({len(hyps)} documents, ROUGE {mode}, rouge-score with stemming):")
+        echo(format_table(rows))
+    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def bundled_test_set(words: int) -> EvalSet:
+    """The 500 held-out Debian descriptions and their synopses; Lead baselines at the model's length and 8."""
+    from summae.data import BUNDLED_DIR
+
+    rows = [json.loads(line) for line in (BUNDLED_DIR / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    leads = sorted({words, 8})
+    return EvalSet("test", [r["document"] for r in rows], [[r["summary"]] for r in rows],
+                   baselines={f"lead{n}": {"lead": n} for n in leads} | {"prefix75": {"prefix": 75}})
