@@ -67,11 +67,11 @@ def recover(target: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def save_discriminator(module: torch.nn.Module, path: Path) -> None:
+def save_module(module: torch.nn.Module, path: Path) -> None:
     save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, str(path))
 
 
-def load_discriminator(module: torch.nn.Module, path: Path) -> None:
+def load_module(module: torch.nn.Module, path: Path) -> None:
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as err:

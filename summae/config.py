@@ -50,6 +50,7 @@ class ModelConfig:
     dropout: float = 0.1  # dropout inside both seq2seq models, [0, 1)
     max_source_tokens: int = 48  # document tokens kept (longer documents are truncated, and counted), >= 8
     max_summary_tokens: int = 16  # summary tokens including EOS, >= 3
+    copy: bool = True  # pointer head over the document on the compressor (summary words are mostly document words)
     disc_d_model: int = 128  # discriminator embedding width
     disc_filters: int = 128  # discriminator convolution filters per width (widths 2, 3, 4)
 

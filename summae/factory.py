@@ -8,7 +8,8 @@ from summae import checkpoint
 from summae.config import Config
 from summae.discriminator import Discriminator
 from summae.errors import SummaeError
-from summae.modeling import SummaeModel, build_seq2seq
+from summae.modeling import COPY_HEAD_FILE, SummaeModel, build_seq2seq
+from summae.pointer import CopyHead
 from summae.tokenization import VocabInfo, load_tokenizer, sample_texts, train_sentencepiece
 
 
@@ -47,11 +48,12 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
     else:
         compressor = build_seq2seq(cfg, vocab_size, vocab)
         reconstructor = build_seq2seq(cfg, vocab_size, vocab)
+    copy_head = _copy_head(cfg, compressor, resume_dir / "compressor" if resume_dir is not None else None)
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
-                        tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout)
+                        tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout, copy_head=copy_head)
     disc = Discriminator(vocab_size=vocab_size, d_model=cfg.model.disc_d_model, filters=cfg.model.disc_filters)
     if resume_dir is not None and (resume_dir / "discriminator.safetensors").exists():
-        checkpoint.load_discriminator(disc, resume_dir / "discriminator.safetensors")
+        checkpoint.load_module(disc, resume_dir / "discriminator.safetensors")
     return model, disc, vocab
 
 
@@ -74,5 +76,19 @@ def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = Fals
     reconstructor = _load_seq2seq(directory / "reconstructor", AutoModelForSeq2SeqLM) if with_reconstructor else None
     vocab_size = compressor.get_input_embeddings().weight.shape[0]
     vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
-    model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens)
+    model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
+                        copy_head=_copy_head(cfg, compressor, directory / "compressor"))
     return cfg, tokenizer, model.eval()
+
+
+def _copy_head(cfg: Config, compressor, directory: Path | None) -> CopyHead | None:
+    """The compressor's copy head: fresh, or read from DIR/copy_head.safetensors."""
+    if not cfg.model.copy:
+        return None
+    head = CopyHead(compressor.config.d_model if hasattr(compressor.config, "d_model") else compressor.config.hidden_size)
+    if directory is not None:
+        path = directory / COPY_HEAD_FILE
+        if not path.exists():
+            raise SummaeError(f"{path} is missing: the config says model.copy=true")
+        checkpoint.load_module(head, path)  # same safetensors loading, same errors
+    return head

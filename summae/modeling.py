@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
 from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, soft_embed,
@@ -21,7 +22,11 @@ from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_m
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.losses import token_nll, token_nll_per_sequence
+from summae.pointer import CopyHead
 from summae.tokenization import VocabInfo
+
+
+COPY_HEAD_FILE = "copy_head.safetensors"
 
 
 @dataclass
@@ -78,10 +83,11 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 
 class SummaeModel(nn.Module):
     def __init__(self, compressor, reconstructor, vocab: VocabInfo, *, max_summary_tokens: int, tau: float = 1.0,
-                 rec_word_dropout: float = 0.0):
+                 rec_word_dropout: float = 0.0, copy_head: CopyHead | None = None):
         super().__init__()
         self.compressor = compressor
         self.reconstructor = reconstructor
+        self.copy_head = copy_head  # pointer over the document (None: vocabulary head only)
         self.vocab = vocab
         self.max_summary_tokens = max_summary_tokens
         self.tau = tau
@@ -105,6 +111,22 @@ class SummaeModel(nn.Module):
     def _encode(self, ids, mask):
         return self.compressor.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, D)
 
+    def compressor_scores(self, enc: torch.Tensor, comp_mask: torch.Tensor, comp_ids: torch.Tensor,
+                          dec_in: torch.Tensor, **cache_args):
+        """Next-token scores (B, T, V) for decoder inputs dec_in (B, T), and the raw model output.
+
+        Scores are logits, or log-probabilities of the copy mixture when the model has a copy head;
+        either way softmax(scores) is the next-token distribution.
+        """
+        out = self.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc), attention_mask=comp_mask,
+                              decoder_input_ids=dec_in, output_hidden_states=self.copy_head is not None,
+                              **cache_args)
+        if self.copy_head is None:
+            return out.logits, out
+        scores = self.copy_head(logits=out.logits, dec_h=out.decoder_hidden_states[-1], enc_h=enc,
+                                enc_mask=comp_mask, src_ids=comp_ids)
+        return scores, out
+
     # ---- writing summaries (no gradient) ---------------------------------------------------------
     @torch.no_grad()
     def write_summary(self, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: torch.Tensor, *,
@@ -113,39 +135,48 @@ class SummaeModel(nn.Module):
 
         Returns (B, S) ids: the summary, its EOS, then pad.
         """
-        encoder_out = BaseModelOutput(last_hidden_state=self._encode(comp_ids, comp_mask))
+        enc = self._encode(comp_ids, comp_mask)
         counts = torch.zeros(comp_ids.shape[0], dtype=torch.long, device=comp_ids.device)
 
-        def pick(logits, step):
-            nxt = choose(apply_mask(logits.float(), self._rules(counts, target, step)), temperature, generator)
+        def step_scores(tokens, cache_args):
+            scores, out = self.compressor_scores(enc, comp_mask, comp_ids, tokens, use_cache=True, **cache_args)
+            return scores[:, -1], out
+
+        def pick(scores, step):
+            nxt = choose(apply_mask(scores.float(), self._rules(counts, target, step)), temperature, generator)
             counts.add_(self.word_start[nxt].long())
             return nxt
 
-        return self._decode_loop(self.compressor, encoder_out, comp_mask, self.max_summary_tokens, pick)
+        return self._decode_loop(self.compressor, step_scores, comp_ids.shape[0], self.max_summary_tokens, pick)
 
     @torch.no_grad()
     def reconstruct_greedy(self, summary_ids: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
         """The reconstructor's greedy rebuild of the documents from hard summaries: (B, S) -> (B, max_tokens)."""
-        mask = summary_ids != self.vocab.pad_id
+        mask = (summary_ids != self.vocab.pad_id).long()
         encoder_out = BaseModelOutput(last_hidden_state=self.reconstructor.get_encoder()(
-            input_ids=summary_ids, attention_mask=mask.long()).last_hidden_state)
-        return self._decode_loop(self.reconstructor, encoder_out, mask.long(), max_tokens,
-                                 lambda logits, step: logits.argmax(-1))
+            input_ids=summary_ids, attention_mask=mask).last_hidden_state)
 
-    def _decode_loop(self, model, encoder_out, enc_mask, max_steps: int, pick) -> torch.Tensor:
-        """Token-by-token decoding with a KV cache; pick(logits (B, V), step) -> (B,) chooses each token.
-        Returns (B, max_steps): tokens, EOS, then pad."""
-        batch, device = enc_mask.shape[0], enc_mask.device
+        def step_scores(tokens, cache_args):
+            out = self.reconstructor(encoder_outputs=encoder_out, attention_mask=mask, decoder_input_ids=tokens,
+                                     use_cache=True, **cache_args)
+            return out.logits[:, -1], out
+
+        return self._decode_loop(self.reconstructor, step_scores, summary_ids.shape[0], max_tokens,
+                                 lambda scores, step: scores.argmax(-1))
+
+    def _decode_loop(self, model, step_scores, batch: int, max_steps: int, pick) -> torch.Tensor:
+        """Token-by-token decoding with a KV cache. step_scores(tokens (B, 1), cache_args) -> ((B, V), output);
+        pick(scores, step) -> (B,) chooses each token. Returns (B, max_steps): tokens, EOS, then pad."""
+        device = self.word_start.device
         cache_kw = _cache_kwarg(model)
         tokens = torch.full((batch, 1), self.vocab.start_id, dtype=torch.long, device=device)
         out_ids = torch.full((batch, max_steps), self.vocab.pad_id, dtype=torch.long, device=device)
         done = torch.zeros(batch, dtype=torch.bool, device=device)
         cache = None
         for step in range(max_steps):
-            out = model(encoder_outputs=encoder_out, attention_mask=enc_mask, decoder_input_ids=tokens,
-                        use_cache=True, **{cache_kw: cache})
+            scores, out = step_scores(tokens, {cache_kw: cache})
             cache = _returned_cache(out)
-            nxt = pick(out.logits[:, -1], step)  # (B,)
+            nxt = pick(scores, step)  # (B,)
             nxt = torch.where(done, torch.full_like(nxt, self.vocab.pad_id), nxt)
             out_ids[:, step] = nxt
             done |= nxt == self.vocab.eos_id
@@ -157,24 +188,10 @@ class SummaeModel(nn.Module):
     @torch.no_grad()
     def beam_summary(self, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: torch.Tensor, *,
                      beams: int) -> torch.Tensor:
-        """Beam search (transformers' generate) under the same length rules. Returns (B, <= S) ids."""
-        from transformers import LogitsProcessor, LogitsProcessorList
+        """Beam search under the same length rules (see summae.decoding). Returns (B, S) ids."""
+        from summae.decoding import beam_search
 
-        rules, word_start = self._rules, self.word_start
-        row_target = target.repeat_interleave(beams)  # generate keeps the beams of one document together
-
-        class LengthRules(LogitsProcessor):
-            def __call__(self, input_ids, scores):
-                written = input_ids[:, 1:]  # (B*K, t) without the decoder start token
-                counts = word_start[written].long().sum(1)
-                return apply_mask(scores, rules(counts, row_target, written.shape[1]))
-
-        out = self.compressor.generate(
-            input_ids=comp_ids, attention_mask=comp_mask, num_beams=beams, do_sample=False,
-            max_new_tokens=self.max_summary_tokens, logits_processor=LogitsProcessorList([LengthRules()]),
-            decoder_start_token_id=self.vocab.start_id, eos_token_id=self.vocab.eos_id,
-            pad_token_id=self.vocab.pad_id, no_repeat_ngram_size=0, early_stopping=True)
-        return out[:, 1:]
+        return beam_search(self, comp_ids, comp_mask, target, beams=beams)
 
     # ---- training forward passes -----------------------------------------------------------------
     def forward(self, *, comp_ids, comp_mask, doc_labels, summary_ids=None, target=None, lead_ids=None,
@@ -194,8 +211,7 @@ class SummaeModel(nn.Module):
         dec_in = torch.cat([shift_right(t, start, pad) for t in targets], dim=0)  # (kB, S)
         reps = len(targets)
         enc_rep = enc.repeat(reps, 1, 1)  # (kB, L+1, D)
-        logits = self.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc_rep),
-                                 attention_mask=comp_mask.repeat(reps, 1), decoder_input_ids=dec_in).logits
+        logits, _ = self.compressor_scores(enc_rep, comp_mask.repeat(reps, 1), comp_ids.repeat(reps, 1), dec_in)
         out = SummaeOutput()
         if lead_ids is not None:
             out.losses["lead"] = token_nll(logits[-n:], lead_ids, pad)
@@ -244,3 +260,7 @@ class SummaeModel(nn.Module):
             model.generation_config.max_new_tokens = self.max_summary_tokens
             model.save_pretrained(directory / name)  # safetensors
             tokenizer.save_pretrained(directory / name)
+        if self.copy_head is not None:
+            # beside the transformers weights: plain AutoModelForSeq2SeqLM still loads compressor/ (without copying)
+            save_file({k: v.detach().contiguous().cpu() for k, v in self.copy_head.state_dict().items()},
+                      str(directory / "compressor" / COPY_HEAD_FILE))

@@ -191,7 +191,7 @@ class Trainer:
                 t_log, docs_log = now, 0
             if t.sample_every and step % t.sample_every == 0 and self.main:
                 self._print(sample_table(self._unwrapped(), self.dev, self.tokenizer, n=3))
-            if t.eval_every and step % t.eval_every == 0:
+            if t.eval_every and step % t.eval_every == 0 and step < t.steps:
                 self._evaluate(step, logger)
             if t.save_every and step % t.save_every == 0 and step < t.steps:
                 self._save("last", time.perf_counter() - begin)
@@ -334,7 +334,7 @@ class Trainer:
         def fill(tmp: Path) -> None:
             self.cfg.to_yaml(tmp / "config.yaml")
             model.save(tmp, self.tokenizer)
-            checkpoint.save_discriminator(disc, tmp / "discriminator.safetensors")
+            checkpoint.save_module(disc, tmp / "discriminator.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps(self.state, indent=2), encoding="utf-8")
             if name == "last":
                 torch.save({"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),

@@ -1,0 +1,41 @@
+"""A copy (pointer) head for the compressor: most summary words are document words.
+
+p(w) = g * p_vocab(w) + (1 - g) * sum_{i : x_i = w} a_i, with a = attention of the decoder state over
+the encoder states and g = sigmoid(gate([decoder state; context])). From scratch, a plain transformer
+needs many steps to learn to copy; with this head copying is one attention away.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+LOG_FLOOR = 1e-9  # log(0) guard: tokens with no mass get log(1e-9), and the length rules mask them anyway
+
+
+class CopyHead(nn.Module):
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.gate = nn.Linear(2 * d_model, 1)
+        nn.init.constant_(self.gate.bias, 0.0)
+
+    def forward(self, *, logits: torch.Tensor, dec_h: torch.Tensor, enc_h: torch.Tensor, enc_mask: torch.Tensor,
+                src_ids: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities (B, T, V) of the mixture.
+
+        logits (B, T, V) of the vocabulary head; dec_h (B, T, D) decoder states; enc_h (B, L, D) encoder states;
+        enc_mask (B, L) True on real tokens; src_ids (B, L) the token ids the encoder read.
+        """
+        dec_h, enc_h = dec_h.float(), enc_h.float()
+        scores = self.query(dec_h) @ enc_h.transpose(1, 2) / math.sqrt(dec_h.shape[-1])  # (B, T, L)
+        scores = scores.masked_fill(~enc_mask.bool()[:, None, :], float("-inf"))
+        attn = torch.softmax(scores, dim=-1)  # (B, T, L)
+        context = attn @ enc_h  # (B, T, D)
+        gate = torch.sigmoid(self.gate(torch.cat([dec_h, context], dim=-1)))  # (B, T, 1)
+        vocab = torch.softmax(logits.float(), dim=-1)  # (B, T, V)
+        index = src_ids[:, None, :].expand(-1, attn.shape[1], -1)  # (B, T, L)
+        copy = torch.zeros_like(vocab).scatter_add_(2, index, attn)  # (B, T, V): attention summed per token id
+        return torch.log(gate * vocab + (1 - gate) * copy + LOG_FLOOR)
