@@ -1,0 +1,84 @@
+"""Shared test set-up: offline Hugging Face, a private datasets cache, the CLI called in-process, and one
+tiny trained run that the trainer, summarize and evaluate tests all read (training it once keeps the
+fast suite fast)."""
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+# before anything imports transformers/datasets: the tests never touch the network
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "configs" / "tiny.yaml"
+# the shared run: tiny.yaml as it is, except a smaller tokenizer sample (SentencePiece time)
+TINY_RUN_SETS = ["tokenizer.train_sentences=400"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _datasets_cache(tmp_path_factory):
+    """datasets' Arrow cache in a session temp dir, not ~/.cache (shared by every training in the session)."""
+    import datasets
+
+    before = datasets.config.HF_DATASETS_CACHE
+    datasets.config.HF_DATASETS_CACHE = tmp_path_factory.mktemp("hf_datasets_cache")
+    yield
+    datasets.config.HF_DATASETS_CACHE = before
+
+
+def call_main(argv) -> int:
+    """summae.cli.main in-process; argparse's SystemExit (usage errors, --help) becomes the exit code."""
+    from summae.cli import main
+
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as stop:
+        return 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 1
+
+
+def run_captured(argv) -> tuple[int, str, str]:
+    """call_main with stdout/stderr captured here (for session fixtures, where capsys is unavailable)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = call_main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def shown_lines(stream: str) -> list[str]:
+    """The non-blank lines a terminal would show: text after the last carriage return of each line
+    (a progress bar that cleans up after itself rewrites its line with \\r)."""
+    return [line.rsplit("\r", 1)[-1] for line in stream.split("\n") if line.rsplit("\r", 1)[-1].strip()]
+
+
+@pytest.fixture
+def cli(capsys):
+    """cli(*argv) -> (exit code, stdout, stderr) of `summae *argv`, in-process."""
+
+    def run(*argv):
+        capsys.readouterr()  # drop whatever earlier steps of the test printed
+        code = call_main(argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One `summae train --config configs/tiny.yaml` run (6 steps), trained once per session.
+
+    Returns a dict: dir (the run directory), code, out, err. Tests must not modify the directory.
+    """
+    run_dir = tmp_path_factory.mktemp("tiny_run") / "run"
+    argv = ["train", "--config", TINY, "--output-dir", run_dir, "--quiet"]
+    for item in TINY_RUN_SETS:
+        argv += ["--set", item]
+    code, out, err = run_captured(argv)
+    if code != 0:
+        pytest.fail(f"training the shared tiny run failed ({code}):\n{err[-3000:]}")
+    return {"dir": run_dir, "code": code, "out": out, "err": err}

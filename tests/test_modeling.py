@@ -1,0 +1,433 @@
+"""Tokenizer, SummaeModel and Discriminator on a tiny vocabulary and tiny models (d_model 32, one layer).
+
+The models are untrained: the tests check the mechanics (length rules, gradient paths, save/load), not quality.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from summae.batches import encode_texts, pad_ids
+from summae.bottleneck import apply_mask, word_counts
+from summae.config import load_config
+from summae.discriminator import Discriminator
+from summae.factory import build_models, load_for_inference, padded_vocab_size
+from summae.modeling import SummaeModel, shift_right
+from summae.tokenization import VocabInfo, length_token, train_sentencepiece
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "summae" / "data" / "debian" / "train.jsonl"
+SAMPLES = ["Tools for manipulating MSDOS files", "GNU R functions relating to the smoothing of numerical data",
+           "ünïcödé text — and some (punctuation), numbers 3.14 and <len_3> written by hand"]
+
+
+@pytest.fixture(scope="module")
+def docs():
+    with open(CORPUS, encoding="utf-8") as handle:
+        return [json.loads(line)["document"] for _, line in zip(range(400), handle)]
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["copy", "nocopy"])
+def cfg(request):
+    """tiny.yaml with and without the copy (pointer) head on the compressor."""
+    return load_config(REPO / "configs" / "tiny.yaml", ["train.rec_word_dropout=0", f"model.copy={request.param}"])
+
+
+@pytest.fixture(scope="module")
+def tokenizer(docs):
+    base = load_config(REPO / "configs" / "tiny.yaml")
+    return train_sentencepiece(docs, vocab_size=base.tokenizer.vocab_size, max_words=base.summary.max_words)
+
+
+@pytest.fixture(scope="module")
+def built(cfg, tokenizer):
+    torch.manual_seed(0)
+    model, disc, vocab = build_models(cfg, tokenizer)
+    return model.eval(), disc, vocab
+
+
+@pytest.fixture(scope="module")
+def batch(docs, tokenizer, built, cfg):
+    """24 documents as the compressor sees them, with mixed word targets 1..max_words."""
+    _, _, vocab = built
+    width = cfg.model.max_source_tokens
+    ids, _ = encode_texts(tokenizer, docs[:24], width - 1)
+    doc = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width)  # (B, L)
+    target = torch.arange(24) % cfg.summary.max_words + 1  # (B,)
+    return doc, target
+
+
+def compressor_inputs(model, doc, target):
+    return model.compressor_inputs(doc, doc != model.vocab.pad_id, target)
+
+
+def next_token_scores(model, comp_ids, comp_mask, dec_in):
+    """The compressor's next-token scores (B, T, V) in one teacher-forced pass (copy head included)."""
+    scores, _ = model.compressor_scores(model._encode(comp_ids, comp_mask), comp_mask, comp_ids, dec_in)
+    return scores
+
+
+def decode(tokenizer, ids):
+    return tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)
+
+
+# ---------------------------------------------------------------- tokenizer
+
+
+def test_tokenizer_save_and_autotokenizer_load_give_the_same_ids(tokenizer, tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert len(loaded) == len(tokenizer)
+    assert loaded.get_vocab() == tokenizer.get_vocab()
+    for text in SAMPLES:
+        assert loaded(text)["input_ids"] == tokenizer(text)["input_ids"]
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert loaded.decode(ids) == tokenizer.decode(ids)
+    assert (loaded.pad_token_id, loaded.eos_token_id, loaded.unk_token_id) == (0, 1, 2)
+
+
+def test_length_tokens_are_single_special_tokens_that_survive_save_load(tokenizer, cfg, tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    ids = [tokenizer.convert_tokens_to_ids(length_token(k)) for k in range(1, cfg.summary.max_words + 1)]
+    assert len(set(ids)) == cfg.summary.max_words and tokenizer.unk_token_id not in ids
+    for k, i in enumerate(ids, 1):
+        for tok in (tokenizer, loaded):
+            assert tok.tokenize(length_token(k)) == [length_token(k)]
+            assert tok(length_token(k), add_special_tokens=False)["input_ids"] == [i]
+            assert i in tok.all_special_ids
+    assert VocabInfo(loaded, 320, cfg.summary.max_words).length_ids == ids
+
+
+def test_vocab_info_bans_specials_and_unused_rows_but_not_eos(tokenizer, cfg):
+    vocab = VocabInfo(tokenizer, padded_vocab_size(tokenizer), cfg.summary.max_words)
+    assert padded_vocab_size(tokenizer) % 64 == 0 and padded_vocab_size(tokenizer) >= len(tokenizer)
+    banned = set(vocab.banned.nonzero().flatten().tolist())
+    assert {vocab.pad_id, vocab.unk_id, *vocab.length_ids} <= banned
+    assert set(range(len(tokenizer), padded_vocab_size(tokenizer))) <= banned
+    assert vocab.eos_id not in banned
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    for i, piece in enumerate(pieces):
+        assert bool(vocab.word_start[i]) == piece.startswith("\u2581"), piece
+    assert not vocab.word_start[vocab.eos_id]
+
+
+def test_too_few_texts_to_train_a_tokenizer_is_a_summae_error():
+    from summae.errors import SummaeError
+
+    with pytest.raises(SummaeError, match="at least 10"):
+        train_sentencepiece(["a b c", " ", ""], vocab_size=100, max_words=3)
+
+
+# ---------------------------------------------------------------- writing summaries
+
+
+def _check_word_targets(tokenizer, summary, target, max_tokens, eos_id, word_start, *, decoded_exact=False):
+    """Decoded summaries never exceed their target; one that stops by itself (EOS before the last position)
+    has begun exactly `target` words (token level), and with decoded_exact also reads as that many words."""
+    texts = decode(tokenizer, summary)
+    for row, text, k in zip(summary.tolist(), texts, target.tolist()):
+        words = len(text.split())
+        assert words <= k, (k, text)
+        if eos_id in row[: max_tokens - 1]:
+            end = row.index(eos_id)
+            begun = sum(bool(word_start[t]) for t in row[:end])
+            assert begun == k, f"stopped by itself after {begun} words for a target of {k}: {text!r}"
+            if decoded_exact:
+                assert words == k, f"stopped by itself with {words} words for a target of {k}: {text!r}"
+    return texts
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0, 3.0])
+def test_write_summary_obeys_the_word_target(built, batch, tokenizer, cfg, temperature):
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target, temperature=temperature,
+                                  generator=torch.Generator().manual_seed(1))
+    assert summary.shape == (24, cfg.model.max_summary_tokens)
+    texts = _check_word_targets(tokenizer, summary, target, cfg.model.max_summary_tokens, vocab.eos_id,
+                                model.word_start)
+    assert any(texts)
+    # structure: the first token starts a word, nothing banned, every row ends in EOS, only pad after it
+    assert vocab.word_start[summary[:, 0]].all()
+    for row in summary.tolist():
+        assert vocab.eos_id in row
+        end = row.index(vocab.eos_id)
+        assert all(t == vocab.pad_id for t in row[end + 1:])
+        assert not any(vocab.banned[t] for t in row[:end])
+        assert sum(bool(vocab.word_start[t]) for t in row[:end]) <= cfg.summary.max_words
+
+
+def test_write_summary_counts_words_exactly_on_token_level(built, batch):
+    model, _, vocab = built
+    doc, target = batch
+    summary = model.write_summary(*compressor_inputs(model, doc, target), target)
+    counts = word_counts(summary, model.word_start)  # (B, S) words before each position
+    ends = (summary == vocab.eos_id).float().argmax(1)
+    written = counts[torch.arange(len(ends)), ends]  # words before the EOS
+    ended_early = ends < summary.shape[1] - 1
+    assert (written <= target).all()
+    assert torch.equal(written[ended_early], target[ended_early])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the length rules count the lone SentencePiece piece '▁' (the most "
+                   "frequent piece of a small vocabulary, and one the copy head copies often) as a word, but '▁' "
+                   "followed by another word-start piece or EOS decodes to no word: a summary that stops by itself "
+                   "can have fewer words than its target (the untrained copy model already does it in beam search)")
+def test_summary_that_stops_by_itself_has_exactly_target_words_even_with_lone_word_markers(built, tokenizer, cfg,
+                                                                                           batch):
+    model, _, vocab = built
+    lone = tokenizer.convert_tokens_to_ids("\u2581")
+    assert vocab.word_start[lone]
+    doc, _ = batch
+    target = torch.full((doc.shape[0],), 3)
+    bias = model.compressor.final_logits_bias  # (1, V) buffer of BART: steer the untrained model
+    saved = bias.clone()
+    gate = model.copy_head.gate.bias if model.copy_head is not None else torch.zeros(1)
+    saved_gate = gate.detach().clone()
+    try:
+        with torch.no_grad():
+            gate += 50.0  # copy head (if any): trust the vocabulary head
+            bias[0, lone] += 30.0  # prefer "▁" wherever a word may start ...
+            bias[0, vocab.eos_id] += 20.0  # ... and EOS wherever the summary may end
+        summary = model.write_summary(*compressor_inputs(model, doc, target), target)
+    finally:
+        with torch.no_grad():
+            bias.copy_(saved)
+            gate.copy_(saved_gate)
+    _check_word_targets(tokenizer, summary, target, cfg.model.max_summary_tokens, vocab.eos_id, model.word_start,
+                        decoded_exact=True)
+
+
+def test_cached_greedy_decoding_matches_a_full_forward_pass_under_the_rules(built, batch):
+    # the KV-cached decoding loop and the teacher-forced pass of training must see the same logits and rules
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target)
+    logits = next_token_scores(model, comp_ids, comp_mask, shift_right(summary, vocab.start_id, vocab.pad_id))
+    counts = word_counts(summary, model.word_start)
+    steps = torch.arange(summary.shape[1])
+    again = apply_mask(logits.float(), model._rules(counts, target, steps)).argmax(-1)  # (B, S)
+    live = ~(torch.cumsum((summary == vocab.eos_id).long(), 1) - (summary == vocab.eos_id).long()).bool()
+    assert torch.equal(again[live], summary[live])
+
+
+def test_beam_search_obeys_the_word_target(built, batch, tokenizer, cfg):
+    model, _, vocab = built
+    doc, target = batch
+    summary = model.beam_summary(*compressor_inputs(model, doc, target), target, beams=3)
+    assert summary.shape[0] == doc.shape[0] and summary.shape[1] <= cfg.model.max_summary_tokens
+    texts = _check_word_targets(tokenizer, summary, target, cfg.model.max_summary_tokens, vocab.eos_id,
+                                model.word_start)
+    assert any(texts)
+    assert vocab.word_start[summary[:, 0]].all()
+
+
+def test_beam_search_with_one_beam_is_the_greedy_summary(built, batch):
+    model, _, vocab = built
+    doc, target = batch
+    inputs = compressor_inputs(model, doc, target)
+    greedy = model.write_summary(*inputs, target)
+    beam = model.beam_summary(*inputs, target, beams=1)
+    beam = F.pad(beam, (0, greedy.shape[1] - beam.shape[1]), value=vocab.pad_id)
+    assert torch.equal(beam, greedy)
+
+
+# ---------------------------------------------------------------- training forward pass
+
+
+def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(built, batch, cfg):
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target, temperature=1.0,
+                                  generator=torch.Generator().manual_seed(0))
+    model.train()
+    model.zero_grad(set_to_none=True)
+    try:
+        # no lead_ids: the reconstruction loss is the only loss, and the summary its only path to the compressor
+        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, summary_ids=summary, target=target)
+        assert set(out.losses) == {"rec"} and torch.isfinite(out.losses["rec"])
+        assert out.rec_logits.shape == (*doc.shape, model.word_start.shape[0])
+        # the forward value of the bottleneck is the summary itself, zero after EOS
+        keep = out.summary_mask
+        assert torch.allclose(out.summary_one_hot, F.one_hot(summary, out.summary_one_hot.shape[-1]).float()
+                              * keep[..., None], atol=1e-6)
+        out.losses["rec"].backward()
+        encoder = model.compressor.get_encoder()
+        for name, param in encoder.named_parameters():
+            if "embed" in name:
+                continue
+            assert param.grad is not None and param.grad.abs().sum() > 0, f"no gradient on compressor {name}"
+        assert model.compressor.get_decoder().layers[0].fc1.weight.grad.abs().sum() > 0
+        assert model.reconstructor.get_decoder().layers[0].fc1.weight.grad.abs().sum() > 0
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.eval()
+
+
+def test_pretraining_forward_learns_lead_targets_and_rebuilds_from_them(built, batch, cfg):
+    from summae.bottleneck import lead_targets
+
+    model, _, vocab = built
+    doc, target = batch
+    lead = lead_targets(doc, target, word_start=model.word_start, max_tokens=cfg.model.max_summary_tokens,
+                        eos_id=vocab.eos_id, pad_id=vocab.pad_id)
+    out = model(comp_ids=compressor_inputs(model, doc, target)[0], comp_mask=compressor_inputs(model, doc, target)[1],
+                doc_labels=doc, lead_ids=lead, rec_from_lead=True)
+    assert set(out.losses) == {"lead", "rec"}
+    assert all(torch.isfinite(v) for v in out.losses.values())
+    assert torch.equal(out.summary_one_hot.argmax(-1)[out.summary_mask], lead[out.summary_mask])
+
+
+# ---------------------------------------------------------------- copy head
+
+
+def _scores_with_gate(model, batch, gate_bias):
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    dec_in = shift_right(doc[:, :6], model.vocab.start_id, model.vocab.pad_id)
+    gate = model.copy_head.gate.bias
+    saved = gate.detach().clone()
+    try:
+        with torch.no_grad():
+            gate.fill_(gate_bias)
+            return comp_ids, comp_mask, next_token_scores(model, comp_ids, comp_mask, dec_in)
+    finally:
+        with torch.no_grad():
+            gate.copy_(saved)
+
+
+def test_copy_head_scores_are_log_probabilities(built, batch, cfg):
+    model, _, _ = built
+    if model.copy_head is None:
+        assert not cfg.model.copy
+        pytest.skip("model.copy=false: the scores are plain logits")
+    _, _, scores = _scores_with_gate(model, batch, 0.0)
+    total = scores.exp().sum(-1)  # (B, T): 1 plus the log floor on every entry
+    assert torch.allclose(total, torch.ones_like(total), atol=scores.shape[-1] * 1e-8 + 1e-5)
+
+
+def test_pure_copying_puts_all_mass_on_the_document_tokens(built, batch, cfg):
+    model, _, _ = built
+    if model.copy_head is None:
+        pytest.skip("model.copy=false")
+    comp_ids, comp_mask, scores = _scores_with_gate(model, batch, -60.0)  # gate ~ 0: copy only
+    probs = scores.exp()  # (B, T, V)
+    for b in range(probs.shape[0]):
+        source = set(comp_ids[b][comp_mask[b].bool()].tolist())
+        outside = [i for i in range(probs.shape[-1]) if i not in source]
+        assert probs[b][:, outside].max() < 1e-6
+        assert torch.allclose(probs[b][:, sorted(source)].sum(-1), torch.ones(probs.shape[1]), atol=1e-4)
+
+
+# ---------------------------------------------------------------- discriminator
+
+
+def test_discriminator_reads_ids_and_one_hots_alike_and_passes_gradient(built, batch):
+    _, disc, vocab = built
+    disc.eval()
+    doc, _ = batch
+    ids = doc[:, :8]
+    mask = ids != vocab.pad_id
+    one_hot = F.one_hot(ids, disc.embed.weight.shape[0]).float().requires_grad_()
+    from_ids = disc(ids=ids, mask=mask)
+    from_one_hot = disc(one_hot=one_hot, mask=mask)
+    assert from_ids.shape == (doc.shape[0],)
+    assert torch.allclose(from_ids, from_one_hot, atol=1e-6)
+    from_one_hot.sum().backward()
+    assert one_hot.grad.abs().sum() > 0
+
+
+def test_discriminator_ignores_padding():
+    disc = Discriminator(vocab_size=10, d_model=8, filters=4).eval()
+    ids = torch.tensor([[3, 4, 5, 1, 0, 0]])
+    other_pad = torch.tensor([[3, 4, 5, 1, 7, 8]])  # garbage where the mask is False
+    mask = torch.tensor([[True, True, True, True, False, False]])
+    assert torch.allclose(disc(ids=ids, mask=mask), disc(ids=other_pad, mask=mask))
+
+
+# ---------------------------------------------------------------- save / load
+
+
+@pytest.fixture(scope="module")
+def saved(built, tokenizer, cfg, tmp_path_factory):
+    """The tiny model saved as a checkpoint directory, the way the trainer writes one."""
+    model, _, _ = built
+    directory = tmp_path_factory.mktemp("ckpt")
+    model.save(directory, tokenizer)
+    cfg.to_yaml(directory / "config.yaml")
+    (directory / "trainer_state.json").write_text(json.dumps({"step": 0}), encoding="utf-8")
+    return directory
+
+
+def test_load_for_inference_gives_identical_summaries_and_logits(built, batch, saved):
+    model, _, vocab = built
+    doc, target = batch
+    _, _, loaded = load_for_inference(saved, with_reconstructor=True)
+    assert isinstance(loaded, SummaeModel) and not loaded.training
+    assert torch.equal(loaded.word_start, model.word_start) and torch.equal(loaded.banned, model.banned)
+    assert (loaded.copy_head is None) == (model.copy_head is None)
+    if model.copy_head is not None:
+        for key, value in model.copy_head.state_dict().items():
+            assert torch.equal(loaded.copy_head.state_dict()[key], value), key
+    inputs = compressor_inputs(model, doc, target)
+    assert torch.equal(loaded.write_summary(*inputs, target), model.write_summary(*inputs, target))
+    assert torch.equal(loaded.beam_summary(*inputs, target, beams=2), model.beam_summary(*inputs, target, beams=2))
+    dec_in = shift_right(doc[:, :8], vocab.start_id, vocab.pad_id)
+    for a, b in ((loaded.compressor, model.compressor), (loaded.reconstructor, model.reconstructor)):
+        la = a(input_ids=inputs[0], attention_mask=inputs[1], decoder_input_ids=dec_in).logits
+        lb = b(input_ids=inputs[0], attention_mask=inputs[1], decoder_input_ids=dec_in).logits
+        assert torch.equal(la, lb)
+
+
+def test_copy_head_is_saved_beside_the_compressor_and_required_on_load(saved, cfg, tmp_path):
+    import shutil
+
+    from summae.errors import SummaeError
+    from summae.modeling import COPY_HEAD_FILE
+
+    assert (saved / "compressor" / COPY_HEAD_FILE).is_file() == cfg.model.copy
+    if cfg.model.copy:
+        broken = tmp_path / "broken"
+        shutil.copytree(saved, broken)
+        (broken / "compressor" / COPY_HEAD_FILE).unlink()
+        with pytest.raises(SummaeError, match="copy_head"):
+            load_for_inference(broken)
+
+
+def test_load_for_inference_accepts_the_compressor_folder_and_a_run_directory(saved, tmp_path):
+    _, _, from_compressor = load_for_inference(saved / "compressor")
+    assert from_compressor.reconstructor is None
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best").symlink_to(saved, target_is_directory=True)
+    cfg, tok, _ = load_for_inference(run)
+    assert cfg.summary.max_words >= 1 and len(tok) > 0
+
+
+def test_saved_compressor_loads_with_plain_transformers(built, batch, saved, tokenizer):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    model, _, vocab = built
+    doc, target = batch
+    plain = AutoModelForSeq2SeqLM.from_pretrained(saved / "compressor").eval()
+    plain_tok = AutoTokenizer.from_pretrained(saved / "compressor")
+    assert plain_tok("Tools for MSDOS files")["input_ids"] == tokenizer("Tools for MSDOS files")["input_ids"]
+    inputs = compressor_inputs(model, doc, target)
+    dec_in = shift_right(doc[:, :8], vocab.start_id, vocab.pad_id)
+    with torch.no_grad():
+        assert torch.equal(plain(input_ids=inputs[0], attention_mask=inputs[1], decoder_input_ids=dec_in).logits,
+                           model.compressor(input_ids=inputs[0], attention_mask=inputs[1],
+                                            decoder_input_ids=dec_in).logits)
+        out = plain.generate(input_ids=inputs[0][:2], attention_mask=inputs[1][:2], max_new_tokens=4)
+    assert out.shape[0] == 2 and plain.generation_config.eos_token_id == vocab.eos_id
