@@ -121,11 +121,17 @@ class SummaeModel(nn.Module):
         out = self.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc), attention_mask=comp_mask,
                               decoder_input_ids=dec_in, output_hidden_states=self.copy_head is not None,
                               **cache_args)
-        if self.copy_head is None:
-            return out.logits, out
-        scores = self.copy_head(logits=out.logits, dec_h=out.decoder_hidden_states[-1], enc_h=enc,
-                                enc_mask=comp_mask, src_ids=comp_ids)
-        return scores, out
+        return self._head(out, enc, comp_mask, comp_ids), out
+
+    def _head(self, out, enc, comp_mask, comp_ids, rows: slice = slice(None), targets=None) -> torch.Tensor:
+        """Scores of `rows` of a compressor output: (b, T, V), or log-probabilities (b, T) at targets."""
+        logits = out.logits[rows]
+        if self.copy_head is not None:
+            return self.copy_head(logits=logits, dec_h=out.decoder_hidden_states[-1][rows], enc_h=enc[rows],
+                                  enc_mask=comp_mask[rows], src_ids=comp_ids[rows], targets=targets)
+        if targets is None:
+            return logits
+        return torch.log_softmax(logits.float(), dim=-1).gather(2, targets[..., None]).squeeze(-1)
 
     # ---- writing summaries (no gradient) ---------------------------------------------------------
     @torch.no_grad()
@@ -211,20 +217,26 @@ class SummaeModel(nn.Module):
         dec_in = torch.cat([shift_right(t, start, pad) for t in targets], dim=0)  # (kB, S)
         reps = len(targets)
         enc_rep = enc.repeat(reps, 1, 1)  # (kB, L+1, D)
-        logits, _ = self.compressor_scores(enc_rep, comp_mask.repeat(reps, 1), comp_ids.repeat(reps, 1), dec_in)
+        out_c = self.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc_rep),
+                                attention_mask=comp_mask.repeat(reps, 1), decoder_input_ids=dec_in,
+                                output_hidden_states=self.copy_head is not None)
+        args = (enc_rep, comp_mask.repeat(reps, 1), comp_ids.repeat(reps, 1))
         out = SummaeOutput()
         if lead_ids is not None:
-            out.losses["lead"] = token_nll(logits[-n:], lead_ids, pad)
+            logp = self._head(out_c, *args, rows=slice(-n, None), targets=lead_ids)  # (B, S)
+            keep = (lead_ids != pad).float()
+            out.losses["lead"] = -(logp * keep).sum() / keep.sum().clamp(min=1)
         if summary_ids is not None:
+            scores = self._head(out_c, *args, rows=slice(0, n))  # (B, S, V)
             counts = word_counts(summary_ids, self.word_start)  # (B, S)
             steps = torch.arange(summary_ids.shape[1], device=summary_ids.device)
-            masked = apply_mask(logits[:n].float(), self._rules(counts, target, steps))  # (B, S, V)
+            masked = apply_mask(scores.float(), self._rules(counts, target, steps))  # (B, S, V)
             keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != pad)  # (B, S)
             out.summary_one_hot = straight_through(masked, summary_ids, self.tau) * keep[..., None]
             out.summary_mask = keep
         elif rec_from_lead and lead_ids is not None:
             out.summary_mask = lead_ids != pad
-            out.summary_one_hot = F.one_hot(lead_ids, logits.shape[-1]).float() * out.summary_mask[..., None]
+            out.summary_one_hot = F.one_hot(lead_ids, self.word_start.shape[0]).float() * out.summary_mask[..., None]
         if out.summary_one_hot is not None:
             out.rec_logits = self.reconstruct(out.summary_one_hot, out.summary_mask, doc_labels)
             out.losses["rec"] = token_nll(out.rec_logits, doc_labels, pad)

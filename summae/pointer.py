@@ -23,11 +23,12 @@ class CopyHead(nn.Module):
         nn.init.constant_(self.gate.bias, 0.0)
 
     def forward(self, *, logits: torch.Tensor, dec_h: torch.Tensor, enc_h: torch.Tensor, enc_mask: torch.Tensor,
-                src_ids: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities (B, T, V) of the mixture.
+                src_ids: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-probabilities of the mixture: (B, T, V), or (B, T) at `targets` (B, T) when given.
 
         logits (B, T, V) of the vocabulary head; dec_h (B, T, D) decoder states; enc_h (B, L, D) encoder states;
-        enc_mask (B, L) True on real tokens; src_ids (B, L) the token ids the encoder read.
+        enc_mask (B, L) True on real tokens; src_ids (B, L) the token ids the encoder read. With targets, the
+        (B, T, V) copy distribution is never built: a supervised loss needs only the target's probability.
         """
         dec_h, enc_h = dec_h.float(), enc_h.float()
         scores = self.query(dec_h) @ enc_h.transpose(1, 2) / math.sqrt(dec_h.shape[-1])  # (B, T, L)
@@ -35,6 +36,10 @@ class CopyHead(nn.Module):
         attn = torch.softmax(scores, dim=-1)  # (B, T, L)
         context = attn @ enc_h  # (B, T, D)
         gate = torch.sigmoid(self.gate(torch.cat([dec_h, context], dim=-1)))  # (B, T, 1)
+        if targets is not None:
+            vocab_y = torch.log_softmax(logits.float(), dim=-1).gather(2, targets[..., None]).exp()  # (B, T, 1)
+            copy_y = (attn * (src_ids[:, None, :] == targets[:, :, None])).sum(-1, keepdim=True)  # (B, T, 1)
+            return torch.log(gate * vocab_y + (1 - gate) * copy_y + LOG_FLOOR).squeeze(-1)
         vocab = torch.softmax(logits.float(), dim=-1)  # (B, T, V)
         index = src_ids[:, None, :].expand(-1, attn.shape[1], -1)  # (B, T, L)
         copy = torch.zeros_like(vocab).scatter_add_(2, index, attn)  # (B, T, V): attention summed per token id
