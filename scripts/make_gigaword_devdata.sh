@@ -4,13 +4,16 @@
 #   (copies of ../shared/data, ~24 MB, git-ignored: never commit news data), and
 #   .whl/ (datasets, rouge-score and friends, built by ../shared/devicekit/make_wheels.sh).
 # Then: run(carry=[".devdata", ".whl"], command="bash scripts/gpu_gigaword.sh 6 gpu").
-# Usage (from anywhere): bash scripts/make_gigaword_devdata.sh [SHARED_DIR]   (default ../shared)
+# Usage (from anywhere): bash scripts/make_gigaword_devdata.sh [SHARED_DIR]  (default and relative paths: from the repo root)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 shared=${1:-../shared}
 src=$shared/data
 for f in gigaword/train.article.txt gigaword/train.headline.txt gigaword/dev.article.txt gigaword/dev.title.txt; do
-  [ -f "$src/$f" ] || { echo "error: $src/$f not found (pass the shared folder as the first argument)" >&2; exit 2; }
+  if [ ! -f "$src/$f" ]; then
+    echo "error: $src/$f not found (pass the shared folder as the first argument)" >&2
+    exit 2
+  fi
 done
 [ -d "$src/duc2003" ] || { echo "error: $src/duc2003 not found" >&2; exit 2; }
 

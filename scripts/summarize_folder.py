@@ -4,9 +4,9 @@
         [--words N | --ratio R] [--glob "*.txt"] [--beams K] [--device auto|cpu|cuda|cuda:N]
 
 A thin wrapper over `summae.summarize.Summarizer`: the whole file content (whitespace collapsed to single
-spaces) is one document. Files that are empty or not UTF-8 are skipped and counted. Like `summae`, errors
-print one line and exit with status 2. Note that the model reads only its first model.max_source_tokens
-tokens of each document (see the run's config.yaml).
+spaces) is one document. Files that are empty or not UTF-8 are skipped and counted; files named
+*.summary.txt (this script's output) are never read. Like `summae`, errors print one line and exit with
+status 2. The model reads only the first model.max_source_tokens tokens of each document (its config.yaml).
 """
 
 from __future__ import annotations
@@ -43,33 +43,27 @@ def _ratio(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="a run directory (best/, else last/) or a checkpoint directory")
-    parser.add_argument("--input-dir", required=True, help="folder of text files, one document per file")
-    parser.add_argument("--output-dir", required=True, help="where <name>.summary.txt files go (created if missing)")
+    add = parser.add_argument
+    add("--model", required=True, help="a run directory (best/, else last/) or a checkpoint directory")
+    add("--input-dir", required=True, help="folder of text files, one document per file")
+    add("--output-dir", required=True, help="where <name>.summary.txt files go (created if missing)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--words", type=_positive_int, help="at most N words per summary, aiming at N")
-    length.add_argument("--ratio", type=_ratio, help="summary words as a share of each document's words, (0, 1]")
-    parser.add_argument("--glob", default="*.txt", help='which files of --input-dir to read (default "*.txt"; '
-                                                        '"**/*.txt" recurses, keeping sub-folders in the output)')
-    parser.add_argument("--beams", type=_positive_int, default=1, help="beam search width; 1 = greedy (default)")
-    parser.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
+    length.add_argument("--ratio", type=_ratio, help="summary words / document words, (0, 1]")
+    add("--glob", default="*.txt",
+        help='files of --input-dir to read (default "*.txt"; "**/*.txt" recurses, keeping sub-folders)')
+    add("--beams", type=_positive_int, default=1, help="beam search width; 1 = greedy (default)")
+    add("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     return parser
 
 
-def find_inputs(input_dir: Path, pattern: str, output_dir: Path) -> list[Path]:
-    """Files matching the glob, sorted, minus summaries this script wrote earlier (when OUT is inside IN)."""
+def find_inputs(input_dir: Path, pattern: str) -> list[Path]:
+    """Files matching the glob, sorted, minus *.summary.txt (this script's output, e.g. when OUT is IN)."""
     from summae.errors import SummaeError
 
     if not input_dir.is_dir():
         raise SummaeError(f"--input-dir {input_dir} is not a directory")
-    out = output_dir.resolve()
-    files = []
-    for path in sorted(input_dir.glob(pattern)):
-        if not path.is_file():
-            continue
-        if path.name.endswith(SUFFIX) and path.resolve().parent.is_relative_to(out):
-            continue  # our own output from an earlier run, not a document
-        files.append(path)
+    files = [p for p in sorted(input_dir.glob(pattern)) if p.is_file() and not p.name.endswith(SUFFIX)]
     if not files:
         raise SummaeError(f"no file in {input_dir} matches --glob {pattern!r}")
     return files
@@ -97,6 +91,9 @@ def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the summary a normal file's mode
     os.replace(tmp, path)
 
 
@@ -105,7 +102,7 @@ def run(args) -> int:
     from summae.summarize import Summarizer
 
     input_dir, output_dir = Path(args.input_dir), Path(args.output_dir)
-    files = find_inputs(input_dir, args.glob, output_dir)
+    files = find_inputs(input_dir, args.glob)
     docs, targets, skips = [], [], {"empty": 0, "not UTF-8": 0}
     for path in files:
         text, why = read_document(path)
