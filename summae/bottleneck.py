@@ -41,6 +41,21 @@ def length_rule_mask(counts: torch.Tensor, target: torch.Tensor, step: torch.Ten
     return torch.where(last, ~is_eos, forbid)  # the last position may only hold EOS
 
 
+def repeat_mask(ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
+    """Word-start tokens already written before each position: (B, S) -> (B, S, V) bool.
+
+    Banning them stops the "shell shell" and "the the" repetitions of small models (Wang & Lee removed
+    repeated tokens after decoding; banning them keeps the summary at its word target instead).
+    """
+    vocab = word_start.shape[0]
+    used = torch.zeros(ids.shape[0], vocab, dtype=torch.bool, device=ids.device)
+    masks = []
+    for t in range(ids.shape[1]):
+        masks.append(used.clone())
+        used = used | (F.one_hot(ids[:, t], vocab).bool() & word_start)
+    return torch.stack(masks, dim=1)
+
+
 def apply_mask(logits: torch.Tensor, forbid: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill(forbid, NEG_INF)
 

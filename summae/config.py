@@ -62,6 +62,7 @@ class SummaryConfig:
     ratio_min: float = 0.3  # training targets: words = ratio * document words, ratio drawn in [ratio_min, ratio_max]
     ratio_max: float = 0.5  # upper end of that range, <= 1
     default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words]
+    no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
 
 
 @dataclass

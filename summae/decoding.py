@@ -31,7 +31,11 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         logits, _ = model.compressor_scores(enc, mask, ids, dec_in)
         logp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B*K, V)
         counts = model.word_start[seqs].long().sum(1)  # (B*K,)
-        logp = apply_mask(logp, model._rules(counts, row_target, step))
+        forbid = model._rules(counts, row_target, step)
+        if model.no_repeat_words and step > 0:
+            used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.word_start  # (B*K, V)
+            forbid = forbid | used
+        logp = apply_mask(logp, forbid)
         # a finished beam continues only with pad, at no cost
         logp = torch.where(finished[:, None], torch.full_like(logp, float("-inf")), logp)
         logp[finished, vocab.pad_id] = 0.0

@@ -17,7 +17,7 @@ from torch import nn
 from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, soft_embed,
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, repeat_mask, soft_embed,
                                straight_through, word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
@@ -83,11 +83,13 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 
 class SummaeModel(nn.Module):
     def __init__(self, compressor, reconstructor, vocab: VocabInfo, *, max_summary_tokens: int, tau: float = 1.0,
-                 rec_word_dropout: float = 0.0, copy_head: CopyHead | None = None):
+                 rec_word_dropout: float = 0.0, copy_head: CopyHead | None = None,
+                 no_repeat_words: bool = False):
         super().__init__()
         self.compressor = compressor
         self.reconstructor = reconstructor
         self.copy_head = copy_head  # pointer over the document (None: vocabulary head only)
+        self.no_repeat_words = no_repeat_words  # ban word-start pieces already in the summary
         self.vocab = vocab
         self.max_summary_tokens = max_summary_tokens
         self.tau = tau
@@ -148,9 +150,15 @@ class SummaeModel(nn.Module):
             scores, out = self.compressor_scores(enc, comp_mask, comp_ids, tokens, use_cache=True, **cache_args)
             return scores[:, -1], out
 
+        used = torch.zeros(comp_ids.shape[0], self.word_start.shape[0], dtype=torch.bool, device=comp_ids.device)
+
         def pick(scores, step):
-            nxt = choose(apply_mask(scores.float(), self._rules(counts, target, step)), temperature, generator)
+            forbid = self._rules(counts, target, step)
+            if self.no_repeat_words:
+                forbid = forbid | used
+            nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
             counts.add_(self.word_start[nxt].long())
+            used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= self.word_start[nxt]
             return nxt
 
         return self._decode_loop(self.compressor, step_scores, comp_ids.shape[0], self.max_summary_tokens, pick)
@@ -230,7 +238,10 @@ class SummaeModel(nn.Module):
             scores = self._head(out_c, *args, rows=slice(0, n))  # (B, S, V)
             counts = word_counts(summary_ids, self.word_start)  # (B, S)
             steps = torch.arange(summary_ids.shape[1], device=summary_ids.device)
-            masked = apply_mask(scores.float(), self._rules(counts, target, steps))  # (B, S, V)
+            forbid = self._rules(counts, target, steps)  # (B, S, V): the rules the summary was written under
+            if self.no_repeat_words:
+                forbid = forbid | repeat_mask(summary_ids, self.word_start)
+            masked = apply_mask(scores.float(), forbid)
             keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != pad)  # (B, S)
             out.summary_one_hot = straight_through(masked, summary_ids, self.tau) * keep[..., None]
             out.summary_mask = keep

@@ -56,10 +56,13 @@ def train_sentencepiece(texts: Iterable[str], *, vocab_size: int, max_words: int
 
 def add_length_tokens(tokenizer, max_words: int) -> None:
     """Make sure `<len_1>..<len_max_words>` exist as single special tokens (a loaded tokenizer may lack them)."""
+    from tokenizers import AddedToken
+
     wanted = [length_token(k) for k in range(1, max_words + 1)]
     missing = [t for t in wanted if t not in tokenizer.get_vocab()]
     if missing:
-        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+        # add_tokens(special_tokens=True) is stable across transformers 5.x (add_special_tokens' keywords are not)
+        tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in missing], special_tokens=True)
     if tokenizer.pad_token is None:
         tokenizer.add_special_tokens({"pad_token": "<pad>"})
     if tokenizer.eos_token is None:
@@ -112,7 +115,10 @@ class VocabInfo:
             if piece is not None and piece.startswith(WORD_START_MARKERS):
                 word_start[i] = True
             if i in specials and i != self.eos_id:
-                banned[i] = True  # pad, unk, length tokens: never part of a summary
+                banned[i] = True  # pad, unk and other special tokens: never part of a summary
+        banned[self.length_ids] = True  # length tokens steer the compressor; they are never written
+        if self.unk_id is not None:
+            banned[self.unk_id] = True
         banned[len(pieces):] = True  # rows of the embedding matrix that no token uses
         self.word_start = word_start  # (V,) bool: this piece begins a new word
         self.banned = banned  # (V,) bool: never generated
