@@ -207,6 +207,31 @@ def test_training_without_real_texts_raises_no_scheduler_warning(without_real):
     assert not [w for w in without_real["warnings"] if "lr_scheduler.step()" in w]
 
 
+def test_dev_set_with_references_selects_best_by_rouge(tmp_path):
+    rows = [json.loads(line) for line in
+            (Path(TINY).parents[1] / "summae/data/debian/test.jsonl").read_text(encoding="utf-8").splitlines()[:8]]
+    docs, refs = tmp_path / "dev_docs.txt", tmp_path / "dev_refs.txt"
+    docs.write_text("".join(r["document"] + "\n" for r in rows), encoding="utf-8")
+    refs.write_text("".join(r["summary"] + "\n" for r in rows), encoding="utf-8")
+    code, out, err = train(tmp_path / "run", f"data.dev_documents={docs}", f"data.dev_references={refs}",
+                           "train.steps=2", "train.pretrain_steps=1", "train.eval_every=1")
+    assert code == 0, err
+    dev = [r for r in metrics(tmp_path / "run") if "dev/score" in r]
+    assert [r["step"] for r in dev] == [1, 2]
+    assert all({"dev/rouge1", "dev/rouge2", "dev/rougeL", "dev/words"} <= set(r) for r in dev)
+    assert state(tmp_path / "run" / "last")["criterion"].startswith("dev ROUGE")
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: data.dev_references is read with summae.evaluation.read_texts, which "
+                   "does not understand 'bundled:' paths (train_files, real_files and dev_documents do): "
+                   "`--set data.dev_references=bundled:debian/test.jsonl` fails with 'no such file'")
+def test_bundled_dev_references_are_accepted(tmp_path):
+    code, out, err = train(tmp_path / "run", "data.dev_documents=bundled:debian/test.jsonl",
+                           "data.dev_references=bundled:debian/test.jsonl", "data.dev_size=4", "train.steps=1",
+                           "train.pretrain_steps=1")
+    assert code == 0, err
+
+
 # ---------------------------------------------------------------- the metric logger
 
 
