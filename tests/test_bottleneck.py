@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, lead_targets, length_rule_mask, soft_embed,
-                               straight_through, target_words, word_counts, words_for_request)
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, lead_targets, length_rule_mask, repeat_mask,
+                               soft_embed, straight_through, target_words, word_counts, words_for_request)
 
 PAD, EOS, UNK, A, B, C, D, LEN1 = range(8)
 WORD_START = torch.tensor([False, False, False, True, True, False, False, False])
@@ -122,6 +122,15 @@ def test_sequence_form_never_masks_a_whole_position(vocab, max_steps, target, st
                               banned=banned, eos_id=eos)
     assert forbid.shape == (1, counts.shape[1], word_start.shape[0])
     assert (~forbid).any(-1).all()
+
+
+def test_repeat_mask_bans_word_start_pieces_already_written():
+    ids = torch.tensor([[A, C, B, A, EOS], [B, D, D, EOS, PAD]])
+    mask = repeat_mask(ids, WORD_START)  # (B, S, V)
+    assert mask.shape == (2, 5, 8)
+    banned = [[set(cell.nonzero().flatten().tolist()) for cell in row] for row in mask]
+    assert banned[0] == [set(), {A}, {A}, {A, B}, {A, B}]
+    assert banned[1] == [set(), {B}, {B}, {B}, {B}]  # word pieces ("d") may repeat
 
 
 # ---------------------------------------------------------------- sampling
