@@ -33,6 +33,9 @@ def hardware() -> tuple[str, str]:
 
 
 def commit() -> str:
+    """HEAD (+ -dirty), or $SUMMAE_COMMIT where the tree has no .git (the GPU machine gets a bare copy)."""
+    if os.environ.get("SUMMAE_COMMIT"):
+        return os.environ["SUMMAE_COMMIT"]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,

@@ -4,7 +4,7 @@
 # benchmarks/gigaword.py on the carried data (.devdata = copies of ../shared/data/{gigaword,duc2003}).
 # Usage: bash scripts/gpu_gigaword.sh MINUTES RUN_NAME [extra benchmark args...]
 set -uo pipefail
-minutes=${1:-6}; run=${2:-gpu}; shift 2 || true
+minutes=${1:-6}; run=${2:-gpu}; shift $(( $# < 2 ? $# : 2 ))
 out=${OUT:-/tmp/summae-out}; mkdir -p "$out"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=$PWD:/tmp/site HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false

@@ -76,7 +76,7 @@ def straight_through(logits: torch.Tensor, hard_ids: torch.Tensor, tau: float) -
     """
     soft = torch.softmax(logits.float() / tau, dim=-1)  # (B, S, V)
     hard = F.one_hot(hard_ids, soft.shape[-1]).to(soft.dtype)  # (B, S, V)
-    return hard + soft - soft.detach()
+    return hard + (soft - soft.detach())  # parenthesised: the forward value is exactly the one-hot
 
 
 def soft_embed(one_hot: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

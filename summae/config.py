@@ -7,6 +7,7 @@ a one-line SummaeError, so a typo in a config never trains the wrong model silen
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ class Config:
         if not path.is_file():
             raise SummaeError(f"config file not found: {path}")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise SummaeError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
         if raw is not None and not isinstance(raw, dict):
@@ -192,6 +193,12 @@ def _build(cls, raw: dict, where: str, prefix: str = ""):
 
 def _coerce(hint, value, where: str, key: str):
     """Check (and gently convert: int -> float, scalar -> one-item list) a YAML value against a type hint."""
+    if isinstance(value, _Text):
+        args = typing.get_args(hint) or (hint,)
+        if value.parsed is None and type(None) in args:
+            value = None
+        else:
+            value = str(value) if str in args else value.parsed
     if dataclasses.is_dataclass(hint):
         return _build(hint, value or {}, where, f"{key}.")
     origin = typing.get_origin(hint)
@@ -205,13 +212,37 @@ def _coerce(hint, value, where: str, key: str):
         (item,) = typing.get_args(hint)
         items = value if isinstance(value, list) else [value]
         return [_coerce(item, v, where, f"{key}[{i}]") for i, v in enumerate(items)]
-    if hint is str and isinstance(value, bool):
-        return "yes" if value else "no"  # YAML 1.1 reads an unquoted no/yes/off/on as a bool
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool) and (type(value) is not hint):
         raise SummaeError(f"{where}: {key} must be {hint.__name__}, got {value!r} ({type(value).__name__})")
     return value
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2 scalars: only true/false are bools (so `no`, `on` and `off` stay text), and
+    `3e-4` is a float, as a reader of the config expects."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regex) for tag, regex in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
+class _Text(str):
+    """A --set value as the user typed it, kept for text fields (`--set data.text_field=true` means "true")."""
+
+    def __new__(cls, text: str, parsed):
+        obj = super().__new__(cls, text)
+        obj.parsed = parsed
+        return obj
 
 
 def _apply_override(raw: dict, item: str) -> None:
@@ -220,27 +251,20 @@ def _apply_override(raw: dict, item: str) -> None:
         raise SummaeError(f"--set expects section.key=value, got {item!r}")
     dotted, text = item.split("=", 1)
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = yaml.load(text, Loader=_Loader) if text.strip() else ""
     except yaml.YAMLError:
         value = text
-    if isinstance(value, str) and _looks_numeric(text):
-        value = float(text)
+    if isinstance(value, (bool, int, float)) or value is None:
+        value = _Text(text.strip(), value)  # text fields take the text, other fields the parsed value
     node = raw
     parts = dotted.strip().split(".")
     for part in parts[:-1]:
-        node = node.setdefault(part, {})
+        if node.get(part) is None:
+            node[part] = {}  # a missing section, or one left empty in the file
+        node = node[part]
         if not isinstance(node, dict):
             raise SummaeError(f"--set {dotted}: {part} is not a section")
     node[parts[-1]] = value
-
-
-def _looks_numeric(text: str) -> bool:
-    # YAML 1.1 reads "3e-4" as a string; users mean a number
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:

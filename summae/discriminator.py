@@ -30,5 +30,7 @@ class Discriminator(nn.Module):
         pooled = []
         for conv in self.convs:
             h = torch.relu(conv(x))  # (B, F, S + w - 1)
-            pooled.append(h.amax(dim=2))  # (B, F): relu >= 0, so zero-padded positions never win over real ones
+            # (B, F): padded positions read zero vectors, so they add only relu(bias): a constant that the
+            # discriminator sees for every sequence of that length, real or generated alike
+            pooled.append(h.amax(dim=2))
         return self.out(self.dropout(torch.cat(pooled, dim=1))).squeeze(1)  # (B,)

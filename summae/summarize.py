@@ -114,11 +114,17 @@ class OutputSink:
         self.tmp = None
         if self.path is not None:
             directory = self.path.parent if str(self.path.parent) else Path(".")
+            if self.path.is_dir():
+                raise SummaeError(f"cannot write {self.path}: it is a directory")
             if not directory.is_dir():
                 raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
             if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
                 raise SummaeError(f"cannot write {self.path}: permission denied")
             fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+            # mkstemp makes the file 0600: give it the mode of the file it replaces, else the umask's default
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask)
             self.handle = os.fdopen(fd, "w", encoding="utf-8")
 
     def write(self, line: str) -> None:
@@ -134,10 +140,11 @@ class OutputSink:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
-        if ok:
-            os.replace(self.tmp, self.path)
-        else:
-            os.replace(self.tmp, str(self.path) + ".partial")
+        try:
+            os.replace(self.tmp, self.path if ok else str(self.path) + ".partial")
+        except OSError as err:
+            Path(self.tmp).unlink(missing_ok=True)
+            raise SummaeError(f"cannot write {self.path}: {err.strerror}") from None
 
 
 def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,

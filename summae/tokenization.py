@@ -117,6 +117,11 @@ class VocabInfo:
             if i in specials and i != self.eos_id:
                 banned[i] = True  # pad, unk and other special tokens: never part of a summary
         banned[self.length_ids] = True  # length tokens steer the compressor; they are never written
+        for i, piece in enumerate(pieces[:vocab_size]):
+            if piece in WORD_START_MARKERS:
+                # a lone "▁" followed by another word start (or EOS) decodes to no word, so it would break
+                # the word count of the length rules: summaries spell words with pieces that carry text
+                banned[i] = True
         if self.unk_id is not None:
             banned[self.unk_id] = True
         banned[len(pieces):] = True  # rows of the embedding matrix that no token uses

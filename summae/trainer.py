@@ -34,17 +34,17 @@ class MetricLogger:
         self.echo = echo
         self.enabled = enabled
         self.sums: dict[str, float] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}  # per key: loss/adv only exists after pretraining
 
     def add(self, values: dict[str, float]) -> None:
         for key, value in values.items():
             self.sums[key] = self.sums.get(key, 0.0) + float(value)
-        self.count += 1
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def flush(self, step: int, extra: dict | None = None) -> dict:
-        row = {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        row = {k: v / self.counts[k] for k, v in self.sums.items()}
         row.update(extra or {})
-        self.sums, self.count = {}, 0
+        self.sums, self.counts = {}, {}
         self.write(step, row)
         parts = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()]
         self.echo(f"step {step}: " + ", ".join(parts))
@@ -80,7 +80,7 @@ class Trainer:
 
     # ---- set-up ----------------------------------------------------------------------------------
     def _load_data(self) -> None:
-        from summae.data import load_texts, read_lines
+        from summae.data import load_texts, read_lines, resolve_files
 
         cfg = self.cfg
         files = [cfg.resolve_path(f) for f in cfg.data.train_files]
@@ -96,12 +96,14 @@ class Trainer:
                       "reconstruction and lead pseudo-summaries only)")
         dev = cfg.data
         if dev.dev_documents:
-            docs = read_lines(cfg.resolve_path(dev.dev_documents)) if not dev.dev_documents.endswith(".jsonl") \
-                else list(load_texts([cfg.resolve_path(dev.dev_documents)], field=cfg.data.text_field)["text"])
+            path = cfg.resolve_path(dev.dev_documents)
+            docs = list(load_texts([path], field=cfg.data.text_field)["text"]) if ".json" in path or ".csv" in path \
+                else read_lines(resolve_files([path])[0])
             refs = None
             if dev.dev_references:
+                from summae.data import resolve_files
                 from summae.evaluation import read_texts
-                refs = read_texts(cfg.resolve_path(dev.dev_references), field=dev.dev_field)
+                refs = read_texts(resolve_files([cfg.resolve_path(dev.dev_references)])[0], field=dev.dev_field)
             self.dev_texts, self.dev_refs = list(docs)[: dev.dev_size], (refs[: dev.dev_size] if refs else None)
         elif not cfg.data.streaming:
             # no dev set: hold out documents from the training set for the reference-free criterion
@@ -261,7 +263,8 @@ class Trainer:
         grad_norm = acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
         self.opt_g.step()
         self.sched_g.step()
-        self.sched_d.step()
+        if use_d:
+            self.sched_d.step()  # only after opt_d stepped (torch warns otherwise)
         values.update({f"loss/{k}": v.item() for k, v in out.losses.items()})
         values["loss/total"] = loss.item()
         values["grad/norm"] = float(grad_norm)
@@ -313,7 +316,8 @@ class Trainer:
             self.accelerator.wait_for_everyone()
             return {}
         with self.accelerator.autocast():
-            result = evaluate_dev(self._unwrapped(), self.accelerator.unwrap_model(self.disc), self.dev)
+            disc = self.accelerator.unwrap_model(self.disc) if self.real_batches is not None else None
+            result = evaluate_dev(self._unwrapped(), disc, self.dev)
         logger.write(step, {f"dev/{k}": v for k, v in result.items()})
         self._print(f"eval step {step}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
         score = result["score"]

@@ -27,8 +27,8 @@ class DevSet:
     def criterion(self) -> str:
         if self.refs is not None:
             return "dev ROUGE: mean of R-1, R-2, R-L F1 (higher is better)"
-        return ("reference-free: -(held-out reconstruction loss in nats/token + mean -log D(summary)), "
-                "higher is better")
+        return ("reference-free: -(held-out reconstruction loss in nats/token + mean -log D(summary), the "
+                "D term only when a discriminator is trained), higher is better")
 
     @classmethod
     def build(cls, texts, refs, tokenizer, vocab, cfg) -> "DevSet":
@@ -61,7 +61,8 @@ def evaluate_dev(model, disc, dev: DevSet) -> dict:
 
     was_training = model.training
     model.eval()
-    disc.eval()
+    if disc is not None:
+        disc.eval()
     summaries, targets = summarize_ids(model, dev.ids, dev.words, dev.max_words)
     device = model.word_start.device
     nll, d_pen = [], []
@@ -69,8 +70,11 @@ def evaluate_dev(model, disc, dev: DevSet) -> dict:
         s = summaries[start: start + EVAL_BATCH]
         docs = dev.ids[start: start + EVAL_BATCH].to(device)
         nll.append(model.reconstruction_nll(s, docs))
-        d_pen.append(F.softplus(-disc(ids=s, mask=s != model.vocab.pad_id).float()))
-    result = {"rec_nll": round(torch.cat(nll).mean().item(), 4), "d_penalty": round(torch.cat(d_pen).mean().item(), 4)}
+        if disc is not None:
+            d_pen.append(F.softplus(-disc(ids=s, mask=s != model.vocab.pad_id).float()))
+    result = {"rec_nll": round(torch.cat(nll).mean().item(), 4)}
+    # without a discriminator corpus D is never trained: its view would be noise in the criterion
+    result["d_penalty"] = round(torch.cat(d_pen).mean().item(), 4) if d_pen else 0.0
     if dev.refs is not None:
         texts = decode(dev.tokenizer, summaries, targets)
         scores = rouge_scores(texts, [[r] for r in dev.refs])
@@ -79,7 +83,8 @@ def evaluate_dev(model, disc, dev: DevSet) -> dict:
     else:
         result["score"] = round(-(result["rec_nll"] + result["d_penalty"]), 4)
     model.train(was_training)
-    disc.train(was_training)
+    if disc is not None:
+        disc.train(was_training)
     return result
 
 

@@ -176,9 +176,6 @@ def test_straight_through_forward_is_one_hot_within_float_rounding():
     assert torch.equal(out.argmax(-1), ids)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: straight_through computes `hard + soft - soft.detach()`, i.e. "
-                   "(hard + soft) - soft, which is not exactly `hard` in floating point (errors ~6e-8 at the "
-                   "chosen tokens); `hard + (soft - soft.detach())` is exact")
 def test_straight_through_forward_is_an_exact_one_hot():
     logits, ids = _st_example()
     out = straight_through(logits, ids, 1.0)

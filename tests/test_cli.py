@@ -71,7 +71,6 @@ def test_summarize_txt_line_for_line(cli, tiny_run, docs_txt, tmp_path):
     assert "summarized 6 documents" in err
     inputs, summaries = read_lines(docs_txt), read_lines(out_path)
     assert len(summaries) == len(inputs) == 6
-    # (untrained, a summary may decode to nothing: see the lone-"▁" xfail in test_modeling.py)
     for doc, summary in zip(inputs, summaries):
         if doc:
             assert len(summary.split()) <= DEFAULT_WORDS, summary
@@ -90,9 +89,6 @@ def test_summarize_replaces_an_existing_output_on_success(cli, tiny_run, docs_tx
     assert len(read_lines(out_path)) == 6 and "OLD" not in read_lines(out_path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: OutputSink writes through tempfile.mkstemp, whose file is created with "
-                   "mode 0600, and renames it over the output: summaries (and baseline files) end up readable "
-                   "by the owner only, ignoring the umask and the permissions of a file they replace")
 def test_summarize_output_file_gets_normal_permissions(cli, tiny_run, docs_txt, tmp_path):
     out_path = tmp_path / "summaries.txt"
     out_path.write_text("OLD\n", encoding="utf-8")
@@ -311,10 +307,6 @@ def test_summarize_to_a_directory(cli, tiny_run, docs_txt, tmp_path):
     assert target.is_dir() and not list(target.iterdir())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: OutputSink does not check that --output is not a directory; it writes "
-                   "a temporary file beside it, os.replace onto the directory fails in finish(ok=True) outside any "
-                   "clean-up, so a hidden .NAME.XXXX.tmp file is left behind and the error names that temporary "
-                   "file ('Is a directory: .../.a_directory.xxxx.tmp') instead of the user's path")
 @pytest.mark.parametrize("command", ["summarize", "baseline"])
 def test_output_to_a_directory_leaves_no_temporary_file(cli, tiny_run, docs_txt, tmp_path, command):
     target = tmp_path / "a_directory"

@@ -117,9 +117,6 @@ def test_unquoted_yes_and_no_stay_text_in_string_fields():
     assert (cfg.data.text_field, cfg.data.real_field) == ("no", "yes")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _coerce turns any YAML 1.1 bool into 'yes'/'no' for a str field, so "
-                   "the other spellings YAML reads as bools come back changed: `--set data.text_field=on` gives "
-                   "'yes', `off`/`false` give 'no', `True` gives 'yes'")
 @pytest.mark.parametrize("word", ["on", "off", "true", "False"])
 def test_other_yaml_bool_words_stay_as_written_in_string_fields(word):
     assert load_config(TINY, [f"data.text_field={word}"]).data.text_field == word
@@ -130,18 +127,12 @@ def test_set_without_equals_sign_fails():
         load_config(TINY, ["train.lr"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _apply_override descends with raw.setdefault(section, {}); a section "
-                   "that is present but empty in the YAML (`train:` with all keys commented out) is None, so "
-                   "`--set train.steps=5` fails with 'train is not a section' although the file alone loads")
 def test_set_into_a_section_left_empty_in_the_file(tmp_path):
     path = write(tmp_path, "train:\n  # steps: 10\nmodel: {d_model: 32, heads: 2}\n")
     assert Config.from_yaml(path).train == Config().train  # the file alone loads
     assert Config.from_yaml(path, ["train.steps=5"]).train.steps == 5
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `lr: 3e-4` in a config file is rejected ('train.lr must be float, "
-                   "got '3e-4' (str)') because YAML 1.1 reads it as a string; --set converts the same text "
-                   "(_looks_numeric) but from_yaml does not")
 def test_exponent_float_in_the_yaml_file_loads_like_set(tmp_path):
     path = write(tmp_path, "train:\n  lr: 3e-4\n")
     assert Config.from_yaml(path).train.lr == pytest.approx(3e-4)

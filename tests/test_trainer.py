@@ -199,9 +199,6 @@ def test_training_without_real_texts_runs_without_the_discriminator(without_real
     assert state(run / "last")["step"] == 3 and (run / "best" / "compressor").is_dir()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: without a discriminator Trainer.train_step still calls "
-                   "sched_d.step() although opt_d never steps, so torch warns 'Detected call of "
-                   "`lr_scheduler.step()` before `optimizer.step()`' on every such run")
 def test_training_without_real_texts_raises_no_scheduler_warning(without_real):
     assert without_real["code"] == 0
     assert not [w for w in without_real["warnings"] if "lr_scheduler.step()" in w]
@@ -222,9 +219,6 @@ def test_dev_set_with_references_selects_best_by_rouge(tmp_path):
     assert state(tmp_path / "run" / "last")["criterion"].startswith("dev ROUGE")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: data.dev_references is read with summae.evaluation.read_texts, which "
-                   "does not understand 'bundled:' paths (train_files, real_files and dev_documents do): "
-                   "`--set data.dev_references=bundled:debian/test.jsonl` fails with 'no such file'")
 def test_bundled_dev_references_are_accepted(tmp_path):
     code, out, err = train(tmp_path / "run", "data.dev_documents=bundled:debian/test.jsonl",
                            "data.dev_references=bundled:debian/test.jsonl", "data.dev_size=4", "train.steps=1",
@@ -255,9 +249,6 @@ def test_metric_logger_disabled_writes_nothing(tmp_path):
     assert not (tmp_path / "m.jsonl").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: MetricLogger.flush divides every key's sum by the number of steps in "
-                   "the interval, not by the steps that reported the key: a metric that only some steps report "
-                   "(loss/adv in an interval that spans the end of lead pretraining) is logged too small")
 def test_metric_logger_averages_a_key_over_the_steps_that_reported_it(tmp_path):
     logger = MetricLogger(tmp_path / "m.jsonl", echo=lambda s: None)
     logger.add({"loss/rec": 2.0})  # a pretraining step: no adversarial loss
