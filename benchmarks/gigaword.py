@@ -124,6 +124,7 @@ def main(argv=None) -> int:
     result["baselines"] = {name: {b: {k: v[k] for k in keep} for b, v in payload["baselines"].items() if b != "summae"}
                            for name, payload in sets.items()}
     result["samples"] = sets["dev"]["samples"]
+    result["random_samples"] = sets["dev"]["random_samples"]
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
                                            f"gigaword-{dt.date.today():%Y%m%d}-{hw}-{args.run}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,13 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
         model_scores, hyps, rate = score_model(out, eval_set, device=device,
                                                save_to=out / f"{eval_set.name}.summaries.txt")
         rows = {"summae": model_scores, **score_baselines(eval_set)}
-        report["sets"][eval_set.name] = {"model": model_scores, "baselines": rows, "summarize_sentences_per_s":
-                                         round(rate, 1), "samples": list(zip(eval_set.documents[:5], hyps[:5]))}
+        picked = sorted(random.Random(0).sample(range(len(hyps)), min(20, len(hyps))))
+        report["sets"][eval_set.name] = {
+            "model": model_scores, "baselines": rows, "summarize_sentences_per_s": round(rate, 1),
+            "samples": list(zip(eval_set.documents[:5], hyps[:5])),
+            # 20 documents drawn with a fixed seed, for docs/quality.md
+            "random_samples": [{"document": eval_set.documents[i], "references": eval_set.references[i],
+                                "summary": hyps[i]} for i in picked]}
         mode = "recall, 75-byte cut" if eval_set.duc else "F1"
         echo(f"\n{eval_set.name} ({len(hyps)} documents, ROUGE {mode}, rouge-score with stemming):")
         echo(format_table(rows))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -309,7 +310,7 @@ class Trainer:
     def _print(self, text: str) -> None:
         if self.main:
             from tqdm.auto import tqdm
-            tqdm.write(text)
+            tqdm.write(text, file=sys.stderr)  # logs on stderr, beside the progress bar; stdout stays clean
 
     def _evaluate(self, step: int, logger: MetricLogger) -> dict:
         if not self.main:

@@ -124,7 +124,8 @@ def test_console_gets_one_line_per_interval(tiny_run):
     lines = shown_lines(tiny_run["out"] + tiny_run["err"])
     assert sum(line.startswith("step ") for line in lines) == 3
     assert any(line.startswith("done: 6 steps") for line in lines)
-    assert "samples:" in tiny_run["out"]  # tiny.yaml prints DOCUMENT -> SUMMARY -> RECONSTRUCTION tables
+    assert "samples:" in tiny_run["err"]  # tiny.yaml prints DOCUMENT -> SUMMARY -> RECONSTRUCTION tables
+    assert tiny_run["out"] == ""  # training logs go to stderr: stdout stays clean for pipes
 
 
 def test_each_dev_evaluation_is_logged_once(tiny_run):
@@ -326,3 +327,38 @@ def test_recover_brings_back_a_checkpoint_left_between_the_renames(tmp_path):
     checkpoint.recover(tmp_path / "last")
     assert (tmp_path / "last" / "trainer_state.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+
+
+# ---------------------------------------------------------------- streaming input, pretrained start
+
+
+def test_streaming_training_reads_the_files_lazily_and_counts_truncation(tmp_path):
+    run_dir = tmp_path / "stream"
+    code, _, err = train(run_dir, "data.streaming=true", "train.steps=4", "train.pretrain_steps=2",
+                         "data.dev_size=8", "train.eval_every=0", "train.save_every=0")
+    assert code == 0, err
+    assert state(run_dir / "last")["step"] == 4
+    assert "streamed documents were longer than model.max_source_tokens" in err  # reported once, at the end
+    assert err.count("streamed documents were longer") == 1
+
+
+def test_training_can_start_from_a_local_pretrained_seq2seq(tiny_run, tmp_path):
+    # the compressor of a finished run is a plain transformers seq2seq directory with its tokenizer
+    start = Path(tiny_run["dir"]) / "last" / "compressor"
+    run_dir = tmp_path / "from_pretrained"
+    code, _, err = train(run_dir, f"model.pretrained={start}", "train.steps=2", "train.pretrain_steps=1",
+                         "train.eval_every=0", "train.save_every=0")
+    assert code == 0, err
+    assert "training a SentencePiece tokenizer" not in err  # the pretrained model's tokenizer is used
+    from transformers import AutoModelForSeq2SeqLM
+
+    before = AutoModelForSeq2SeqLM.from_pretrained(start)
+    after = AutoModelForSeq2SeqLM.from_pretrained(run_dir / "last" / "compressor")
+    assert before.config.d_model == after.config.d_model
+    assert not torch.equal(before.get_input_embeddings().weight, after.get_input_embeddings().weight)
+
+
+def test_a_wrong_pretrained_path_is_one_line(tmp_path):
+    code, _, err = train(tmp_path / "bad", "model.pretrained=/nonexistent/model", "train.steps=1")
+    assert code == 2
+    assert len(shown_lines(err)) == 1 and "cannot load" in err
