@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, run_captured, shown_lines
+from conftest import TINY, TINY_RUN_SETS, run_captured, shown_lines
 
 from summae.config import load_config
 from summae.trainer import MetricLogger, Trainer
@@ -362,3 +362,17 @@ def test_a_wrong_pretrained_path_is_one_line(tmp_path):
     code, _, err = train(tmp_path / "bad", "model.pretrained=/nonexistent/model", "train.steps=1")
     assert code == 2
     assert len(shown_lines(err)) == 1 and "cannot load" in err
+
+
+def test_same_seed_and_data_give_the_same_summaries_twice(tiny_run, tmp_path):
+    from summae import Summarizer
+
+    again = tmp_path / "again"
+    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", again, "--quiet",
+                                 *[a for item in TINY_RUN_SETS for a in ("--set", item)]])
+    assert code == 0, err
+    docs = ["APT is the command-line package manager of Debian systems, with dependency resolution.",
+            "A small library for parsing XML documents in C, with bindings for Python and Perl."]
+    first = Summarizer.from_pretrained(tiny_run["dir"], device="cpu")(docs, words=4)
+    second = Summarizer.from_pretrained(again, device="cpu")(docs, words=4)
+    assert first == second
