@@ -1,0 +1,455 @@
+# How to run on the GPU machine (no package registry there; the tree arrives without .git):
+#   1. here: put the wheels the image lacks in .whl/ (datasets, dill, multiprocess, ...) and copy the gigaword
+#      files to .devdata/gigaword/ (train.article.txt, train.headline.txt, dev.article.txt, dev.title.txt)
+#   2. run(carry=[".whl", ".devdata"], command=...) with, in one command line:
+#        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
+#        && export PYTHONPATH=$PWD:/tmp/site SUMMAE_COMMIT=<git rev-parse --short HEAD here> \
+#        && python3 benchmarks/throughput.py --device cuda --data-dir .devdata --out $OUT/throughput.json
+#   3. copy $OUT/throughput.json to benchmarks/results/throughput-<YYYYMMDD>-<h100|h200>.json and commit it.
+#   Batch 2048, bf16 autocast and 20000 summarized sentences are the cuda defaults; the run takes ~2 minutes
+#   (SentencePiece and tokenizing the corpus on the 16 CPU cores come first, untimed).
+"""Throughput: one training step vs a supervised step of the same compressor, and the default summarizing.
+
+    python benchmarks/throughput.py [--config configs/throughput.yaml] [--device cpu|cuda] [--out FILE]
+        [--iters N] [--warmup N] [--batch-size B] [--sentences N] [--data-dir DIR] [--set k=v ...]
+
+(a) `Trainer.train_step` in the main phase (the compressor writes summaries without gradient, a discriminator
+step, then the generator step: compressor + reconstructor + adversarial loss, optimizer step);
+(b) a supervised step of the same compressor on the same batches: teacher forcing on the lead pseudo-summary
+(`compressor(..., labels=lead).loss`), backward, gradient clipping and AdamW on its parameters, same autocast;
+(c) `Summarizer` with the default decoding (greedy, summary.default_words words) over dev sentences.
+(a) and (b) report the median of --iters timed steps after --warmup untimed ones. Writes
+benchmarks/results/throughput-<YYYYMMDD>-<hardware>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+PEAK_BF16_FLOPS = 989e12  # H100 / H200 SXM dense bf16 (no sparsity)
+REFERENCE = {  # the issue's numbers for a naive eager implementation, 2 CPU cores, batch 64
+    "train_docs_per_s": 26.8, "supervised_docs_per_s": 107.9, "train_over_supervised_time": 4.0,
+    "summarize_sentences_per_s": 222}
+FLOPS_FORMULA = (
+    "6 * params * tokens for passes with a backward, 2 * params * tokens for no-grad passes; attention scores, "
+    "softmax and the copy head's (T, L) attention are left out; tokens are padded widths: Ls = max_source_tokens + 1 "
+    "(length token), L = max_source_tokens, S = max_summary_tokens. Pe/Pd = encoder/decoder params without "
+    "embeddings, H = V*D (tied output head), C = copy head, Dc = discriminator convolutions + output, De = its "
+    "V*d embedding. train = 2*(Pe*Ls + (Pd+H+C)*S) [write summary] + 6*Dc*2S [D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
+    "[compressor: sampled + lead rows] + H*S [one-hot @ E] + Pe*S + (Pd+H)*L [reconstructor] + (De+Dc)*S "
+    "[D on one-hots]); supervised = 6*(Pe*Ls + (Pd+H)*S); summarize = 2*(Pe*Ls + (Pd+H+C)*S) per sentence")
+
+
+# ---- where and what ---------------------------------------------------------------------------------------
+def hardware(device: str) -> tuple[str, str]:
+    import torch
+
+    if device == "cuda":
+        name = torch.cuda.get_device_name(0)
+        short = "h200" if "H200" in name else "h100" if "H100" in name else name.lower().replace(" ", "-")
+        return short, f"{name}, torch {torch.__version__}, CUDA {torch.version.cuda}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    model = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
+                  if line.startswith("model name")), "unknown CPU")
+    threads = torch.get_num_threads()
+    return f"cpu{cores}", f"{cores} cores of {model}, {threads} torch threads, torch {torch.__version__}"
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def commit() -> str:
+    """HEAD (+ -dirty when tracked files differ); $SUMMAE_COMMIT where the tree has no .git (the GPU machine)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        if head.returncode == 0:
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                   capture_output=True, text=True).stdout.strip()
+            return head.stdout.strip() + ("-dirty" if dirty else "")
+    except OSError:
+        pass
+    return os.environ.get("SUMMAE_COMMIT", "unknown")
+
+
+# ---- timing -------------------------------------------------------------------------------------------------
+class Clock:
+    """perf_counter that first waits for the GPU, so a step's time includes its kernels."""
+
+    def __init__(self, device: str):
+        import torch
+
+        self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def __call__(self) -> float:
+        self.sync()
+        return time.perf_counter()
+
+
+def timed_steps(step_fn, batches, *, warmup: int, clock: Clock) -> list[float]:
+    """step_fn(i, batch) for each batch; seconds of the steps after the first `warmup`."""
+    seconds = []
+    for i, batch in enumerate(batches):
+        begin = clock()
+        step_fn(i, batch)
+        if i >= warmup:
+            seconds.append(clock() - begin)
+    return seconds
+
+
+def summary_ms(seconds: list[float]) -> dict:
+    return {"median": round(1e3 * statistics.median(seconds), 2), "min": round(1e3 * min(seconds), 2),
+            "max": round(1e3 * max(seconds), 2), "n": len(seconds)}
+
+
+class PeakMemory:
+    """Peak memory per phase: torch.cuda.max_memory_allocated on GPU; on CPU the process's peak RSS so far
+    (ru_maxrss only grows, so a CPU phase's number includes start-up and the phases before it)."""
+
+    def __init__(self, device: str):
+        import torch
+
+        self.torch, self.cuda = torch, device == "cuda"
+        self.kind = ("torch.cuda.max_memory_allocated, reset before each phase; before_timing: "
+                     "memory_allocated once the trainer is built" if self.cuda else
+                     "peak RSS of the process so far (resource.getrusage ru_maxrss), start-up (corpus, "
+                     "tokenizer) included; before_timing: VmRSS once the trainer is built")
+
+    def start(self) -> None:
+        if self.cuda:
+            self.torch.cuda.reset_peak_memory_stats()
+
+    def current_mb(self) -> float | None:
+        """Resident memory now (CPU: VmRSS), to tell start-up memory from the phases' peaks."""
+        if self.cuda:
+            return round(self.torch.cuda.memory_allocated() / 2**20, 1)
+        rss = [line.split()[1] for line in _read("/proc/self/status").splitlines() if line.startswith("VmRSS:")]
+        return round(int(rss[0]) / 1024, 1) if rss else None
+
+    def mb(self) -> float:
+        if self.cuda:
+            return round(self.torch.cuda.max_memory_allocated() / 2**20, 1)
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KB on Linux
+
+
+# ---- FLOPs --------------------------------------------------------------------------------------------------
+def param_counts(model, disc) -> dict[str, int]:
+    """The parameter groups of FLOPS_FORMULA (compressor and reconstructor share one architecture)."""
+    def count(module, skip=()):
+        return sum(p.numel() for n, p in module.named_parameters() if not n.startswith(skip))
+
+    seq2seq = model.compressor
+    embed = ("embed_tokens", "embed_positions")
+    return {"Pe": count(seq2seq.get_encoder(), embed), "Pd": count(seq2seq.get_decoder(), embed),
+            "H": seq2seq.get_input_embeddings().weight.numel(),
+            "C": count(model.copy_head) if model.copy_head is not None else 0,
+            "Dc": count(disc, ("embed",)), "De": disc.embed.weight.numel(),
+            "total_generator": count(model), "total_discriminator": count(disc)}
+
+
+def flops_per_doc(p: dict[str, int], *, Ls: int, L: int, S: int) -> dict[str, float]:
+    pe, pd, h, c, dc, de = p["Pe"], p["Pd"], p["H"], p["C"], p["Dc"], p["De"]
+    write = 2 * (pe * Ls + (pd + h + c) * S)
+    d_step = 6 * dc * 2 * S
+    g_step = 6 * (pe * Ls + (pd + h + c) * 2 * S + h * S + pe * S + (pd + h) * L + (de + dc) * S)
+    return {"train": write + d_step + g_step, "supervised": 6 * (pe * Ls + (pd + h) * S), "summarize": write}
+
+
+# ---- where the training step spends its time ----------------------------------------------------------------
+class Breakdown:
+    """Wraps methods of live objects with timers; names nest ("d_step/backward"), times are inclusive."""
+
+    def __init__(self, clock: Clock):
+        self.clock, self.stack, self.total, self.undo = clock, [], {}, []
+
+    def wrap(self, obj, attr: str, name: str) -> None:
+        original = getattr(obj, attr)
+        had_own = attr in vars(obj)
+
+        def timed(*args, **kwargs):
+            self.stack.append(name)
+            key = "/".join(self.stack)
+            begin = self.clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.total[key] = self.total.get(key, 0.0) + self.clock() - begin
+                self.stack.pop()
+
+        setattr(obj, attr, timed)
+        self.undo.append((obj, attr, original if had_own else None))
+
+    def restore(self) -> None:
+        for obj, attr, original in reversed(self.undo):
+            if original is None:
+                delattr(obj, attr)
+            else:
+                setattr(obj, attr, original)
+
+
+def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Clock) -> dict:
+    """Mean ms per training step of each part, over `batches` (a separate, instrumented pass)."""
+    acc = trainer.accelerator
+    parts = Breakdown(clock)
+    parts.wrap(model, "write_summary", "1_write_summary")
+    import summae.modeling as modeling
+
+    parts.wrap(model, "_encode", "encode")
+    parts.wrap(model.compressor, "forward", "compressor")  # in write_summary: one call per decoding step
+    parts.wrap(model, "_rules", "length_rules")  # (B, V) masks per decoding step; (B, S, V) in the G forward
+    parts.wrap(modeling, "repeat_mask", "repeat_mask")  # module-level helpers, looked up at call time
+    parts.wrap(modeling, "straight_through", "straight_through")
+    parts.wrap(modeling, "token_nll", "token_nll")
+    parts.wrap(model, "reconstruct", "reconstruct")
+    if model.copy_head is not None:
+        parts.wrap(model.copy_head, "forward", "copy_head")
+    parts.wrap(trainer, "_d_step", "2_d_step")
+    parts.wrap(trainer.model, "forward", "3_g_forward")
+    parts.wrap(trainer.disc, "forward", "disc_forward")
+    parts.wrap(acc, "backward", "backward")
+    parts.wrap(acc, "clip_grad_norm_", "clip_grad_norm")
+    parts.wrap(trainer.opt_g, "step", "opt_g_step")
+    parts.wrap(trainer.opt_d, "step", "opt_d_step")
+    try:
+        begin = clock()
+        for i, batch in enumerate(batches):
+            trainer.train_step(step0 + i, batch, reals, gen)
+        whole = clock() - begin
+    finally:
+        parts.restore()
+    n = len(batches)
+    out = {key: round(1e3 * sec / n, 2) for key, sec in sorted(parts.total.items())}
+    top = sum(sec for key, sec in parts.total.items() if "/" not in key)
+    out["step_total"] = round(1e3 * whole / n, 2)
+    out["rest_of_train_step"] = round(1e3 * (whole - top) / n, 2)  # targets, lead spans, .item() syncs, glue
+    return out
+
+
+# ---- the three measurements ---------------------------------------------------------------------------------
+def supervised_step_fn(trainer, model):
+    """(i, doc_labels) -> one supervised step of the compressor alone (no copy head), like the trainer's."""
+    import torch
+
+    from summae.bottleneck import lead_targets, target_words
+
+    cfg, acc, vocab = trainer.cfg, trainer.accelerator, model.vocab
+    compressor = model.compressor
+    params = [p for p in compressor.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, betas=(0.9, 0.98))
+    gen = torch.Generator().manual_seed(cfg.train.seed)
+
+    def step(_i, doc_labels):
+        # same targets as train_step 0): a word count per document, its lead span as the label
+        doc_mask = doc_labels != vocab.pad_id
+        target = target_words(model.word_start[doc_labels].sum(1).cpu(), ratio_min=cfg.summary.ratio_min,
+                              ratio_max=cfg.summary.ratio_max, min_words=cfg.summary.min_words,
+                              max_words=cfg.summary.max_words, generator=gen).to(acc.device)
+        lead = lead_targets(doc_labels, target, word_start=model.word_start, max_tokens=cfg.model.max_summary_tokens,
+                            eos_id=vocab.eos_id, pad_id=vocab.pad_id)  # (B, S)
+        comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_mask, target)  # (B, L + 1)
+        labels = lead.masked_fill(lead == vocab.pad_id, -100)  # -100: no loss on padding
+        with acc.autocast():
+            loss = compressor(input_ids=comp_ids, attention_mask=comp_mask, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+        opt.step()
+        return loss.item()  # the trainer reads its losses too (a host sync per step)
+
+    return step
+
+
+def dev_sentences(cfg, n: int) -> list[str]:
+    from summae.data import read_lines
+
+    lines = [t for t in read_lines(cfg.resolve_path(cfg.data.dev_documents)) if t.strip()]
+    return [lines[i % len(lines)] for i in range(n)]  # cycled when n exceeds the dev set (4000 lines)
+
+
+def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock) -> dict:
+    """Summarizer's default decoding over n dev sentences in batches of train.batch_size; one warm-up batch."""
+    from summae.batches import encode_texts
+    from summae.summarize import Summarizer
+
+    bs = cfg.train.batch_size
+    texts = dev_sentences(cfg, n)
+    ids, _ = encode_texts(trainer.tokenizer, texts, cfg.model.max_source_tokens - 1)
+    tokens = sum(len(x) + 1 for x in ids)  # + EOS, as the compressor reads them
+    summarizer = Summarizer(cfg, trainer.tokenizer, model, device=device)
+    summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
+    seconds = []
+    for start in range(0, n, bs):
+        begin = clock()
+        summarizer(texts[start: start + bs], batch_size=bs)
+        seconds.append(clock() - begin)
+    total = sum(seconds)
+    return {"summarize_sentences": n, "summarize_sentences_per_s": round(n / total, 1),
+            "summarize_tokens_per_s": round(tokens / total, 1), "summarize_batch_ms": summary_ms(seconds),
+            "summarize_seconds": round(total, 3)}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "throughput.yaml"))
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
+    parser.add_argument("--data-dir", default=None, help="folder holding gigaword/ (default ../shared/data)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 2048 on cuda, 64 on cpu")
+    parser.add_argument("--iters", type=int, default=10, help="timed steps of (a) and (b), >= 1")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
+    parser.add_argument("--breakdown-steps", type=int, default=3, help="instrumented train steps (0 = none)")
+    parser.add_argument("--sentences", type=int, default=None,
+                        help="summarized dev sentences (default 512 on cpu, 20000 on cuda)")
+    parser.add_argument("--out", help="result JSON (default benchmarks/results/throughput-DATE-HW.json)")
+    args = parser.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0 or args.breakdown_steps < 0:
+        parser.error("--iters must be >= 1, --warmup and --breakdown-steps >= 0")
+    return args
+
+
+def build_trainer(args, device: str, out_dir: str):
+    from summae.config import load_config
+    from summae.trainer import Trainer
+
+    gpu = device == "cuda"
+    data_dir = Path(args.data_dir).resolve() if args.data_dir else ROOT.parent / "shared" / "data"
+    overrides = [f"data.data_dir={data_dir}",
+                 f"train.batch_size={args.batch_size or (2048 if gpu else 64)}"]
+    if not gpu:
+        overrides.append("train.mixed_precision=no")  # fp32 on CPU: the config's bf16 is the GPU setting
+    cfg = load_config(args.config, overrides + list(args.set))
+    echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    return cfg, Trainer(cfg, out_dir, device="cpu" if not gpu else "auto", echo=echo, progress=False)
+
+
+def run(args, device: str) -> dict:
+    import torch
+
+    clock, memory = Clock(device), PeakMemory(device)
+    begin_setup = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="summae-throughput-") as out_dir:
+        cfg, trainer = build_trainer(args, device, out_dir)
+        setup_s = time.perf_counter() - begin_setup
+        model, acc, t = trainer.accelerator.unwrap_model(trainer.model), trainer.accelerator, cfg.train
+        n_steps = args.warmup + args.iters
+        docs = trainer.batches.iterate(0)
+        batches = [next(docs).to(acc.device) for _ in range(n_steps)]  # the same batches for (a) and (b)
+        tokens = statistics.mean(int((b != model.vocab.pad_id).sum()) for b in batches[args.warmup:])
+        reals = trainer.real_batches.iterate(0) if trainer.real_batches is not None else None  # None: no D
+        gen = torch.Generator().manual_seed(t.seed)
+        step0 = t.pretrain_steps  # main phase: write summary, D step, G step
+        echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+        echo(f"set-up {setup_s:.0f} s; (a) {n_steps} training steps of {t.batch_size} documents")
+        mem = {"before_timing": memory.current_mb()}
+        memory.start()
+        train_s = timed_steps(lambda i, b: trainer.train_step(step0 + i, b, reals, gen), batches,
+                              warmup=args.warmup, clock=clock)
+        mem["train"] = memory.mb()
+        breakdown = None
+        if args.breakdown_steps:
+            echo(f"(a') {args.breakdown_steps} instrumented training steps")
+            breakdown = train_breakdown(trainer, model, batches[: args.breakdown_steps], step0 + n_steps, reals, gen,
+                                        clock)
+        echo(f"(b) {n_steps} supervised compressor steps")
+        memory.start()
+        model.train()
+        sup_s = timed_steps(supervised_step_fn(trainer, model), batches, warmup=args.warmup, clock=clock)
+        mem["supervised"] = memory.mb()
+        n_sent = args.sentences or (20000 if device == "cuda" else 512)
+        echo(f"(c) summarizing {n_sent} dev sentences")
+        memory.start()
+        summarize = measure_summarize(cfg, trainer, model, device, n_sent, clock)
+        mem["summarize"] = memory.mb()
+        params = param_counts(model, trainer.accelerator.unwrap_model(trainer.disc))
+    return report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params, breakdown)
+
+
+def report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, mem_kind, params, breakdown) -> dict:
+    bs, m = cfg.train.batch_size, cfg.model
+    train_med, sup_med = statistics.median(train_s), statistics.median(sup_s)
+    flops = flops_per_doc(params, Ls=m.max_source_tokens + 1, L=m.max_source_tokens, S=m.max_summary_tokens)
+    rates = {"train": bs / train_med, "supervised": bs / sup_med, "summarize": summarize["summarize_sentences_per_s"]}
+    achieved = {k: rates[k] * flops[k] for k in flops}  # FLOP/s
+    result = {
+        "batch_size": bs, "device": device, "mixed_precision": cfg.train.mixed_precision,
+        "summarize_autocast": False,  # Summarizer runs the model in its own dtype (fp32): the default decoding
+        "iters": args.iters, "warmup": args.warmup, "setup_seconds": round(setup_s, 1),
+        "source_tokens_per_doc": round(tokens / bs, 2), "padded_source_tokens": m.max_source_tokens,
+        "train_docs_per_s": round(rates["train"], 1), "train_tokens_per_s": round(tokens / train_med, 1),
+        "train_step_ms": summary_ms(train_s),
+        "supervised_docs_per_s": round(rates["supervised"], 1), "supervised_tokens_per_s": round(tokens / sup_med, 1),
+        "supervised_step_ms": summary_ms(sup_s),
+        "train_over_supervised_time": round(rates["supervised"] / rates["train"], 2),
+        **summarize,
+        "peak_mem_mb": max(v for k, v in mem.items() if k != "before_timing" and v is not None),
+        "peak_mem_mb_by_phase": mem, "peak_mem_kind": mem_kind,
+        "params": params, "flops_formula": FLOPS_FORMULA,
+        "flops_per_doc": {k: float(f"{v:.4g}") for k, v in flops.items()},
+        "model_tflops_per_s": {k: round(v / 1e12, 4) for k, v in achieved.items()},
+        "mfu": ({k: round(v / PEAK_BF16_FLOPS, 4) for k, v in achieved.items()} if device == "cuda" else None),
+        "mfu_peak_flops": PEAK_BF16_FLOPS if device == "cuda" else None,
+        "train_step_breakdown_ms": breakdown, "config": cfg.to_dict(),
+    }
+    return result
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from summae.cli import _quiet_libraries
+    from summae.errors import SummaeError
+
+    _quiet_libraries()
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda: no CUDA device is available here", file=sys.stderr)
+        return 2
+    load_before = load_average()
+    try:
+        result = run(args, device)
+    except SummaeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    hw, detail = hardware(device)
+    if device == "cpu":
+        detail += f"; load average {load_before} before the run, {load_average()} after (1, 5, 15 min)"
+    payload = {"benchmark": "throughput", "commit": commit(), "date": dt.date.today().isoformat(), "hardware": hw,
+               "hardware_detail": detail, "configs": {"throughput": result},
+               "reference_naive_eager_cpu2_batch64": REFERENCE}
+    name = f"throughput-{dt.date.today():%Y%m%d}-{hw}.json"
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    keys = ("batch_size", "train_docs_per_s", "supervised_docs_per_s", "train_over_supervised_time",
+            "summarize_sentences_per_s", "peak_mem_mb")
+    print(json.dumps({k: result[k] for k in keys}))
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
