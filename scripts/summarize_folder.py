@@ -20,25 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIX = ".summary.txt"
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _ratio(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
+try:
+    import summae  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`
+from summae.cli import positive_int, ratio  # noqa: E402 - the same argument types as `summae summarize`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--input-dir", required=True, help="folder of text files, one document per file")
     add("--output-dir", required=True, help="where <name>.summary.txt files go (created if missing)")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--words", type=_positive_int, help="at most N words per summary, aiming at N")
-    length.add_argument("--ratio", type=_ratio, help="summary words / document words, (0, 1]")
+    length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
+    length.add_argument("--ratio", type=ratio, help="summary words / document words, (0, 1]")
     add("--glob", default="*.txt",
         help='files of --input-dir to read (default "*.txt"; "**/*.txt" recurses, keeping sub-folders)')
-    add("--beams", type=_positive_int, default=1, help="beam search width; 1 = greedy (default)")
+    add("--beams", type=positive_int, default=1, help="beam search width; 1 = greedy (default)")
     add("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     return parser
 
@@ -128,10 +114,6 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        import summae  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`
     from summae.cli import _quiet_libraries
     from summae.errors import SummaeError
 

@@ -110,7 +110,8 @@ def cmd_baseline(args) -> int:
 
 
 # ---- parser ----------------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (shared with scripts/)."""
     try:
         value = int(text)
     except ValueError:
@@ -120,7 +121,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _ratio(text: str) -> float:
+def ratio(text: str) -> float:
+    """argparse type: a share in (0, 1] (shared with scripts/)."""
     try:
         value = float(text)
     except ValueError:
@@ -171,11 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
     p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--words", type=_positive_int, help="at most N words per summary, aiming at N")
-    length.add_argument("--ratio", type=_ratio, help="summary words as a share of each document's words, (0, 1]")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="documents per batch (default 64)")
+    length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
+    length.add_argument("--ratio", type=ratio, help="summary words as a share of each document's words, (0, 1]")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="documents per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
-    p.add_argument("--beams", type=_positive_int, default=1, help="beam search width; 1 = greedy (default)")
+    p.add_argument("--beams", type=positive_int, default=1, help="beam search width; 1 = greedy (default)")
     p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
     p.add_argument("--output-field", default="generated_summary", help="jsonl: the field to write the summary into")
     p.add_argument("--overwrite", action="store_true", help="jsonl: replace --output-field where records have it")
@@ -201,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="documents, one per line (.txt) or .jsonl with --field")
     p.add_argument("--output", default="-", help="output file; - for stdout (default)")
     kind = p.add_mutually_exclusive_group(required=True)
-    kind.add_argument("--lead", type=_positive_int, help="the first N words")
-    kind.add_argument("--prefix-bytes", type=_positive_int, help="the first N UTF-8 bytes (whole characters)")
+    kind.add_argument("--lead", type=positive_int, help="the first N words")
+    kind.add_argument("--prefix-bytes", type=positive_int, help="the first N UTF-8 bytes (whole characters)")
     p.add_argument("--field", help="the document field of a .jsonl input")
     p.set_defaults(func=cmd_baseline)
     return parser

@@ -165,11 +165,17 @@ def test_write_summary_obeys_the_word_target(built, batch, tokenizer, cfg, tempe
         assert vocab.eos_id in row
         end = row.index(vocab.eos_id)
         assert all(t == vocab.pad_id for t in row[end + 1:])
-        assert not any(vocab.banned[t] for t in row[:end])
         assert sum(bool(vocab.word_start[t]) for t in row[:end]) <= cfg.summary.max_words
-        if getattr(model, "no_repeat_words", False):
-            starts = [t for t in row[:end] if vocab.word_start[t]]
-            assert len(starts) == len(set(starts)), f"a word-start piece repeats: {row}"
+        _check_row_tokens(model, vocab, row)
+
+
+def _check_row_tokens(model, vocab, row):
+    """Nothing banned before the EOS, and (with no_repeat_words) no word-start piece twice."""
+    end = row.index(vocab.eos_id)
+    assert not any(vocab.banned[t] for t in row[:end])
+    if getattr(model, "no_repeat_words", False):
+        starts = [t for t in row[:end] if vocab.word_start[t]]
+        assert len(starts) == len(set(starts)), f"a word-start piece repeats: {row}"
 
 
 def test_write_summary_counts_words_exactly_on_token_level(built, batch):
@@ -245,11 +251,7 @@ def test_beam_search_obeys_the_word_target(built, batch, tokenizer, cfg):
     assert any(texts)
     assert vocab.word_start[summary[:, 0]].all()
     for row in summary.tolist():
-        end = row.index(vocab.eos_id)
-        assert not any(vocab.banned[t] for t in row[:end])
-        if getattr(model, "no_repeat_words", False):
-            starts = [t for t in row[:end] if vocab.word_start[t]]
-            assert len(starts) == len(set(starts)), f"a word-start piece repeats: {row}"
+        _check_row_tokens(model, vocab, row)
 
 
 def test_beam_search_with_one_beam_is_the_greedy_summary(built, batch):
