@@ -24,11 +24,11 @@ try:
     import summae  # noqa: F401
 except ImportError:
     sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`
-from summae.cli import positive_int, ratio  # noqa: E402 - the same argument types as `summae summarize`
+from summae.cli import _Parser, positive_int, ratio  # noqa: E402 - the same argument handling as `summae summarize`
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = _Parser(description=__doc__.split("\n")[0])  # usage errors: one line, exit 2
     add = parser.add_argument
     add("--model", required=True, help="a run directory (best/, else last/) or a checkpoint directory")
     add("--input-dir", required=True, help="folder of text files, one document per file")
