@@ -30,6 +30,9 @@ class DataConfig:
     dev_size: int = 500  # documents of the dev set used during training, >= 1
     data_dir: str = "."  # base directory for relative paths above ("bundled:" paths ignore it)
     streaming: bool = False  # stream the training files instead of loading them (for files larger than memory)
+    labeled_files: list[str] = field(default_factory=list)  # semi-supervised only: jsonl (document, summary) pairs
+    labeled_pairs: int = 0  # pairs used from labeled_files (a fixed seeded subset: 1k inside 10k); 0 = unsupervised
+    labeled_summary_field: str = "summary"  # summary column of labeled_files (documents: text_field)
 
 
 @dataclass
@@ -87,6 +90,8 @@ class TrainConfig:
     rec_word_dropout: float = 0.3  # share of reconstructor teacher-forcing inputs replaced by <unk>, [0, 1)
     lead_input_drop: float = 0.1  # share of document words dropped from the compressor input in pretraining, [0, 1)
     d_steps: int = 1  # discriminator updates per generator update, >= 1
+    sup_weight: float = 1.0  # weight of the supervised loss on labeled pairs (only with data.labeled_pairs > 0)
+    labeled_batch_size: int = 128  # labeled pairs added to each step's batch (only with data.labeled_pairs > 0), >= 1
     log_every: int = 50  # steps between metric lines
     sample_every: int = 200  # steps between printed DOCUMENT -> SUMMARY -> RECONSTRUCTION tables; 0 = never
     eval_every: int = 500  # steps between dev evaluations (and best/ selection); 0 = only at the end
@@ -166,6 +171,11 @@ class Config:
              "train.sample_every, eval_every, save_every and num_workers must be >= 0"),
             (self.tokenizer.vocab_size >= 100, f"tokenizer.vocab_size must be >= 100, got {self.tokenizer.vocab_size}"),
             (self.data.dev_size >= 1, f"data.dev_size must be >= 1, got {self.data.dev_size}"),
+            (self.data.labeled_pairs >= 0, f"data.labeled_pairs must be >= 0, got {self.data.labeled_pairs}"),
+            (self.data.labeled_pairs == 0 or self.data.labeled_files,
+             "data.labeled_pairs > 0 needs data.labeled_files (jsonl with document and summary fields)"),
+            (t.labeled_batch_size >= 1, f"train.labeled_batch_size must be >= 1, got {t.labeled_batch_size}"),
+            (t.sup_weight >= 0, f"train.sup_weight must be >= 0, got {t.sup_weight}"),
         ]
         for ok, message in checks:
             if not ok:

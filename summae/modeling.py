@@ -209,13 +209,15 @@ class SummaeModel(nn.Module):
 
     # ---- training forward passes -----------------------------------------------------------------
     def forward(self, *, comp_ids, comp_mask, doc_labels, summary_ids=None, target=None, lead_ids=None,
-                rec_from_lead: bool = False) -> SummaeOutput:
+                rec_from_lead: bool = False, sup_rows: int = 0) -> SummaeOutput:
         """Losses of one batch.
 
         comp_ids/comp_mask (B, L+1): compressor input with its length token; doc_labels (B, L): document + EOS,
         pad elsewhere; summary_ids (B, S): the summary written by `write_summary` (main phase); target (B,):
         its word target; lead_ids (B, S): lead pseudo-summaries (supervised loss "lead"). With
-        rec_from_lead (pretraining), the reconstructor reads the lead pseudo-summaries instead.
+        rec_from_lead (pretraining), the reconstructor reads the lead pseudo-summaries instead. The last
+        `sup_rows` rows are labeled pairs (semi-supervised option): their lead_ids are references, and their
+        loss is "sup" instead of "lead".
         """
         start, pad = self.vocab.start_id, self.vocab.pad_id
         enc = self._encode(comp_ids, comp_mask)  # (B, L+1, D)
@@ -233,7 +235,10 @@ class SummaeModel(nn.Module):
         if lead_ids is not None:
             logp = self._head(out_c, *args, rows=slice(-n, None), targets=lead_ids)  # (B, S)
             keep = (lead_ids != pad).float()
-            out.losses["lead"] = -(logp * keep).sum() / keep.sum().clamp(min=1)
+            free = n - sup_rows  # rows without a reference
+            out.losses["lead"] = -(logp[:free] * keep[:free]).sum() / keep[:free].sum().clamp(min=1)
+            if sup_rows:
+                out.losses["sup"] = -(logp[free:] * keep[free:]).sum() / keep[free:].sum().clamp(min=1)
         if summary_ids is not None:
             scores = self._head(out_c, *args, rows=slice(0, n))  # (B, S, V)
             counts = word_counts(summary_ids, self.word_start)  # (B, S)

@@ -95,6 +95,15 @@ class Trainer:
         elif self.main:
             self.echo("no data.real_files: training without the discriminator (summaries are shaped by "
                       "reconstruction and lead pseudo-summaries only)")
+        self.labeled_texts = None
+        if cfg.data.labeled_pairs:
+            from summae.labeled import load_pairs
+            self.labeled_texts = load_pairs([cfg.resolve_path(f) for f in cfg.data.labeled_files],
+                                            cfg.data.labeled_pairs, doc_field=cfg.data.text_field,
+                                            summary_field=cfg.data.labeled_summary_field)
+            if self.main:
+                self.echo(f"semi-supervised: {cfg.data.labeled_pairs} labeled pairs join every step "
+                          f"({min(cfg.train.labeled_batch_size, cfg.data.labeled_pairs)} per batch)")
         dev = cfg.data
         if dev.dev_documents:
             path = cfg.resolve_path(dev.dev_documents)
@@ -139,6 +148,14 @@ class Trainer:
             matrix = pad_ids(real_ids, eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, width=m.max_summary_tokens)
             self.real_batches = TensorBatches(matrix, t.batch_size, seed=t.seed + 1, rank=acc.process_index,
                                               world=acc.num_processes)
+        self.labeled = None
+        if self.labeled_texts is not None:
+            from summae.labeled import LabeledBatches
+            self.labeled = LabeledBatches(*self.labeled_texts, tok, self.vocab, batch_size=t.labeled_batch_size,
+                                          max_source_tokens=m.max_source_tokens,
+                                          max_summary_tokens=m.max_summary_tokens, max_words=cfg.summary.max_words,
+                                          word_start=self.vocab.word_start, seed=t.seed, rank=acc.process_index,
+                                          world=acc.num_processes)
         self.dev = DevSet.build(self.dev_texts, self.dev_refs, tok, self.vocab, cfg)
 
         g_params = [p for p in self.model.parameters() if p.requires_grad]
@@ -221,11 +238,19 @@ class Trainer:
                               generator=gen).to(acc.device)
         lead = lead_targets(doc_labels, target, word_start=model.word_start, max_tokens=cfg.model.max_summary_tokens,
                             eos_id=vocab.eos_id, pad_id=vocab.pad_id)  # (B, S)
+        sup_rows = 0
+        if self.labeled is not None:
+            # semi-supervised: labeled pairs join the batch, their reference in place of the lead target
+            docs, refs, words = (x.to(acc.device) for x in self.labeled.batch(step))
+            doc_labels, lead = torch.cat([doc_labels, docs]), torch.cat([lead, refs])
+            target, sup_rows = torch.cat([target, words]), docs.shape[0]
+            doc_mask = doc_labels != vocab.pad_id
         pretrain = step < t.pretrain_steps
         values: dict[str, float] = {}
         if pretrain:
             comp_ids, comp_mask = model.compressor_inputs(*self._drop_words(doc_labels, doc_mask), target)
-            fake = lead  # the discriminator warms up on lead spans: what the compressor writes at first
+            # the discriminator warms up on lead spans (what the compressor writes at first), never on references
+            fake = lead[: lead.shape[0] - sup_rows]
         else:
             comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_mask, target)
             # 1) the compressor writes summaries (no gradient; sampled for exploration)
@@ -243,11 +268,12 @@ class Trainer:
         with acc.autocast():
             if pretrain:
                 out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, lead_ids=lead,
-                                 rec_from_lead=True)
+                                 rec_from_lead=True, sup_rows=sup_rows)
                 loss = out.losses["lead"] + t.rec_weight * out.losses["rec"]
             else:
                 out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, summary_ids=fake,
-                                 target=target, lead_ids=lead if t.lead_weight > 0 else None)
+                                 target=target, lead_ids=lead if (t.lead_weight > 0 or sup_rows) else None,
+                                 sup_rows=sup_rows)
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
                     loss = loss + t.lead_weight * out.losses["lead"]
@@ -257,6 +283,8 @@ class Trainer:
                     adv = generator_adv_loss(d_fake)
                     loss = loss + t.adv_weight * adv
                     values["loss/adv"] = adv.item()
+            if sup_rows:
+                loss = loss + t.sup_weight * out.losses["sup"]
         if not torch.isfinite(loss):
             raise SummaeError(f"the training loss became {loss.item()} at step {step}: lower train.lr")
         self.opt_g.zero_grad(set_to_none=True)
