@@ -81,7 +81,9 @@ def main(argv=None) -> int:
     from summae.cli import _quiet_libraries
     from summae.config import load_config
     from summae.errors import SummaeError
+    from summae.data import read_lines
     from summae.pipeline import train_and_score
+    from summae.readability import TrigramLM
 
     _quiet_libraries()
     if args.labeled_pairs < 0:
@@ -109,8 +111,10 @@ def main(argv=None) -> int:
             for eval_set in sets:
                 eval_set.documents = eval_set.documents[: args.limit_eval]
                 eval_set.references = eval_set.references[: args.limit_eval]
+        # readability yardstick: a trigram LM of the headline corpus, fitted even when D does not use it
+        lm = TrigramLM(read_lines(str(data_dir / "gigaword" / "train.headline.txt")))
         report = train_and_score(cfg, out_dir, sets, device=device,
-                                 echo=lambda s: print(s, file=sys.stderr, flush=True), progress=False)
+                                 echo=lambda s: print(s, file=sys.stderr, flush=True), progress=False, lm=lm)
     except SummaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -129,6 +133,8 @@ def main(argv=None) -> int:
         result[name] = {k: payload["model"][k] for k in keep}
     result["baselines"] = {name: {b: {k: v[k] for k in keep} for b, v in payload["baselines"].items() if b != "summae"}
                            for name, payload in sets.items()}
+    result["readability"] = {name: payload["readability"] for name, payload in sets.items()
+                             if "readability" in payload}
     result["samples"] = sets["dev"]["samples"]
     result["random_samples"] = sets["dev"]["random_samples"]
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /

@@ -41,9 +41,19 @@ def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", bat
     return rouge_scores(hyps, eval_set.references, duc=eval_set.duc), hyps, rate
 
 
+def readability_rows(eval_set: EvalSet, hyps: list[str], lm) -> dict[str, dict]:
+    """Readability (summae.readability) of the model's summaries, Lead-8 and the first references."""
+    from summae.readability import readability
+
+    docs = eval_set.documents
+    return {"summae": readability(hyps, docs, lm), "lead8": readability(baseline_summaries(docs, lead=8), docs, lm),
+            "references": readability([refs[0] for refs in eval_set.references], docs, lm)}
+
+
 def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device: str = "auto", echo=print,
-                    progress: bool = True) -> dict:
-    """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines."""
+                    progress: bool = True, lm=None) -> dict:
+    """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines
+    (and, given a headline LM, the readability measures of summae.readability)."""
     from summae.trainer import Trainer
 
     trainer = Trainer(cfg, out, device=device, echo=echo, progress=progress)
@@ -61,6 +71,8 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
             # 20 documents drawn with a fixed seed, for docs/quality.md
             "random_samples": [{"document": eval_set.documents[i], "references": eval_set.references[i],
                                 "summary": hyps[i]} for i in picked]}
+        if lm is not None:
+            report["sets"][eval_set.name]["readability"] = readability_rows(eval_set, hyps, lm)
         mode = "recall, 75-byte cut" if eval_set.duc else "F1"
         echo(f"\n{eval_set.name} ({len(hyps)} documents, ROUGE {mode}, rouge-score with stemming):")
         echo(format_table(rows))
