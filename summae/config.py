@@ -86,7 +86,10 @@ class TrainConfig:
     sample_temperature: float = 1.0  # temperature of the summary sampled in training; 0 = greedy
     rec_weight: float = 1.0  # weight of the reconstruction loss
     adv_weight: float = 0.5  # weight of the adversarial loss on the generator (0 disables it)
-    lead_weight: float = 0.1  # weight of the lead pseudo-summary loss after pretraining (keeps words readable)
+    lead_weight: float = 0.1  # weight of the pseudo-summary loss after pretraining (keeps words readable)
+    pseudo: str = "lead"  # pseudo-summaries: "lead" (first k words) | "extract" (best k-word extraction, summae.extract)
+    extract_alpha: float = 1.5  # extract: weight of word idf (content) against the headline bigram LM, >= 0
+    extract_beta: float = 0.2  # extract: penalty per word of position in the document (lead prior), >= 0
     rec_word_dropout: float = 0.3  # share of reconstructor teacher-forcing inputs replaced by <unk>, [0, 1)
     lead_input_drop: float = 0.1  # share of document words dropped from the compressor input in pretraining, [0, 1)
     d_steps: int = 1  # discriminator updates per generator update, >= 1
@@ -176,6 +179,11 @@ class Config:
              "data.labeled_pairs > 0 needs data.labeled_files (jsonl with document and summary fields)"),
             (t.labeled_batch_size >= 1, f"train.labeled_batch_size must be >= 1, got {t.labeled_batch_size}"),
             (t.sup_weight >= 0, f"train.sup_weight must be >= 0, got {t.sup_weight}"),
+            (t.pseudo in ("lead", "extract"), f"train.pseudo must be lead or extract, got {t.pseudo!r}"),
+            (t.pseudo == "lead" or self.data.real_files,
+             "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts)"),
+            (min(t.extract_alpha, t.extract_beta) >= 0,
+             f"train.extract_alpha and extract_beta must be >= 0, got {t.extract_alpha}, {t.extract_beta}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -142,12 +142,14 @@ class Trainer:
             self.batches = StreamBatches(self.docs, tok, t.batch_size, max_tokens=m.max_source_tokens,
                                          eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, seed=t.seed,
                                          rank=acc.process_index, world=acc.num_processes)
-        self.real_batches = None
+        self.real_batches, self.extractor = None, None
         if self.real is not None:
-            real_ids, _ = encode_texts(tok, self.real, m.max_summary_tokens - 1)
+            real_ids, _ = encode_texts(tok, self.real, m.max_source_tokens - 1)
             matrix = pad_ids(real_ids, eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, width=m.max_summary_tokens)
             self.real_batches = TensorBatches(matrix, t.batch_size, seed=t.seed + 1, rank=acc.process_index,
                                               world=acc.num_processes)
+            if t.pseudo == "extract":
+                self._build_extractor(real_ids)
         self.labeled = None
         if self.labeled_texts is not None:
             from summae.labeled import LabeledBatches
@@ -171,6 +173,25 @@ class Trainer:
                       "train_seconds": 0.0, "docs_seen": 0}
         if self.resume_dir is not None:
             self._load_training_state(self.resume_dir)
+
+    def _build_extractor(self, real_ids: list[list[int]]) -> None:
+        """Pseudo-summaries by search (summae.extract): a bigram LM of the real texts, idf of the documents."""
+        from summae.extract import Extractor
+
+        m, t, v = self.cfg.model, self.cfg.train, self.vocab
+        real = pad_ids(real_ids, eos_id=v.eos_id, pad_id=v.pad_id, width=m.max_source_tokens)
+        if isinstance(self.batches, TensorBatches):
+            docs = self.batches.ids
+        else:  # streaming: idf from the first documents of the stream
+            texts = [row["text"] for _, row in zip(range(100_000), self.docs)]
+            docs = pad_ids(encode_texts(self.tokenizer, texts, m.max_source_tokens - 1)[0], eos_id=v.eos_id,
+                           pad_id=v.pad_id, width=m.max_source_tokens)
+        begin = time.perf_counter()
+        self.extractor = Extractor(real, docs, word_start=v.word_start, pad_id=v.pad_id, eos_id=v.eos_id,
+                                   alpha=t.extract_alpha, beta=t.extract_beta)
+        if self.main:
+            self.echo(f"pseudo-summaries by extraction: {self.extractor.v} words, "
+                      f"{self.extractor.pair_keys.numel()} headline bigrams ({time.perf_counter() - begin:.0f} s)")
 
     # ---- the loop ----------------------------------------------------------------------------------
     def train(self) -> dict:
@@ -236,8 +257,11 @@ class Trainer:
         target = target_words(doc_words, ratio_min=cfg.summary.ratio_min, ratio_max=cfg.summary.ratio_max,
                               min_words=cfg.summary.min_words, max_words=cfg.summary.max_words,
                               generator=gen).to(acc.device)
-        lead = lead_targets(doc_labels, target, word_start=model.word_start, max_tokens=cfg.model.max_summary_tokens,
-                            eos_id=vocab.eos_id, pad_id=vocab.pad_id)  # (B, S)
+        if self.extractor is not None:  # pseudo-summaries: the best k-word extraction, or the lead
+            lead = self.extractor.targets(doc_labels, target, max_tokens=cfg.model.max_summary_tokens)  # (B, S)
+        else:
+            lead = lead_targets(doc_labels, target, word_start=model.word_start,
+                                max_tokens=cfg.model.max_summary_tokens, eos_id=vocab.eos_id, pad_id=vocab.pad_id)
         sup_rows = 0
         if self.labeled is not None:
             # semi-supervised: labeled pairs join the batch, their reference in place of the lead target

@@ -1,0 +1,172 @@
+"""Pseudo-summaries by search: the best k-word extraction of each document, found exactly, with no labels.
+
+    score(w_1 .. w_k) = sum_t log P(w_t | w_{t-1})   over <s> w_1 .. w_k </s>: a Kneser-Ney bigram model of
+                                                      the real short texts (headlines), so the words read
+                                                      like a headline
+                      + alpha * sum_t idf(w_t)        document frequency over the training documents, so
+                                                      the words carry content
+                      - beta * sum_t position(w_t)    the word's index in the document: the lead prior
+
+The words keep their document order, so the best extraction is a dynamic program over (words chosen, last
+word): O(k W^2) per document, batched in torch on the training device. Its output replaces the lead spans
+as the compressor's pseudo-summaries (`train.pseudo: extract`), the way search-based unsupervised
+summarizers are distilled into fast models.
+
+Words are the model's own: runs of SentencePiece pieces that start at a word-start piece, identified by a
+hash of their piece ids, so no second tokenizer can disagree with the first.
+"""
+
+from __future__ import annotations
+
+import torch
+
+DISCOUNT = 0.75  # Kneser-Ney absolute discount
+BOS_KEY, EOS_KEY = -1, -2  # hash keys of the sentence boundaries (real word hashes are >= 0)
+_P = (1_000_003, 998_244_353)  # two polynomial hashes of a word's pieces, combined into one int64 key
+_M = (2_147_483_647, 2_147_483_629)
+
+
+def word_index(ids: torch.Tensor, word_start: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Index of the word each piece belongs to, -1 on invalid pieces (and pieces before the first word). (B, L)."""
+    starts = word_start[ids] & valid
+    return torch.where(valid, starts.long().cumsum(1) - 1, torch.full_like(ids, -1))
+
+
+def word_keys(ids: torch.Tensor, word_start: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An int64 key per word (a hash of its piece ids) and the mask of real words: (B, L) -> (B, L), (B, L).
+
+    Column j holds the j-th word of the row; a row has at most L words."""
+    b, length = ids.shape
+    widx = word_index(ids, word_start, valid)  # (B, L)
+    pos = torch.arange(length, device=ids.device).expand(b, length)
+    starts = torch.where(word_start[ids] & valid, pos, torch.zeros_like(pos))
+    offset = (pos - starts.cummax(1).values).clamp(0, 63)  # piece position inside its word
+    keys = torch.zeros(b, length + 1, dtype=torch.long, device=ids.device)  # column L collects invalid pieces
+    slot = torch.where(widx >= 0, widx, torch.full_like(widx, length))
+    for p, m in zip(_P, _M):
+        power = torch.tensor([pow(p, i, m) for i in range(64)], device=ids.device)[offset]  # (B, L)
+        part = torch.zeros_like(keys).scatter_add_(1, slot, ((ids.long() + 1) * power) % m)
+        keys = keys * m + part % m
+    count = torch.zeros(b, length + 1, dtype=torch.long, device=ids.device)
+    count.scatter_add_(1, slot, torch.ones_like(slot))
+    real = count[:, :length] > 0
+    return torch.where(real, keys[:, :length], torch.full_like(keys[:, :length], EOS_KEY)), real
+
+
+class Extractor:
+    """The search above, with its tables built once from the real short texts and the training documents."""
+
+    def __init__(self, real_ids: torch.Tensor, doc_ids: torch.Tensor, *, word_start: torch.Tensor, pad_id: int,
+                 eos_id: int, alpha: float, beta: float):
+        """real_ids (R, S) and doc_ids (N, L): token-id matrices (EOS, then pad)."""
+        self.alpha, self.beta = alpha, beta
+        self.pad_id, self.eos_id = pad_id, eos_id
+        self.word_start = word_start.cpu()
+        real_keys, real_ok = self._keys(real_ids)
+        doc_keys, doc_ok = self._keys(doc_ids)
+        # the word table: every word of either corpus, plus the two boundaries
+        self.table = torch.unique(torch.cat([real_keys[real_ok], doc_keys[doc_ok],
+                                             torch.tensor([EOS_KEY, BOS_KEY])]))  # sorted (V,)
+        v = self.table.numel()
+        self.bos, self.eos = (int(x) for x in self.lookup(torch.tensor([BOS_KEY, EOS_KEY])))
+        self._fit_lm(self.lookup(real_keys), real_ok, v)
+        # idf over the training documents: log(N / (1 + documents holding the word))
+        rows = torch.arange(doc_ids.shape[0])[:, None].expand_as(doc_keys)
+        once = torch.unique(rows[doc_ok] * v + self.lookup(doc_keys[doc_ok]))  # each (document, word) once
+        present = torch.bincount(once % v, minlength=v)
+        self.idf = torch.log(doc_ids.shape[0] / (1.0 + present.float()))  # (V,)
+
+    def _keys(self, ids: torch.Tensor):
+        valid = (ids != self.pad_id) & (ids != self.eos_id)
+        return word_keys(ids.cpu(), self.word_start, valid.cpu())
+
+    def lookup(self, keys: torch.Tensor) -> torch.Tensor:
+        """Word ids of hash keys (every key the tables were built from is in the table)."""
+        table = self.table.to(keys.device)
+        return torch.searchsorted(table, keys).clamp(max=table.numel() - 1)
+
+    def _fit_lm(self, wid: torch.Tensor, ok: torch.Tensor, v: int) -> None:
+        """Interpolated Kneser-Ney bigram over <s> words </s> of every real text."""
+        n = wid.shape[0]
+        lengths = ok.sum(1)  # words are a prefix of each row
+        seq = torch.full((n, wid.shape[1] + 2), -1, dtype=torch.long)
+        seq[:, 0] = self.bos
+        seq[:, 1:-1] = torch.where(ok, wid, torch.full_like(wid, -1))
+        seq.scatter_(1, (lengths + 1)[:, None], self.eos)
+        prev, nxt = seq[:, :-1].reshape(-1), seq[:, 1:].reshape(-1)
+        keep = (prev >= 0) & (nxt >= 0)
+        pairs, counts = torch.unique(prev[keep] * v + nxt[keep], return_counts=True)  # sorted bigram keys
+        self.v, self.pair_keys, self.pair_counts = v, pairs, counts.float()
+        left, right = pairs // v, pairs % v
+        self.ctx = torch.zeros(v).index_add_(0, left, self.pair_counts)  # c(v .)
+        follow = torch.zeros(v).index_add_(0, left, torch.ones_like(self.pair_counts))  # N1+(v .)
+        cont = torch.zeros(v).index_add_(0, right, torch.ones_like(self.pair_counts))  # N1+(. w)
+        total, types = cont.sum(), (cont > 0).sum()
+        self.p1 = (cont - DISCOUNT).clamp(min=0) / total + DISCOUNT * types / total / v  # (V,) sums to 1
+        self.gamma = torch.where(self.ctx > 0, DISCOUNT * follow / self.ctx.clamp(min=1), torch.ones(v))
+
+    def log_prob(self, prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
+        """log P(nxt | prev) of the bigram model, elementwise over word-id tensors of one shape."""
+        dev = prev.device
+        keys = prev * self.v + nxt
+        table = self.pair_keys.to(dev)
+        at = torch.searchsorted(table, keys).clamp(max=table.numel() - 1)
+        count = torch.where(table[at] == keys, self.pair_counts.to(dev)[at], torch.zeros_like(keys, dtype=torch.float))
+        ctx = self.ctx.to(dev)[prev]
+        p1 = self.p1.to(dev)[nxt]
+        inner = (count - DISCOUNT).clamp(min=0) / ctx.clamp(min=1) + self.gamma.to(dev)[prev] * p1
+        return torch.log(torch.where(ctx > 0, inner, p1))
+
+    @torch.no_grad()
+    def select(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The best extraction of min(target, words) words per row: (B, W) word ids, mask, (B,) -> (B, W) bool."""
+        b, w = wid.shape
+        dev = wid.device
+        neg = torch.tensor(float("-inf"), device=dev)
+        pos = torch.arange(w, device=dev)
+        bonus = torch.where(ok, self.alpha * self.idf.to(dev)[wid] - self.beta * pos, neg)  # (B, W)
+        pair = self.log_prob(wid[:, :, None].expand(b, w, w), wid[:, None, :].expand(b, w, w))  # (B, W_i, W_j)
+        order = pos[:, None] < pos[None, :]  # i before j
+        pair = torch.where(order & ok[:, :, None] & ok[:, None, :], pair, neg)
+        start = self.log_prob(torch.full_like(wid, self.bos), wid)
+        end = self.log_prob(wid, torch.full_like(wid, self.eos))
+        k = torch.minimum(target.to(dev), ok.sum(1)).clamp(min=1)  # (B,)
+        kmax = int(k.max())
+        best = start + bonus  # (B, W): best score of c words ending at word j (c = 1)
+        finals, backs = [best + end], []
+        for _ in range(1, kmax):
+            val, arg = (best[:, :, None] + pair).max(1)  # over the previous word i
+            best = val + bonus
+            backs.append(arg)
+            finals.append(best + end)
+        rows = torch.arange(b, device=dev)
+        j = torch.stack(finals)[k - 1, rows].argmax(1)  # (B,) last word of each row's best extraction
+        chosen = torch.zeros(b, w, dtype=torch.bool, device=dev)
+        chosen[rows, j] = True
+        for c in range(kmax, 1, -1):  # walk back from c words to c - 1, in rows that chose >= c words
+            step = c <= k
+            j = torch.where(step, backs[c - 2][rows, j], j)
+            chosen[rows[step], j[step]] = True
+        return chosen & ok
+
+    @torch.no_grad()
+    def targets(self, doc_ids: torch.Tensor, target: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
+        """Pseudo-summaries (B, max_tokens): the pieces of each document's best extraction, EOS, then pad."""
+        dev = doc_ids.device
+        word_start = self.word_start.to(dev)
+        valid = (doc_ids != self.pad_id) & (doc_ids != self.eos_id)
+        keys, ok = word_keys(doc_ids, word_start, valid)
+        wid = torch.where(ok, self.lookup(keys), torch.full_like(keys, self.eos))
+        chosen = self.select(wid, ok, target)  # (B, W)
+        widx = word_index(doc_ids, word_start, valid)  # (B, L)
+        keep = valid & (widx >= 0) & chosen.gather(1, widx.clamp(min=0))  # (B, L) pieces of chosen words
+        order = torch.sort((~keep).long(), dim=1, stable=True).indices  # kept pieces first, in document order
+        picked = torch.gather(torch.where(keep, doc_ids, torch.full_like(doc_ids, self.pad_id)), 1, order)
+        lengths = keep.sum(1).clamp(max=max_tokens - 1)  # room for EOS
+        out = torch.full((doc_ids.shape[0], max_tokens), self.pad_id, dtype=doc_ids.dtype, device=dev)
+        width = min(max_tokens - 1, picked.shape[1])
+        cols = torch.arange(width, device=dev)
+        out[:, :width] = torch.where(cols < lengths[:, None], picked[:, :width], torch.full_like(picked[:, :width],
+                                                                                                 self.pad_id))
+        out.scatter_(1, lengths[:, None], self.eos_id)
+        return out
