@@ -133,8 +133,11 @@ def main(argv=None) -> int:
     }
     for name, payload in sets.items():
         result[name] = {k: payload["model"][k] for k in keep}
-    result["baselines"] = {name: {b: {k: v[k] for k in keep} for b, v in payload["baselines"].items() if b != "summae"}
-                           for name, payload in sets.items()}
+    result["baselines"] = {name: {b: {k: v[k] for k in keep} for b, v in payload["baselines"].items()
+                                  if b not in ("summae", "teacher")} for name, payload in sets.items()}
+    # train.pseudo=extract: the search the model distils, scored the same way (not a model result)
+    result["teacher"] = {name: {k: payload["baselines"]["teacher"][k] for k in keep}
+                         for name, payload in sets.items() if "teacher" in payload["baselines"]}
     result["readability"] = {name: payload["readability"] for name, payload in sets.items()
                              if "readability" in payload}
     result["samples"] = sets["dev"]["samples"]
