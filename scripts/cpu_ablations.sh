@@ -7,14 +7,16 @@
 #   cpu-semi1k   + 1,000 labeled pairs (semi-supervised: reported apart)
 #   cpu-semi10k  + 10,000 labeled pairs
 # Each writes benchmarks/results/gigaword-DATE-cpu2-RUN.json; scripts/quality_report.py tabulates them.
-# Usage: bash scripts/cpu_ablations.sh [STEPS] [RUNS...]   (default 800 steps, all four runs)
+# Usage: bash scripts/cpu_ablations.sh [STEPS] [PRETRAIN_STEPS] [RUNS...]   (default 800 and 250, all runs)
+# STEPS == PRETRAIN_STEPS compares the pseudo-summaries alone (distillation, no adversarial phase).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 steps=${1:-800}; shift || true
+pretrain=${1:-250}; shift || true
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(cpu-full cpu-lead cpu-nod cpu-semi1k cpu-semi10k)
 small=(--set model.d_model=128 --set model.encoder_layers=2 --set model.decoder_layers=2 --set model.ffn_dim=512
-       --set train.batch_size=64 --set train.mixed_precision=no --set train.pretrain_steps=250
+       --set train.batch_size=64 --set train.mixed_precision=no --set train.pretrain_steps=$pretrain
        --set train.warmup_steps=100 --set train.eval_every=200 --set train.log_every=50 --set train.sample_every=400
        --set data.dev_size=300 --set tokenizer.train_sentences=50000 --set train.pseudo=extract)
 for run in "${runs[@]}"; do
@@ -28,5 +30,5 @@ for run in "${runs[@]}"; do
   esac
   mkdir -p benchmarks/results/logs
   python benchmarks/gigaword.py --device cpu --steps "$steps" --run "$run" --output-dir "runs/gigaword-$run" \
-    "${small[@]}" "${extra[@]}" 2>&1 | tee "benchmarks/results/logs/gigaword-$run.log"
+    "${small[@]}" "${extra[@]}" 2>&1 | tee "benchmarks/results/logs/gigaword-$run-$steps.log"
 done

@@ -149,13 +149,23 @@ class Extractor:
             chosen[rows[step], j[step]] = True
         return chosen & ok
 
+    def to(self, device) -> "Extractor":
+        """Move the tables to the training device once (not at every step)."""
+        for name in ("table", "pair_keys", "pair_counts", "ctx", "gamma", "p1", "idf", "word_start"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
     @torch.no_grad()
     def targets(self, doc_ids: torch.Tensor, target: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
         """Pseudo-summaries (B, max_tokens): the pieces of each document's best extraction, EOS, then pad."""
         dev = doc_ids.device
-        word_start = self.word_start.to(dev)
+        if self.table.device != dev:
+            self.to(dev)
+        word_start = self.word_start
         valid = (doc_ids != self.pad_id) & (doc_ids != self.eos_id)
         keys, ok = word_keys(doc_ids, word_start, valid)
+        n = max(1, int(ok.sum(1).max()))  # the search is O(W^2): only as many columns as the longest row has words
+        keys, ok = keys[:, :n], ok[:, :n]
         wid = torch.where(ok, self.lookup(keys), torch.full_like(keys, self.eos))
         chosen = self.select(wid, ok, target)  # (B, W)
         widx = word_index(doc_ids, word_start, valid)  # (B, L)
