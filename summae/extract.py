@@ -83,7 +83,7 @@ class Extractor:
     def lookup(self, keys: torch.Tensor) -> torch.Tensor:
         """Word ids of hash keys (every key the tables were built from is in the table)."""
         table = self.table.to(keys.device)
-        return torch.searchsorted(table, keys).clamp(max=table.numel() - 1)
+        return torch.searchsorted(table, keys.contiguous()).clamp(max=table.numel() - 1)
 
     def _fit_lm(self, wid: torch.Tensor, ok: torch.Tensor, v: int) -> None:
         """Interpolated Kneser-Ney bigram over <s> words </s> of every real text."""
@@ -110,7 +110,7 @@ class Extractor:
         dev = prev.device
         keys = prev * self.v + nxt
         table = self.pair_keys.to(dev)
-        at = torch.searchsorted(table, keys).clamp(max=table.numel() - 1)
+        at = torch.searchsorted(table, keys.contiguous()).clamp(max=table.numel() - 1)
         count = torch.where(table[at] == keys, self.pair_counts.to(dev)[at], torch.zeros_like(keys, dtype=torch.float))
         ctx = self.ctx.to(dev)[prev]
         p1 = self.p1.to(dev)[nxt]
