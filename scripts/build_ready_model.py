@@ -32,11 +32,11 @@ LIMIT_BYTES = 10 * 1024 * 1024  # the shipped model must stay <= 10 MB
 
 def to_fp16(src: Path, dst: Path) -> None:
     """Copy a safetensors file with its floating-point tensors halved (integer tensors unchanged)."""
-    import torch
     from safetensors.torch import load_file, save_file
 
     state = load_file(str(src))
     save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(dst))
+    os.chmod(dst, 0o644)  # package data: readable by everyone, like the files copied beside it
 
 
 def export(checkpoint: Path, target: Path) -> dict:
