@@ -71,8 +71,9 @@ def _figure(title: str, ylabel: str):
     return fig, ax
 
 
-def _mark_pretraining(ax, pretrain_steps: int | None) -> None:
-    if pretrain_steps:
+def _mark_pretraining(ax, pretrain_steps: int | None, rows: list[dict]) -> None:
+    # only inside the logged range: a run stopped during pretraining has no end of pretraining to show
+    if pretrain_steps and pretrain_steps < max(r["step"] for r in rows):
         ax.axvline(pretrain_steps, color="grey", linestyle=":", linewidth=1)
         ax.annotate(" end of lead pretraining", (pretrain_steps, 1), xycoords=("data", "axes fraction"),
                     va="top", fontsize=8, color="grey")
@@ -92,7 +93,7 @@ def plot_losses(rows: list[dict], path: Path, pretrain_steps: int | None = None)
         drawn += 1
     if not drawn:
         return False
-    _mark_pretraining(ax, pretrain_steps)
+    _mark_pretraining(ax, pretrain_steps, rows)
     ax.legend(fontsize=8)
     fig.savefig(path)
     return True
@@ -108,7 +109,7 @@ def plot_discriminator(rows: list[dict], path: Path, pretrain_steps: int | None 
         ax.plot(steps, values, label=f"{key} ({label})", linewidth=1.2)
     ax.axhline(0.5, color="black", linewidth=0.6)
     ax.set_ylim(-0.02, 1.02)
-    _mark_pretraining(ax, pretrain_steps)
+    _mark_pretraining(ax, pretrain_steps, rows)
     ax.legend(fontsize=8)
     fig.savefig(path)
     return True
@@ -125,7 +126,9 @@ def plot_summary_length(rows: list[dict], path: Path, pretrain_steps: int | None
         ax.plot(dev_steps, dev_values, "o--", label="dev summaries: mean words (greedy)", markersize=4)
     if not steps and not dev_steps:
         return False
-    _mark_pretraining(ax, pretrain_steps)
+    # from zero: a change of a tenth of a word must not look like a trend
+    ax.set_ylim(0, max(values + dev_values) * 1.2)
+    _mark_pretraining(ax, pretrain_steps, rows)
     ax.legend(fontsize=8)
     fig.savefig(path)
     return True
