@@ -1,4 +1,4 @@
-"""`summae train | summarize | evaluate | baseline`: thin wrappers over the library, one-line errors."""
+"""`summae train | demo | summarize | score | evaluate | baseline | plot`: thin wrappers over the library, one-line errors."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def cmd_summarize(args) -> int:
 
     if args.input != "-" and not Path(args.input).exists():
         raise SummaeError(f"input file not found: {args.input}")
-    summarizer = Summarizer.from_pretrained(args.model, device=args.device)
+    summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device)
     counts = summarize_file(summarizer, args.input, args.output, words=args.words, ratio=args.ratio, beams=args.beams,
                             batch_size=args.batch_size, field=args.field, output_field=args.output_field,
                             overwrite=args.overwrite, fmt=args.format, skip_bad=args.skip_bad,
@@ -77,6 +77,50 @@ def cmd_summarize(args) -> int:
     note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
     if not args.quiet:
         _err(f"summarized {counts['documents']} documents{note}")
+    return 0
+
+
+def _model_or_ready(args) -> str:
+    """--model, or the ready model shipped in the package (said in one line on stderr)."""
+    if args.model is not None:
+        return args.model
+    from summae import READY_MODEL
+
+    if not (READY_MODEL / "config.yaml").is_file():
+        raise SummaeError(f"no --model given and the bundled ready model is missing from {READY_MODEL}: "
+                          f"pass --model (a run directory), or reinstall summae")
+    if not args.quiet:
+        _err(f"summae {args.command}: no --model given: using the bundled ready model ({READY_MODEL})")
+    return str(READY_MODEL)
+
+
+# ---- score ------------------------------------------------------------------------------------------
+def cmd_score(args) -> int:
+    from summae.scoring import Scorer, score_file
+
+    if args.input != "-" and not Path(args.input).exists():
+        raise SummaeError(f"input file not found: {args.input}")
+    scorer = Scorer.from_pretrained(_model_or_ready(args), device=args.device)
+    counts = score_file(scorer, args.input, args.output, batch_size=args.batch_size, field=args.field,
+                        output_field=args.output_field, overwrite=args.overwrite, fmt=args.format,
+                        skip_bad=args.skip_bad, progress=not args.quiet)
+    if not args.quiet:
+        note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
+        mean = "none" if counts["mean"] is None else f"{counts['mean']:.4f}"
+        _err(f"scored {counts['documents']} documents{note}; mean score {mean} nats/token")
+    return 0
+
+
+# ---- plot -------------------------------------------------------------------------------------------
+def cmd_plot(args) -> int:
+    from summae.plots import write_plots
+
+    written = write_plots(args.run_dir, out_dir=args.output_dir, summaries=args.summaries,
+                          references=args.references, field=args.field)
+    for path in written:
+        print(path)
+    if not any(p.name == "length_histogram.png" for p in written):
+        _err("no length histogram: the run has no dev references; pass --summaries F --references F")
     return 0
 
 
@@ -169,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write one summary per document: txt in -> txt out (line for line); "
                                    "jsonl in -> the same records plus --output-field. Default decoding: greedy, "
                                    "the model's summary.default_words words.")
-    p.add_argument("--model", required=True, help="a run directory (uses best/, else last/) or a checkpoint directory")
+    p.add_argument("--model", help="a run directory (uses best/, else last/) or a checkpoint directory "
+                                    "(default: the ready model shipped with summae)")
     p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
     p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
     length = p.add_mutually_exclusive_group()
@@ -187,6 +232,36 @@ def build_parser() -> argparse.ArgumentParser:
                         "only for the records kept")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("score", help="novelty score of each document: its reconstruction loss", epilog=EPILOG,
+                       description="Mean token NLL (nats/token) of rebuilding each document from the model's "
+                                   "greedy summary at its default length: high = unlike the training data. "
+                                   "txt in -> one score per line (nan for blank lines); jsonl in -> the records "
+                                   "plus --output-field.")
+    p.add_argument("--model", help="a run directory or checkpoint directory with a reconstructor/ "
+                                   "(default: the ready model shipped with summae)")
+    p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
+    p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="documents per batch (default 64)")
+    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
+    p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
+    p.add_argument("--output-field", default="score", help="jsonl: the field to write the score into (default score)")
+    p.add_argument("--overwrite", action="store_true", help="jsonl: replace --output-field where records have it")
+    p.add_argument("--format", choices=["txt", "jsonl"], help="input format (default: by extension; stdin: txt)")
+    p.add_argument("--skip-bad", action="store_true", help="skip malformed jsonl records (counted)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("plot", help="PNG plots of a training run from RUN_DIR/metrics.jsonl", epilog=EPILOG,
+                       description="Losses, discriminator accuracy and summary length over training, and a "
+                                   "histogram of summary vs reference lengths (from RUN_DIR/dev_lengths.json, "
+                                   "written when the run has dev references, or from --summaries/--references).")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory of `summae train` (holds metrics.jsonl)")
+    p.add_argument("--output-dir", help="where the PNGs go (default RUN_DIR/plots)")
+    p.add_argument("--summaries", help="summaries, one per line (.txt) or .jsonl with --field, for the histogram")
+    p.add_argument("--references", help="references line-aligned with --summaries (.txt, or .jsonl with --field)")
+    p.add_argument("--field", help="the text field of .jsonl --summaries/--references")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("evaluate", help="ROUGE of summaries against references", epilog=EPILOG,
                        description="ROUGE-1/2/L (rouge-score, Porter stemming) in percent and the mean summary "

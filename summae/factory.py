@@ -60,8 +60,9 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
 
 def _load_seq2seq(path: Path, auto_class):
     try:
-        # safetensors only: a pickled weights file is never unpickled
-        return auto_class.from_pretrained(str(path), use_safetensors=True)
+        # safetensors only: a pickled weights file is never unpickled; float(): the shipped ready model
+        # stores fp16 weights, and training and inference run in fp32 (autocast does mixed precision)
+        return auto_class.from_pretrained(str(path), use_safetensors=True).float()
     except (OSError, ValueError, RuntimeError) as err:
         raise SummaeError(f"cannot load the model in {path}: {str(err).splitlines()[0]}") from None
 

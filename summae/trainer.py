@@ -30,10 +30,12 @@ from summae.training_eval import DevSet, evaluate_dev, sample_table
 class MetricLogger:
     """One place for metrics: metrics.jsonl (every logged step) and one console line per interval."""
 
-    def __init__(self, path: Path, *, echo, enabled: bool = True):
+    def __init__(self, path: Path, *, echo, enabled: bool = True, tensorboard_dir: Path | None = None):
         self.path = path
         self.echo = echo
         self.enabled = enabled
+        # TensorBoard too, when it is installed (optional: `pip install tensorboard`)
+        self.tb = _tensorboard_writer(tensorboard_dir) if enabled and tensorboard_dir is not None else None
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}  # per key: loss/adv only exists after pretraining
 
@@ -55,6 +57,23 @@ class MetricLogger:
         if self.enabled:
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": step, **row}) + "\n")
+        if self.tb is not None:
+            for key, value in row.items():
+                if isinstance(value, (int, float)):
+                    self.tb.add_scalar(key, value, step)
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _tensorboard_writer(log_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # raises ImportError without the tensorboard package
+    except ImportError:
+        return None
+    return SummaryWriter(str(log_dir))
 
 
 class Trainer:
@@ -198,7 +217,8 @@ class Trainer:
         from tqdm.auto import tqdm
 
         cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
-        logger = MetricLogger(self.out / "metrics.jsonl", echo=self._print, enabled=self.main)
+        logger = MetricLogger(self.out / "metrics.jsonl", echo=self._print, enabled=self.main,
+                              tensorboard_dir=self.out / "tensorboard")
         if self.main:
             cfg.to_yaml(self.out / "config.yaml")
         start = self.state["step"]
@@ -243,6 +263,11 @@ class Trainer:
         if isinstance(self.batches, StreamBatches) and self.batches.truncated and self.main:
             self._print(f"{self.batches.truncated} streamed documents were longer than model.max_source_tokens "
                         f"({cfg.model.max_source_tokens}) and were truncated")
+        logger.close()
+        if self.main:
+            from summae.plots import after_training
+
+            after_training(self.out, self._unwrapped(), self.dev, echo=self._print)  # RUN_DIR/plots/*.png
         acc.wait_for_everyone()
         return {"step": step, "train_seconds": self.state["train_seconds"], "dev": final,
                 "best_step": self.state["best_step"], "best_score": self.state["best_score"],

@@ -1,0 +1,126 @@
+"""Novelty scores: how badly the auto-encoder rebuilds a document from its own summary.
+
+The score of a document is the mean token negative log-likelihood (nats/token) of the reconstructor
+rebuilding the document from the compressor's greedy summary at the model's default length
+(`summary.default_words`): the same quantity training minimizes. Documents like the training data
+rebuild well (low scores); documents unlike it - another domain, another language, shuffled words -
+rebuild badly (high scores). It is the auto-encoder's classic second use: anomaly or novelty detection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+
+from summae.batches import encode_texts, pad_ids
+from summae.bottleneck import words_for_request
+from summae.errors import SummaeError
+from summae.summarize import OutputSink, pick_device
+
+
+class Scorer:
+    """`Scorer.from_pretrained(path)(["text", ...])` -> one reconstruction loss per text (None for blank text)."""
+
+    def __init__(self, cfg, tokenizer, model, device: str | torch.device = "cpu"):
+        if model.reconstructor is None:
+            raise SummaeError("scoring needs the model's reconstructor")
+        self.cfg, self.tokenizer = cfg, tokenizer
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str = "auto") -> "Scorer":
+        from summae.factory import load_for_inference
+
+        cfg, tokenizer, model = load_for_inference(path, with_reconstructor=True)
+        return cls(cfg, tokenizer, model, device=pick_device(device))
+
+    def __call__(self, texts: list[str], *, batch_size: int = 64) -> list[float | None]:
+        return list(self.stream(texts, batch_size=batch_size))
+
+    def stream(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[float | None]:
+        """Scores in input order, one batch of texts in memory at a time."""
+        if batch_size < 1:
+            raise SummaeError(f"--batch-size must be >= 1, got {batch_size}")
+        batch: list[str] = []
+        for text in texts:
+            batch.append(text)
+            if len(batch) == batch_size:
+                yield from self._batch(batch)
+                batch = []
+        if batch:
+            yield from self._batch(batch)
+
+    @torch.no_grad()
+    def _batch(self, texts: list[str]) -> list[float | None]:
+        model, vocab = self.model, self.model.vocab
+        width = self.cfg.model.max_source_tokens  # longer documents are scored on their first width - 1 tokens
+        ids, _ = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], width - 1)
+        docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)
+        doc_words = model.word_start[docs].sum(1)  # (B,)
+        target = words_for_request(doc_words, words=self.cfg.summary.default_words, ratio=None,
+                                   max_words=self.cfg.summary.max_words)
+        comp_ids, comp_mask = model.compressor_inputs(docs, docs != vocab.pad_id, target)
+        summaries = model.write_summary(comp_ids, comp_mask, target)  # (B, S) greedy
+        nll = model.reconstruction_nll(summaries, docs).tolist()  # (B,) nats/token
+        # a blank line has nothing to rebuild: no score rather than the loss of a lone EOS
+        return [round(n, 4) if t.strip() else None for n, t in zip(nll, texts)]
+
+
+def format_score(score: float | None) -> str:
+    return "nan" if score is None or not math.isfinite(score) else f"{score:.4f}"
+
+
+def score_file(scorer: Scorer, input_path: str, output_path: str | None, *, batch_size: int = 64,
+               field: str = "document", output_field: str = "score", overwrite: bool = False,
+               fmt: str | None = None, skip_bad: bool = False, progress: bool = True) -> dict:
+    """txt in -> one score per line out ("nan" for blank lines); jsonl in -> the records plus `output_field`
+    (null for blank documents). Returns counts and the mean score."""
+    from tqdm.auto import tqdm
+
+    from summae.data import iter_records
+
+    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt)
+    records: deque = deque()  # records waiting for their scores (at most one batch)
+
+    def texts() -> Iterator[str]:
+        for record, text in reader:
+            if record is not None and output_field in record and not overwrite:
+                raise SummaeError(f"{input_path}: a record already has a field {output_field!r}; pass --overwrite "
+                                  f"or choose --output-field")
+            records.append(record)
+            yield text
+
+    sink = OutputSink(output_path)
+    scores: list[float] = []
+    done = 0
+    bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
+    try:
+        for score in scorer.stream(texts(), batch_size=batch_size):
+            record = records.popleft()
+            if record is None:
+                sink.write(format_score(score))
+            else:
+                record[output_field] = score
+                sink.write(json.dumps(record, ensure_ascii=False))
+            if score is not None:
+                scores.append(score)
+            done += 1
+            bar.update(1)
+    except BaseException:
+        sink.finish(ok=False)
+        raise
+    finally:
+        bar.close()
+    if done == 0:
+        sink.finish(ok=False)
+        raise SummaeError(f"{input_path} holds no documents")
+    sink.finish(ok=True)
+    mean = sum(scores) / len(scores) if scores else None
+    return {"documents": done, "scored": len(scores), "mean": mean, "skipped": getattr(reader, "skipped", 0)}
