@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from summae.config import TrainConfig
 
+WATCHED = ("d/acc_real", "d/acc_fake", "summary/distinct")  # the step metrics the collapse checks read
 ACTION_WORDS = {
     "skip": "the update was skipped",
     "rollback": "rolling back to the last checkpoint",

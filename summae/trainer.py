@@ -391,6 +391,10 @@ class Trainer:
         return not bool(bad)
 
     def _check_faults(self, step: int, values: dict, logger: MetricLogger) -> None:
+        acc = self.accelerator
+        if acc.num_processes > 1:  # all ranks must take the same decision: the mean of their collapse signals
+            values = {k: acc.reduce(torch.tensor(float(v), device=acc.device), "mean").item()
+                      for k, v in values.items() if k in guards.WATCHED}
         for fault in self.guard.end_step(step, values):
             self._print(fault.message)
             logger.write(step, fault.row())

@@ -423,3 +423,111 @@ def test_resume_with_a_truncated_discriminator_is_one_line(tiny_run, tmp_path, c
     assert code == 2 and "Traceback" not in err
     (line,) = [x for x in shown_lines(err) if "error" in x]
     assert str(run / "last" / "discriminator.safetensors") in line and "not a readable safetensors file" in line
+
+
+# ---------------------------------------------------------------- kill -9 (slow: real subprocesses)
+
+KILL_SETS = [*TINY_RUN_SETS, "train.steps=10", "train.pretrain_steps=2", "train.save_every=3", "train.eval_every=4",
+             "train.log_every=1"]
+
+
+def paused_train(argv: list[str]) -> int:
+    """`summae train ARGV` that stops still, for a SIGKILL, at $PAUSE_AT (where:step) after printing PAUSED.
+
+    where: step (between the D and the G update of that step), saved (right after last/ of that step was
+    written), writing (inside the write of last/: in fill, after the discriminator file), eval (inside the dev
+    evaluation of that step). Run in a subprocess by the kill test: `python -c` imports this module."""
+    from summae import checkpoint as ckpt, cli, trainer as trainer_module
+
+    where, at = os.environ["PAUSE_AT"].split(":")
+    at, Trainer_ = int(at), trainer_module.Trainer
+
+    def pause():
+        print(f"PAUSED {where} {at}", file=sys.stderr, flush=True)
+        time.sleep(600)
+
+    d_step, save, evaluate, evaluate_dev = (Trainer_._d_step, Trainer_._save, Trainer_._evaluate,
+                                            trainer_module.evaluate_dev)
+    save_module = ckpt.save_module
+
+    def paused_d_step(self, real, fake):
+        out = d_step(self, real, fake)
+        if where == "step" and self.state["step"] + 1 == at:
+            pause()
+        return out
+
+    def paused_save(self, name, elapsed):
+        if where == "writing" and name == "last" and self.state["step"] == at:
+            ckpt.save_module = lambda module, path: (save_module(module, path), pause())
+        save(self, name, elapsed)
+        if where == "saved" and name == "last" and self.state["step"] == at:
+            pause()
+
+    def paused_evaluate(self, step, logger):
+        if where == "eval" and step == at:
+            trainer_module.evaluate_dev = lambda *a, **k: (evaluate_dev(*a, **k), pause())[0]
+        return evaluate(self, step, logger)
+
+    Trainer_._d_step, Trainer_._save, Trainer_._evaluate = paused_d_step, paused_save, paused_evaluate
+    return cli.main(["train", *argv])
+
+
+def _launch(argv: list[str], log: Path, pause_at: str | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    if pause_at is None:
+        command = [sys.executable, "-m", "summae.cli", "train", *argv]
+    else:
+        env["PAUSE_AT"] = pause_at
+        command = [sys.executable, "-c", "import sys, test_faults; sys.exit(test_faults.paused_train(sys.argv[1:]))",
+                   *argv]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+
+def _kill_when_paused(proc: subprocess.Popen, log: Path, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while "PAUSED" not in log.read_text(errors="replace"):
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended ({proc.returncode}) before its pause:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no pause within {timeout} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)  # kill -9: no handler, no cleanup, no flush
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_kill_9_at_five_moments_then_resume_gives_the_uninterrupted_weights(tmp_path, cli):
+    """One run killed five times (early, mid-step, right after a save, inside a checkpoint write, inside an
+    evaluation), restarted after each kill, ends bit-identical to an uninterrupted run of the same config."""
+    sets = [a for s in KILL_SETS for a in ("--set", s)]
+    base_dir, run = tmp_path / "uninterrupted", tmp_path / "killed"
+    base = _launch(["--config", str(TINY), "--output-dir", str(base_dir), "--quiet", *sets], tmp_path / "base.log")
+    docs = tmp_path / "docs.txt"
+    docs.write_text("APT is the command-line package manager of Debian systems.\nA library for XML.\n")
+    # (pause point, last/ step after the kill): the checkpoint a restart must go on from
+    moments = [("step:2", None), ("step:5", 3), ("saved:6", 6), ("writing:9", 6), ("eval:8", 6)]
+    for i, (pause_at, expected) in enumerate(moments):
+        resume = (run / "last" / "trainer_state.json").exists()
+        argv = ["--config", str(TINY), "--output-dir", str(run), "--quiet", *sets, *(["--resume"] if resume else [])]
+        log = tmp_path / f"kill{i}.log"
+        _kill_when_paused(_launch(argv, log, pause_at), log)
+        if expected is None:  # killed before the first checkpoint: nothing to resume, a fresh start follows
+            assert not (run / "last").exists()
+            continue
+        assert step_of(run / "last") == expected, pause_at  # no step lost beyond the last checkpoint
+        if pause_at.startswith("writing"):
+            assert list(run.glob(".last.tmp-*")), "the kill should have landed inside write_atomic"
+        code, out, err = cli("summarize", "--model", run / "last", "--input", docs, "--quiet")
+        assert code == 0 and len(out.splitlines()) == 2, (pause_at, err)
+    final = _launch(["--config", str(TINY), "--output-dir", str(run), "--quiet", *sets, "--resume"],
+                    tmp_path / "final.log")
+    assert final.wait(timeout=900) == 0, (tmp_path / "final.log").read_text()[-3000:]
+    assert base.wait(timeout=900) == 0, (tmp_path / "base.log").read_text()[-3000:]
+    assert step_of(run / "last") == step_of(base_dir / "last") == 10
+    assert_same_checkpoint(run / "last", base_dir / "last")  # weights, optimizer, schedulers and RNG
+    assert_same_checkpoint(run / "best", base_dir / "best", with_training_state=False)
+    assert not list(run.glob(".*"))  # no temporary or .old directory left behind
+    train_steps = [r["step"] for r in rows(run) if "loss/rec" in r]
+    assert train_steps == list(range(1, 11))  # metrics.jsonl: each step once, no half-written line
