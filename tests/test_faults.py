@@ -25,17 +25,22 @@ from summae.guards import FaultGuard
 from summae.modeling import SummaeModel
 from summae.trainer import Trainer
 
-# in-process runs: the shared run's tokenizer (no SentencePiece training), no sample tables, a small dev set
-FAST = ["train.sample_every=0", "train.eval_every=0", "data.dev_size=4", "train.log_every=1"]
 NAN = float("nan")
 
 
-def tokenizer_of(tiny_run) -> str:
-    return f"tokenizer.path={tiny_run['dir'] / 'last' / 'compressor'}"
+@pytest.fixture(scope="module")
+def fast(tiny_run, tmp_path_factory) -> list[str]:
+    """--set items for short fault runs: the shared run's tokenizer (no SentencePiece training), 100 training
+    documents instead of 5,500 to tokenize, no sample tables, a small dev set."""
+    docs = tmp_path_factory.mktemp("fast") / "docs.jsonl"
+    with open(REPO / "summae/data/debian/train.jsonl", encoding="utf-8") as handle:
+        docs.write_text("".join(next(handle) for _ in range(100)), encoding="utf-8")
+    return [f"tokenizer.path={tiny_run['dir'] / 'last' / 'compressor'}", f"data.train_files=[{docs}]",
+            "train.sample_every=0", "train.eval_every=0", "data.dev_size=4", "train.log_every=1"]
 
 
-def make_trainer(tiny_run, out, *sets, resume=False) -> Trainer:
-    cfg = load_config(TINY, [tokenizer_of(tiny_run), *FAST, *sets])
+def make_trainer(fast, out, *sets, resume=False) -> Trainer:
+    cfg = load_config(TINY, [*fast, *sets])
     return Trainer(cfg, out, resume=resume, device="cpu", echo=lambda s: None, progress=False)
 
 
@@ -181,28 +186,28 @@ def poison_reconstructor(trainer: Trainer, steps: set[int], before=None) -> None
     trainer._unwrapped().reconstructor.register_forward_hook(hook)
 
 
-def test_nan_loss_and_nan_gradient_skip_their_steps(tiny_run, tmp_path, capsys):
-    trainer = make_trainer(tiny_run, tmp_path / "run", "train.steps=5", "train.pretrain_steps=1",
+def test_nan_loss_and_nan_gradient_skip_their_steps(fast, tmp_path, capsys):
+    trainer = make_trainer(fast, tmp_path / "run", "train.steps=4", "train.pretrain_steps=1",
                            "train.save_every=0", "train.on_nonfinite=skip")
-    poison_reconstructor(trainer, {3})
+    poison_reconstructor(trainer, {2})
     model = trainer._unwrapped()
     first = next(model.compressor.parameters())
-    first.register_hook(lambda g: g * NAN if trainer.state["step"] + 1 == 4 else g)  # a NaN gradient at step 4
-    assert trainer.train()["step"] == 5
+    first.register_hook(lambda g: g * NAN if trainer.state["step"] + 1 == 3 else g)  # a NaN gradient at step 3
+    assert trainer.train()["step"] == 4
     faults = fault_rows(tmp_path / "run")
-    assert [(r["step"], r["fault/action"]) for r in faults] == [(3, "skip"), (4, "skip")]
+    assert [(r["step"], r["fault/action"]) for r in faults] == [(2, "skip"), (3, "skip")]
     assert "the training loss was NaN" in faults[0]["fault/message"]
     assert "the generator gradient norm was NaN" in faults[1]["fault/message"]
     assert "the update was skipped" in capsys.readouterr().err
-    # AdamW counts only the updates it applied: 5 steps, 2 skipped
-    assert trainer.opt_g.state[first]["step"].item() == 3
+    # AdamW counts only the updates it applied: 4 steps, 2 skipped
+    assert trainer.opt_g.state[first]["step"].item() == 2
     assert trainer.state["faults"]["nonfinite"] == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_nan_loss_with_rollback_restores_the_last_checkpoint(tiny_run, tmp_path):
+def test_nan_loss_with_rollback_restores_the_last_checkpoint(fast, tmp_path):
     run = tmp_path / "run"
-    trainer = make_trainer(tiny_run, run, "train.steps=3", "train.pretrain_steps=1", "train.save_every=2",
+    trainer = make_trainer(fast, run, "train.steps=3", "train.pretrain_steps=1", "train.save_every=2",
                            "train.on_nonfinite=rollback")
     model = trainer._unwrapped()
 
@@ -225,8 +230,8 @@ def test_nan_loss_with_rollback_restores_the_last_checkpoint(tiny_run, tmp_path)
             assert torch.equal(value, expected) if isinstance(value, torch.Tensor) else value == expected, key
 
 
-def test_nan_loss_with_lower_lr_halves_both_rates_for_good(tiny_run, tmp_path):
-    trainer = make_trainer(tiny_run, tmp_path / "run", "train.steps=3", "train.pretrain_steps=1",
+def test_nan_loss_with_lower_lr_halves_both_rates_for_good(fast, tmp_path):
+    trainer = make_trainer(fast, tmp_path / "run", "train.steps=3", "train.pretrain_steps=1",
                            "train.on_nonfinite=lower_lr", "train.lr=1e-3", "train.d_lr=2e-3")
     poison_reconstructor(trainer, {2})
     trainer.train()
@@ -237,7 +242,7 @@ def test_nan_loss_with_lower_lr_halves_both_rates_for_good(tiny_run, tmp_path):
     assert [r["fault/action"] for r in fault_rows(tmp_path / "run")] == ["lower_lr"]
 
 
-def test_nonfinite_steps_in_a_row_stop_training_in_one_line(tiny_run, tmp_path, cli, monkeypatch):
+def test_nonfinite_steps_in_a_row_stop_training_in_one_line(fast, tmp_path, cli, monkeypatch):
     original = SummaeModel.reconstruct
     calls = []
 
@@ -251,7 +256,7 @@ def test_nonfinite_steps_in_a_row_stop_training_in_one_line(tiny_run, tmp_path, 
 
     monkeypatch.setattr(SummaeModel, "reconstruct", poisoned)
     run = tmp_path / "run"
-    sets = [tokenizer_of(tiny_run), *FAST, "train.steps=8", "train.pretrain_steps=1", "train.save_every=2",
+    sets = [*fast, "train.steps=8", "train.pretrain_steps=1", "train.save_every=2",
             "train.max_bad_steps=2"]
     code, out, err = cli("train", "--config", TINY, "--output-dir", run, "--quiet",
                          *[a for s in sets for a in ("--set", s)])
@@ -269,13 +274,13 @@ def test_nonfinite_steps_in_a_row_stop_training_in_one_line(tiny_run, tmp_path, 
 # ---------------------------------------------------------------- forced collapses
 
 
-def test_identical_summaries_are_reported_as_a_collapse_and_stop(tiny_run, tmp_path, cli):
+def test_identical_summaries_are_reported_as_a_collapse_and_stop(fast, tmp_path, cli):
     # every document the same, one length target, greedy writing: the batch's summaries cannot differ
     doc = json.loads((REPO / "summae/data/debian/train.jsonl").open(encoding="utf-8").readline())["document"]
     docs = tmp_path / "same.jsonl"
     docs.write_text((json.dumps({"document": doc}) + "\n") * 40, encoding="utf-8")
     run = tmp_path / "run"
-    sets = [tokenizer_of(tiny_run), *FAST, f"data.train_files=[{docs}]", "data.real_files=[]", "train.steps=8",
+    sets = [*fast, f"data.train_files=[{docs}]", "data.real_files=[]", "train.steps=8",
             "train.pretrain_steps=1", "train.sample_temperature=0", "summary.ratio_min=0.5",
             "summary.ratio_max=0.5", "train.collapse_steps=2", "train.on_collapse=stop"]
     code, out, err = cli("train", "--config", TINY, "--output-dir", run, "--quiet",
@@ -289,11 +294,11 @@ def test_identical_summaries_are_reported_as_a_collapse_and_stop(tiny_run, tmp_p
     assert [r["summary/distinct"] for r in rows(run) if "summary/distinct" in r] == [1.0, 1.0]
 
 
-def test_a_pinned_discriminator_is_reported_and_lowers_the_learning_rates(tiny_run, tmp_path, capsys):
+def test_a_pinned_discriminator_is_reported_and_lowers_the_learning_rates(fast, tmp_path, capsys):
     # real texts that are one repeated line, and a fast D: it tells them from any summary within a few steps
     real = tmp_path / "real.txt"
     real.write_text("zz qq zz qq\n" * 50, encoding="utf-8")
-    trainer = make_trainer(tiny_run, tmp_path / "run", f"data.real_files=[{real}]", "train.steps=8",
+    trainer = make_trainer(fast, tmp_path / "run", f"data.real_files=[{real}]", "train.steps=6",
                            "train.pretrain_steps=1", "train.d_lr=0.05", "train.d_steps=3", "train.collapse_steps=2",
                            "train.on_collapse=lower_lr")
     trainer.train()
@@ -307,7 +312,7 @@ def test_a_pinned_discriminator_is_reported_and_lowers_the_learning_rates(tiny_r
 # ---------------------------------------------------------------- a full disk during a checkpoint write
 
 
-def test_disk_full_during_a_checkpoint_write_keeps_the_previous_checkpoint(tiny_run, tmp_path, cli, monkeypatch):
+def test_disk_full_during_a_checkpoint_write_keeps_the_previous_checkpoint(fast, tmp_path, cli, monkeypatch):
     run = tmp_path / "run"
     original = checkpoint.save_module
     before = {}
@@ -320,12 +325,12 @@ def test_disk_full_during_a_checkpoint_write_keeps_the_previous_checkpoint(tiny_
         original(module, path)
 
     monkeypatch.setattr(checkpoint, "save_module", full_disk)
-    sets = [tokenizer_of(tiny_run), *FAST, "train.steps=4", "train.pretrain_steps=1", "train.save_every=2"]
+    sets = [*fast, "train.steps=2", "train.pretrain_steps=1", "train.save_every=1"]
     code, out, err = cli("train", "--config", TINY, "--output-dir", run, "--quiet",
                          *[a for s in sets for a in ("--set", s)])
     assert code == 2
     (line,) = [x for x in shown_lines(err) if x.startswith("summae train: error:")]
-    assert f"could not write the checkpoint {run / 'last'} at step 4: No space left on device" in line
+    assert f"could not write the checkpoint {run / 'last'} at step 2: No space left on device" in line
     assert "the previous last/ is intact" in line and "Traceback" not in err
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (run / "last").rglob("*") if p.is_file()}
     assert before and after == before  # byte for byte
