@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import uuid
 from pathlib import Path
@@ -20,6 +21,15 @@ from safetensors.torch import load_file, save_file
 from summae.errors import SummaeError
 
 REQUIRED = ("config.yaml", "compressor", "trainer_state.json")
+TRAINING_STATE = "training_state.pt"  # optimizers, schedulers, RNG: read only by --resume of the same run
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -27,11 +37,9 @@ def _fsync_tree(root: Path) -> None:
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        elif path.is_dir():
+            _fsync_dir(path)  # the entries of compressor/ and reconstructor/ themselves
+    _fsync_dir(root)
 
 
 def write_atomic(target: Path, fill) -> None:
@@ -48,6 +56,7 @@ def write_atomic(target: Path, fill) -> None:
         if target.exists():
             target.rename(old)
         tmp.rename(target)
+        _fsync_dir(target.parent)  # the renames themselves survive a power cut
         if old.exists():
             shutil.rmtree(old)
     except BaseException:
@@ -67,6 +76,59 @@ def recover(target: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def trim_metrics(path: Path, step: int) -> None:
+    """Keep the metrics.jsonl rows of steps <= `step` (the checkpoint a run starts from), dropping the rows a
+    killed run wrote after it and any half-written last line; rewritten atomically."""
+    path = Path(path)
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+            kept.append(line + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.writelines(kept)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_training_state(path: Path, parts: dict) -> None:
+    """Optimizer and scheduler state_dicts (parts: name -> object) and the RNG states, as tensors only."""
+    blob = {name: part.state_dict() for name, part in parts.items()}
+    blob["torch_rng"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        blob["cuda_rng"] = torch.cuda.get_rng_state_all()
+    torch.save(blob, path)
+
+
+def load_training_state(path: Path, parts: dict) -> dict:
+    """Load what save_training_state wrote into `parts`; returns the blob (for set_rng_state)."""
+    try:
+        # weights_only: tensors and plain containers, never arbitrary pickled objects
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        for name, part in parts.items():
+            part.load_state_dict(blob[name])
+    except pickle.UnpicklingError:
+        raise SummaeError(f"cannot resume from {path}: it holds objects other than tensors and plain containers, "
+                          f"which are never unpickled (was it replaced?)") from None
+    except (OSError, RuntimeError, EOFError, KeyError, ValueError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SummaeError(f"cannot resume from {path}: {detail}") from None
+    return blob
+
+
+def set_rng_state(blob: dict) -> None:
+    torch.set_rng_state(blob["torch_rng"])
+    if "cuda_rng" in blob and torch.cuda.is_available() and len(blob["cuda_rng"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(blob["cuda_rng"])
+
+
 def save_module(module: torch.nn.Module, path: Path) -> None:
     save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, str(path))
 
@@ -76,7 +138,15 @@ def load_module(module: torch.nn.Module, path: Path) -> None:
         state = load_file(str(path))
     except (SafetensorError, OSError) as err:
         raise SummaeError(f"{path} is not a readable safetensors file: {err}") from None
-    module.load_state_dict(state)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:  # renamed, missing or reshaped tensors: a tampered or foreign file
+        raise SummaeError(f"{path} does not hold this model's weights: {_first_problem(err)}") from None
+
+
+def _first_problem(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else (lines[0] if lines else type(err).__name__)
 
 
 def read_state(directory: Path) -> dict:

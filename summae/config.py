@@ -100,6 +100,11 @@ class TrainConfig:
     eval_every: int = 500  # steps between dev evaluations (and best/ selection); 0 = only at the end
     save_every: int = 500  # steps between last/ checkpoints; 0 = only at the end
     num_workers: int = 0  # DataLoader worker processes
+    on_nonfinite: str = "skip"  # NaN/inf loss or grad norm: skip (the step) | rollback (to last/) | lower_lr | stop
+    max_bad_steps: int = 10  # non-finite steps in a row after which training stops anyway, >= 1
+    collapse_steps: int = 200  # steps in a row of a pinned D or identical summaries = a collapse; 0 = never check
+    collapse_acc: float = 0.99  # "pinned": D accuracy on real and on generated texts both >= this, (0.5, 1]
+    on_collapse: str = "warn"  # a detected collapse: warn | rollback (to last/) | lower_lr (halve lr, d_lr) | stop
 
 
 @dataclass
@@ -172,6 +177,13 @@ class Config:
             (t.log_every >= 1, f"train.log_every must be >= 1, got {t.log_every}"),
             (min(t.sample_every, t.eval_every, t.save_every, t.num_workers) >= 0,
              "train.sample_every, eval_every, save_every and num_workers must be >= 0"),
+            (t.on_nonfinite in ("skip", "rollback", "lower_lr", "stop"),
+             f"train.on_nonfinite must be skip, rollback, lower_lr or stop, got {t.on_nonfinite!r}"),
+            (t.on_collapse in ("warn", "rollback", "lower_lr", "stop"),
+             f"train.on_collapse must be warn, rollback, lower_lr or stop, got {t.on_collapse!r}"),
+            (t.max_bad_steps >= 1, f"train.max_bad_steps must be >= 1, got {t.max_bad_steps}"),
+            (t.collapse_steps >= 0, f"train.collapse_steps must be >= 0, got {t.collapse_steps}"),
+            (0.5 < t.collapse_acc <= 1, f"train.collapse_acc must be in (0.5, 1], got {t.collapse_acc}"),
             (self.tokenizer.vocab_size >= 100, f"tokenizer.vocab_size must be >= 100, got {self.tokenizer.vocab_size}"),
             (self.data.dev_size >= 1, f"data.dev_size must be >= 1, got {self.data.dev_size}"),
             (self.data.labeled_pairs >= 0, f"data.labeled_pairs must be >= 0, got {self.data.labeled_pairs}"),

@@ -58,13 +58,51 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
     return model, disc, vocab
 
 
+PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")  # weight files that would need unpickling
+
+
 def _load_seq2seq(path: Path, auto_class):
+    """A seq2seq model from a checkpoint's compressor/ or reconstructor/, from model.safetensors only.
+
+    Raises SummaeError naming the file when it is missing, truncated or tampered with (a header that does not
+    parse, or tensors renamed, missing or reshaped), or when the folder holds pickled weights."""
+    from safetensors import SafetensorError
+
+    path = Path(path)
+    pickled = sorted(p.name for pattern in PICKLED for p in path.glob(pattern))
+    if pickled:
+        raise SummaeError(f"{path / pickled[0]}: summae checkpoints hold weights only as model.safetensors; "
+                          f"remove the pickled file (it is never loaded)")
+    weights = path / "model.safetensors"
+    if path.is_dir() and not weights.exists():
+        raise SummaeError(f"{weights} is missing: the checkpoint is incomplete")
     try:
-        # safetensors only: a pickled weights file is never unpickled; float(): the shipped ready model
-        # stores fp16 weights, and training and inference run in fp32 (autocast does mixed precision)
-        return auto_class.from_pretrained(str(path), use_safetensors=True).float()
+        model, info = auto_class.from_pretrained(str(path), use_safetensors=True, output_loading_info=True)
+    except SafetensorError as err:
+        raise SummaeError(f"{weights} is not a readable safetensors file (truncated or tampered with): "
+                          f"{str(err).splitlines()[0]}") from None
     except (OSError, ValueError, RuntimeError) as err:
         raise SummaeError(f"cannot load the model in {path}: {str(err).splitlines()[0]}") from None
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs"):
+        if info.get(kind):
+            first = sorted(map(str, info[kind]))[0]
+            raise SummaeError(f"{weights} does not match its config.json ({kind.replace('_', ' ')}: {first}, "
+                              f"{len(info[kind])} in all): the file was tampered with or comes from another model")
+    # float(): the shipped ready model stores fp16 weights; training and inference run in fp32 (autocast
+    # does mixed precision)
+    return model.float()
+
+
+def restore_weights(model: SummaeModel, disc: Discriminator, directory: Path) -> None:
+    """Copy a checkpoint's weights into live models, in place (optimizers keep pointing at the same tensors)."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    for name in ("compressor", "reconstructor"):
+        saved = _load_seq2seq(directory / name, AutoModelForSeq2SeqLM)
+        getattr(model, name).load_state_dict(saved.state_dict())
+    if model.copy_head is not None:
+        checkpoint.load_module(model.copy_head, directory / "compressor" / COPY_HEAD_FILE)
+    checkpoint.load_module(disc, directory / "discriminator.safetensors")
 
 
 def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = False):

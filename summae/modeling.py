@@ -44,7 +44,7 @@ def build_seq2seq(cfg: Config, vocab_size: int, vocab: VocabInfo):
     m = cfg.model
     if m.pretrained:
         try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(m.pretrained)
+            model = AutoModelForSeq2SeqLM.from_pretrained(m.pretrained, use_safetensors=True)  # never unpickle
         except (OSError, ValueError) as err:
             raise SummaeError(f"cannot load a seq2seq model from {m.pretrained!r}: {str(err).splitlines()[0]}") from None
         if model.get_input_embeddings().weight.shape[0] < vocab_size:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from summae import checkpoint
+from summae import checkpoint, guards
 from summae.batches import StreamBatches, TensorBatches, encode_texts, pad_ids
 from summae.bottleneck import lead_targets, target_words
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.losses import accuracy, discriminator_loss, generator_adv_loss
-from summae.factory import build_models, prepare_tokenizer
+from summae.factory import build_models, prepare_tokenizer, restore_weights
 from summae.training_eval import DevSet, evaluate_dev, sample_table
 
 
@@ -88,7 +88,8 @@ class Trainer:
         set_seed(cfg.train.seed)
         random.seed(cfg.train.seed)
         resume_dir = self.out / "last"
-        checkpoint.recover(resume_dir)
+        for name in ("last", "best"):
+            checkpoint.recover(self.out / name)  # a kill between the two renames of a save
         if resume and not (resume_dir / "trainer_state.json").exists():
             raise SummaeError(f"--resume: no checkpoint in {resume_dir}")
         if not resume and (resume_dir / "trainer_state.json").exists():
@@ -188,8 +189,9 @@ class Trainer:
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, schedule)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, schedule)
         (self.model, self.disc, self.opt_g, self.opt_d) = acc.prepare(self.model, self.disc, self.opt_g, self.opt_d)
+        self.guard = guards.FaultGuard(t)
         self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": self.dev.criterion,
-                      "train_seconds": 0.0, "docs_seen": 0}
+                      "train_seconds": 0.0, "docs_seen": 0, "faults": {"nonfinite": 0, "collapse": 0}}
         if self.resume_dir is not None:
             self._load_training_state(self.resume_dir)
 
@@ -219,12 +221,13 @@ class Trainer:
         cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
         logger = MetricLogger(self.out / "metrics.jsonl", echo=self._print, enabled=self.main,
                               tensorboard_dir=self.out / "tensorboard")
+        start = self.state["step"]
         if self.main:
             cfg.to_yaml(self.out / "config.yaml")
-        start = self.state["step"]
+            # rows a killed run logged after its last checkpoint are logged again by this run
+            checkpoint.trim_metrics(self.out / "metrics.jsonl", start)
         docs = self.batches.iterate(start)
         reals = self.real_batches.iterate(start * t.d_steps) if self.real_batches is not None else None
-        gen = torch.Generator().manual_seed(t.seed * 7919 + start)
         bar = tqdm(total=t.steps, initial=start, unit="step", disable=not (self.progress and self.main),
                    dynamic_ncols=True, leave=False)
         begin, t_log, docs_log = time.perf_counter(), time.perf_counter(), 0
@@ -235,12 +238,15 @@ class Trainer:
             if budget is not None and time.perf_counter() - begin >= budget:
                 self._print(f"train.minutes ({t.minutes}) reached at step {step}")
                 break
+            # seeded by step, not once per run: a resumed run draws the same length targets as an unbroken one
+            gen = torch.Generator().manual_seed(t.seed * 7919 + step)
             values = self.train_step(step, next(docs).to(acc.device), reals, gen)  # 0) - 3)
             step += 1
             self.state["step"] = step
             self.state["docs_seen"] += t.batch_size * acc.num_processes
             docs_log += t.batch_size * acc.num_processes
             logger.add(values)
+            self._check_faults(step, values, logger)  # NaN/inf and collapse: report, then act as configured
             bar.update(1)
             # 4) log / samples / eval / save
             if step % t.log_every == 0 or step == t.steps:
@@ -307,12 +313,16 @@ class Trainer:
             with acc.autocast():
                 fake = model.write_summary(comp_ids, comp_mask, target, temperature=t.sample_temperature)
             model.train()
+            if fake.shape[0] > 1:
+                values["summary/distinct"] = float(torch.unique(fake, dim=0).shape[0])  # 1: a collapsed batch
         # 2) discriminator step(s): real short texts vs generated summaries
         use_d = reals is not None and t.adv_weight > 0
         if use_d:
             for _ in range(t.d_steps):
                 real = next(reals).to(acc.device)
                 values.update(self._d_step(real, fake))
+            if self.guard.step_is_bad:
+                return values  # a non-finite D step skips the whole step
         # 3) generator step
         with acc.autocast():
             if pretrain:
@@ -334,11 +344,14 @@ class Trainer:
                     values["loss/adv"] = adv.item()
             if sup_rows:
                 loss = loss + t.sup_weight * out.losses["sup"]
-        if not torch.isfinite(loss):
-            raise SummaeError(f"the training loss became {loss.item()} at step {step}: lower train.lr")
         self.opt_g.zero_grad(set_to_none=True)
+        if not self._finite(loss, "training loss"):
+            return values  # no update: summae.guards decides what follows
         acc.backward(loss)
         grad_norm = acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        if t.mixed_precision != "fp16" and not self._finite(grad_norm, "generator gradient norm"):
+            self.opt_g.zero_grad(set_to_none=True)  # clipping by a NaN norm made every gradient NaN
+            return values
         self.opt_g.step()
         self.sched_g.step()
         if use_d:
@@ -361,8 +374,13 @@ class Trainer:
         real_logits, fake_logits = logits[: real.shape[0]], logits[real.shape[0]:]
         loss = discriminator_loss(real_logits, fake_logits, smooth=0.1)
         self.opt_d.zero_grad(set_to_none=True)
+        if self.guard.step_is_bad or not self._finite(loss, "discriminator loss"):
+            return {}
         self.accelerator.backward(loss)
-        self.accelerator.clip_grad_norm_(self.disc.parameters(), self.cfg.train.grad_clip)
+        norm = self.accelerator.clip_grad_norm_(self.disc.parameters(), self.cfg.train.grad_clip)
+        if self.cfg.train.mixed_precision != "fp16" and not self._finite(norm, "discriminator gradient norm"):
+            self.opt_d.zero_grad(set_to_none=True)
+            return {}
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)  # the generator step must not leave gradients for the next D step
         return {"loss/d": loss.item(), "d/acc_real": accuracy(real_logits, real=True).item(),
@@ -419,20 +437,59 @@ class Trainer:
             checkpoint.save_module(disc, tmp / "discriminator.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps(self.state, indent=2), encoding="utf-8")
             if name == "last":
-                torch.save({"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
-                            "torch_rng": torch.get_rng_state()}, tmp / "training_state.pt")
+                checkpoint.save_training_state(tmp / checkpoint.TRAINING_STATE, self._optimizers())
 
-        checkpoint.write_atomic(self.out / name, fill)
+        self.state["guard"] = self.guard.state_dict()
+        try:
+            checkpoint.write_atomic(self.out / name, fill)
+        except OSError as err:  # disk full, quota, permissions: the previous checkpoint is still in place
+            raise SummaeError(f"could not write the checkpoint {self.out / name} at step {self.state['step']}: "
+                              f"{err.strerror or err}; the previous {name}/ is intact (free space, then "
+                              f"--resume)") from None
+
+    def _optimizers(self) -> dict:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
 
     def _load_training_state(self, directory: Path) -> None:
         self.state.update(checkpoint.read_state(directory))
-        # weights_only: tensors and plain containers, never arbitrary pickled objects
-        blob = torch.load(directory / "training_state.pt", map_location="cpu", weights_only=True)
-        self.opt_g.load_state_dict(blob["opt_g"])
-        self.opt_d.load_state_dict(blob["opt_d"])
-        self.sched_g.load_state_dict(blob["sched_g"])
-        self.sched_d.load_state_dict(blob["sched_d"])
-        torch.set_rng_state(blob["torch_rng"])
+        self.guard.load_state_dict(self.state.get("guard", {}))
+        blob = checkpoint.load_training_state(directory / checkpoint.TRAINING_STATE, self._optimizers())
+        checkpoint.set_rng_state(blob)
         self._print(f"resuming from {directory} at step {self.state['step']}")
+
+    # ---- faults (detection in summae.guards) -------------------------------------------------------
+    def _finite(self, value: torch.Tensor, what: str) -> bool:
+        # (fp16 gradient norms are not checked: inf there is the loss scaler's business, it skips and rescales)
+        bad = ~torch.isfinite(value.detach().float())
+        if self.accelerator.num_processes > 1:
+            bad = self.accelerator.reduce(bad.float(), "max") > 0  # every rank skips, or none: no DDP hang
+        if bool(bad):
+            self.guard.nonfinite(what, float(value.detach()))
+        return not bool(bad)
+
+    def _check_faults(self, step: int, values: dict, logger: MetricLogger) -> None:
+        acc = self.accelerator
+        if acc.num_processes > 1:  # all ranks must take the same decision: the mean of their collapse signals
+            values = {k: acc.reduce(torch.tensor(float(v), device=acc.device), "mean").item()
+                      for k, v in values.items() if k in guards.WATCHED}
+        for fault in self.guard.end_step(step, values):
+            self._print(fault.message)
+            logger.write(step, fault.row())
+            counts = self.state["faults"]
+            counts[fault.kind] = counts.get(fault.kind, 0) + 1
+            last = self.out / "last"
+            if fault.action == "stop":
+                logger.flush(step)  # the failing step's metrics, for the diagnosis
+                held = f"last/ holds step {checkpoint.read_state(last)['step']}" if last.is_dir() else "no checkpoint yet"
+                raise SummaeError(f"{fault.message} ({held})")
+            if fault.action == "lower_lr":
+                lrs = [guards.halve_lr(self.opt_g, self.sched_g), guards.halve_lr(self.opt_d, self.sched_d)]
+                self._print(f"step {step}: learning rates now lr {lrs[0]:g}, d_lr {lrs[1]:g}")
+            elif fault.action == "rollback" and not (last / "trainer_state.json").exists():
+                self._print(f"step {step}: no checkpoint to roll back to yet: going on from the current weights")
+            elif fault.action == "rollback":
+                restore_weights(self._unwrapped(), self.accelerator.unwrap_model(self.disc), last)
+                checkpoint.load_training_state(last / checkpoint.TRAINING_STATE, self._optimizers())
+                self._print(f"step {step}: weights and optimizer state rolled back to last/ "
+                            f"(step {checkpoint.read_state(last)['step']}); the step count goes on")
 
