@@ -254,11 +254,12 @@ def supervised_step_fn(trainer, model):
     import torch
 
     from summae.bottleneck import lead_targets, target_words
+    from summae.trainer import adamw
 
     cfg, acc, vocab = trainer.cfg, trainer.accelerator, model.vocab
     compressor = model.compressor
     params = [p for p in compressor.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, betas=(0.9, 0.98))
+    opt = adamw(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, betas=(0.9, 0.98))  # as the trainer
     gen = torch.Generator().manual_seed(cfg.train.seed)
 
     def step(_i, doc_labels):

@@ -17,8 +17,8 @@ from torch import nn
 from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, repeat_mask, soft_embed,
-                               straight_through, word_counts)
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, repeat_mask, rule_table,
+                               soft_embed, straight_through, word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.losses import token_nll, token_nll_per_sequence
@@ -97,6 +97,8 @@ class SummaeModel(nn.Module):
         self.register_buffer("word_start", vocab.word_start.clone(), persistent=False)  # (V,)
         self.register_buffer("banned", vocab.banned.clone(), persistent=False)  # (V,)
         self.register_buffer("length_ids", torch.tensor(vocab.length_ids), persistent=False)  # (max_words,)
+        # (5, V) forbidden tokens per decoding state, built once instead of at every decoding step
+        self.register_buffer("rule_rows", rule_table(self.word_start, self.banned, vocab.eos_id), persistent=False)
 
     # ---- inputs --------------------------------------------------------------------------------
     def compressor_inputs(self, doc_ids: torch.Tensor, doc_mask: torch.Tensor, target: torch.Tensor):
@@ -108,7 +110,8 @@ class SummaeModel(nn.Module):
 
     def _rules(self, counts, target, step):
         return length_rule_mask(counts, target, step, max_steps=self.max_summary_tokens,
-                                word_start=self.word_start, banned=self.banned, eos_id=self.vocab.eos_id)
+                                word_start=self.word_start, banned=self.banned, eos_id=self.vocab.eos_id,
+                                table=self.rule_rows)
 
     def _encode(self, ids, mask):
         return self.compressor.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, D)

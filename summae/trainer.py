@@ -27,6 +27,14 @@ from summae.factory import build_models, prepare_tokenizer
 from summae.training_eval import DevSet, evaluate_dev, sample_table
 
 
+def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
+    """AdamW with the fused kernel (one kernel for all parameters, CPU and CUDA) where torch has it."""
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas, fused=True)
+    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
+
+
 class MetricLogger:
     """One place for metrics: metrics.jsonl (every logged step) and one console line per interval."""
 
@@ -37,13 +45,15 @@ class MetricLogger:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}  # per key: loss/adv only exists after pretraining
 
-    def add(self, values: dict[str, float]) -> None:
+    def add(self, values: dict[str, float | torch.Tensor]) -> None:
+        # values may be 0-d tensors: summed on their device, read once per interval in flush (no per-step sync)
         for key, value in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+            value = value.detach() if isinstance(value, torch.Tensor) else float(value)
+            self.sums[key] = self.sums.get(key, 0.0) + value
             self.counts[key] = self.counts.get(key, 0) + 1
 
     def flush(self, step: int, extra: dict | None = None) -> dict:
-        row = {k: v / self.counts[k] for k, v in self.sums.items()}
+        row = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
         row.update(extra or {})
         self.sums, self.counts = {}, {}
         self.write(step, row)
@@ -142,9 +152,8 @@ class Trainer:
         self.dev = DevSet.build(self.dev_texts, self.dev_refs, tok, self.vocab, cfg)
 
         g_params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt_g = torch.optim.AdamW(g_params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.9, 0.98))
-        self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.d_lr, weight_decay=t.weight_decay,
-                                       betas=(0.5, 0.999))
+        self.opt_g = adamw(g_params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.9, 0.98))
+        self.opt_d = adamw(list(self.disc.parameters()), lr=t.d_lr, weight_decay=t.weight_decay, betas=(0.5, 0.999))
         warm = max(1, t.warmup_steps)
         schedule = lambda step: min(1.0, (step + 1) / warm)  # noqa: E731 - linear warm-up, then constant
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, schedule)
@@ -210,7 +219,7 @@ class Trainer:
                 "best_step": self.state["best_step"], "best_score": self.state["best_score"],
                 "docs_per_s": self.state["docs_seen"] / max(self.state["train_seconds"], 1e-9)}
 
-    def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, float]:
+    def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, torch.Tensor]:
         cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
         model, vocab = self._unwrapped(), self.vocab
         # 0) masks, word counts and length targets of the batch
@@ -256,7 +265,7 @@ class Trainer:
                     d_fake = self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask)
                     adv = generator_adv_loss(d_fake)
                     loss = loss + t.adv_weight * adv
-                    values["loss/adv"] = adv.item()
+                    values["loss/adv"] = adv.detach()
         if not torch.isfinite(loss):
             raise SummaeError(f"the training loss became {loss.item()} at step {step}: lower train.lr")
         self.opt_g.zero_grad(set_to_none=True)
@@ -266,14 +275,15 @@ class Trainer:
         self.sched_g.step()
         if use_d:
             self.sched_d.step()  # only after opt_d stepped (torch warns otherwise)
-        values.update({f"loss/{k}": v.item() for k, v in out.losses.items()})
-        values["loss/total"] = loss.item()
-        values["grad/norm"] = float(grad_norm)
-        values["summary/words"] = target.float().mean().item()
+        # metrics stay 0-d tensors: MetricLogger reads them once per log interval, not once per step
+        values.update({f"loss/{k}": v.detach() for k, v in out.losses.items()})
+        values["loss/total"] = loss.detach()
+        values["grad/norm"] = torch.as_tensor(grad_norm).detach()
+        values["summary/words"] = target.float().mean()
         values["train/adv_weight"] = t.adv_weight if (use_d and not pretrain) else 0.0
         return values
 
-    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         pad = self.vocab.pad_id
         width = max(real.shape[1], fake.shape[1])
         both = torch.cat([torch.nn.functional.pad(real, (0, width - real.shape[1]), value=pad),
@@ -288,8 +298,8 @@ class Trainer:
         self.accelerator.clip_grad_norm_(self.disc.parameters(), self.cfg.train.grad_clip)
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)  # the generator step must not leave gradients for the next D step
-        return {"loss/d": loss.item(), "d/acc_real": accuracy(real_logits, real=True).item(),
-                "d/acc_fake": accuracy(fake_logits, real=False).item()}
+        return {"loss/d": loss.detach(), "d/acc_real": accuracy(real_logits, real=True),
+                "d/acc_fake": accuracy(fake_logits, real=False)}
 
     def _drop_words(self, ids: torch.Tensor, mask: torch.Tensor):
         """Pretraining noise: drop a share of the document's tokens from the compressor input (not EOS)."""
