@@ -214,7 +214,7 @@ def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Cloc
     """Mean ms per training step of each part, over `batches` (a separate, instrumented pass)."""
     acc = trainer.accelerator
     parts = Breakdown(clock)
-    parts.wrap(model, "write_summary", "1_write_summary")
+    parts.wrap(model, "write_summary", "1_write_summary")  # inside 3_g_forward: it shares its encoder pass
     import summae.modeling as modeling
 
     parts.wrap(model, "_encode", "encode")
@@ -290,8 +290,13 @@ def dev_sentences(cfg, n: int) -> list[str]:
     return [lines[i % len(lines)] for i in range(n)]  # cycled when n exceeds the dev set (4000 lines)
 
 
-def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock) -> dict:
-    """Summarizer's default decoding over n dev sentences in batches of train.batch_size; one warm-up batch."""
+def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *, bf16: bool = False) -> dict:
+    """Summarizer's default decoding over n dev sentences in batches of train.batch_size; one warm-up batch.
+    bf16: under torch.autocast(bfloat16) (not the default decoding: reported apart, quality to be checked)."""
+    import contextlib
+
+    import torch
+
     from summae.batches import encode_texts
     from summae.summarize import Summarizer
 
@@ -300,12 +305,14 @@ def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock) ->
     ids, _ = encode_texts(trainer.tokenizer, texts, cfg.model.max_source_tokens - 1)
     tokens = sum(len(x) + 1 for x in ids)  # + EOS, as the compressor reads them
     summarizer = Summarizer(cfg, trainer.tokenizer, model, device=device)
-    summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
-    seconds = []
-    for start in range(0, n, bs):
-        begin = clock()
-        summarizer(texts[start: start + bs], batch_size=bs)
-        seconds.append(clock() - begin)
+    precision = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    with precision:
+        summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
+        seconds = []
+        for start in range(0, n, bs):
+            begin = clock()
+            summarizer(texts[start: start + bs], batch_size=bs)
+            seconds.append(clock() - begin)
     total = sum(seconds)
     return {"summarize_sentences": n, "summarize_sentences_per_s": round(n / total, 1),
             "summarize_tokens_per_s": round(tokens / total, 1), "summarize_batch_ms": summary_ms(seconds),
@@ -324,6 +331,8 @@ def parse_args(argv):
     parser.add_argument("--breakdown-steps", type=int, default=3, help="instrumented train steps (0 = none)")
     parser.add_argument("--sentences", type=int, default=None,
                         help="summarized dev sentences (default 512 on cpu, 20000 on cuda)")
+    parser.add_argument("--summarize-bf16", action="store_true",
+                        help="also time summarizing under bf16 autocast (reported as summarize_bf16_*)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/throughput-DATE-HW.json)")
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.breakdown_steps < 0:
@@ -384,6 +393,10 @@ def run(args, device: str) -> dict:
         memory.start()
         summarize = measure_summarize(cfg, trainer, model, device, n_sent, clock)
         mem["summarize"] = memory.mb()
+        if args.summarize_bf16:
+            echo(f"(c') summarizing {n_sent} dev sentences under bf16 autocast")
+            bf16 = measure_summarize(cfg, trainer, model, device, n_sent, clock, bf16=True)
+            summarize.update({k.replace("summarize_", "summarize_bf16_"): v for k, v in bf16.items()})
         params = param_counts(model, trainer.accelerator.unwrap_model(trainer.disc))
     return report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params, breakdown)
 

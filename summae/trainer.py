@@ -1,10 +1,11 @@
 """Training: the only place with optimizers. accelerate places the models, mixes precision and syncs ranks.
 
-One step: 0) a batch and its length targets; 1) the compressor writes summaries (no gradient);
-2) the discriminator learns real short texts vs those summaries; 3) the generator (compressor +
-reconstructor) learns to rebuild the document from its summary, fool the discriminator and stay near
-lead pseudo-summaries; 4) log, print samples, evaluate, save. The first `pretrain_steps` steps replace
-1) and 3) by supervised learning of lead pseudo-summaries, which gives the bottleneck words to start from.
+One step: 0) a batch and its length targets; 1) the compressor writes summaries (no gradient; at the
+start of the generator's forward pass, sharing its encoder pass); 2) the discriminator learns real short
+texts vs those summaries; 3) the generator (compressor + reconstructor) learns to rebuild the document
+from its summary, fool the discriminator and stay near lead pseudo-summaries; 4) log, print samples,
+evaluate, save. The first `pretrain_steps` steps replace 1) and 3) by supervised learning of lead
+pseudo-summaries, which gives the bottleneck words to start from.
 """
 
 from __future__ import annotations
@@ -222,6 +223,7 @@ class Trainer:
     def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, torch.Tensor]:
         cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
         model, vocab = self._unwrapped(), self.vocab
+        self.model.train()  # dropout on, whatever ran on the model before (evaluation, a Summarizer)
         # 0) masks, word counts and length targets of the batch
         doc_mask = doc_labels != vocab.pad_id  # (B, L), EOS included
         doc_words = model.word_start[doc_labels].sum(1).cpu()  # (B,)
@@ -231,41 +233,39 @@ class Trainer:
         lead = lead_targets(doc_labels, target, word_start=model.word_start, max_tokens=cfg.model.max_summary_tokens,
                             eos_id=vocab.eos_id, pad_id=vocab.pad_id)  # (B, S)
         pretrain = step < t.pretrain_steps
-        values: dict[str, float] = {}
+        values: dict[str, torch.Tensor | float] = {}
         if pretrain:
             comp_ids, comp_mask = model.compressor_inputs(*self._drop_words(doc_labels, doc_mask), target)
             fake = lead  # the discriminator warms up on lead spans: what the compressor writes at first
         else:
             comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_mask, target)
-            # 1) the compressor writes summaries (no gradient; sampled for exploration)
-            model.eval()
-            with acc.autocast():
-                fake = model.write_summary(comp_ids, comp_mask, target, temperature=t.sample_temperature)
-            model.train()
-        # 2) discriminator step(s): real short texts vs generated summaries
         use_d = reals is not None and t.adv_weight > 0
-        if use_d:
-            for _ in range(t.d_steps):
-                real = next(reals).to(acc.device)
-                values.update(self._d_step(real, fake))
-        # 3) generator step
         with acc.autocast():
             if pretrain:
                 out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, lead_ids=lead,
                                  rec_from_lead=True)
                 loss = out.losses["lead"] + t.rec_weight * out.losses["rec"]
             else:
-                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, summary_ids=fake,
-                                 target=target, lead_ids=lead if t.lead_weight > 0 else None)
+                # 1) + 3) the compressor writes summaries (no gradient; sampled for exploration) at the start of
+                # the generator forward, from the same encoder pass as the losses (one encoder run, not two)
+                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, target=target,
+                                 lead_ids=lead if t.lead_weight > 0 else None, write_temperature=t.sample_temperature)
+                fake = out.summary_ids
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
                     loss = loss + t.lead_weight * out.losses["lead"]
-                if use_d:
-                    # gradients reach the compressor through the straight-through one-hots
-                    d_fake = self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask)
-                    adv = generator_adv_loss(d_fake)
-                    loss = loss + t.adv_weight * adv
-                    values["loss/adv"] = adv.detach()
+        # 2) discriminator step(s): real short texts vs generated summaries (ids: no graph to the generator)
+        if use_d:
+            for _ in range(t.d_steps):
+                real = next(reals).to(acc.device)
+                values.update(self._d_step(real, fake))
+        if use_d and not pretrain:
+            # 3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach
+            # the compressor through the straight-through one-hots
+            with acc.autocast():
+                adv = generator_adv_loss(self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask))
+            loss = loss + t.adv_weight * adv
+            values["loss/adv"] = adv.detach()
         if not torch.isfinite(loss):
             raise SummaeError(f"the training loss became {loss.item()} at step {step}: lower train.lr")
         self.opt_g.zero_grad(set_to_none=True)
