@@ -50,7 +50,7 @@ FLOPS_FORMULA = (
     "softmax and the copy head's (T, L) attention are left out; tokens are padded widths: Ls = max_source_tokens + 1 "
     "(length token), L = max_source_tokens, S = max_summary_tokens. Pe/Pd = encoder/decoder params without "
     "embeddings, H = V*D (tied output head), C = copy head, Dc = discriminator convolutions + output, De = its "
-    "V*d embedding. train = 2*(Pe*Ls + (Pd+H+C)*S) [write summary] + 6*Dc*2S [D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
+    "V*d embedding. train = 2*(Pd+H+C)*S [write summary: it reuses the G forward's encoder pass] + 6*Dc*2S [D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
     "[compressor: sampled + lead rows] + H*S [one-hot @ E] + Pe*S + (Pd+H)*L [reconstructor] + (De+Dc)*S "
     "[D on one-hots]); supervised = 6*(Pe*Ls + (Pd+H)*S); summarize = 2*(Pe*Ls + (Pd+H+C)*S) per sentence")
 
@@ -172,10 +172,11 @@ def param_counts(model, disc) -> dict[str, int]:
 
 def flops_per_doc(p: dict[str, int], *, Ls: int, L: int, S: int) -> dict[str, float]:
     pe, pd, h, c, dc, de = p["Pe"], p["Pd"], p["H"], p["C"], p["Dc"], p["De"]
-    write = 2 * (pe * Ls + (pd + h + c) * S)
+    write = 2 * (pd + h + c) * S  # the train step's summaries decode from the G forward's encoder states
     d_step = 6 * dc * 2 * S
     g_step = 6 * (pe * Ls + (pd + h + c) * 2 * S + h * S + pe * S + (pd + h) * L + (de + dc) * S)
-    return {"train": write + d_step + g_step, "supervised": 6 * (pe * Ls + (pd + h) * S), "summarize": write}
+    return {"train": write + d_step + g_step, "supervised": 6 * (pe * Ls + (pd + h) * S),
+            "summarize": 2 * pe * Ls + write}
 
 
 # ---- where the training step spends its time ----------------------------------------------------------------
