@@ -124,7 +124,8 @@ def main(argv=None) -> int:
     cores = len(os.sched_getaffinity(0))
     payload = {"benchmark": "memory", "date": dt.date.today().isoformat(), "hardware": f"cpu{cores}",
                "load_average": [round(x, 2) for x in os.getloadavg()], **result}
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"memory-{dt.date.today():%Y%m%d}-cpu{cores}.json"
+    name = f"memory-{dt.date.today():%Y%m%d}-cpu{cores}.json"
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     say(f"wrote {out}")
@@ -138,9 +139,9 @@ def measure(args, work: Path, env: dict, say) -> dict:
     runs: dict[str, dict] = {}
     say("tiny model (2 steps)")
     model = work / "model"
+    tiny = QUICK + ["train.steps=2", "train.pretrain_steps=1"]
     runs["train_tiny_model"] = run_capped(cli("train", "--config", str(TINY), "--output-dir", str(model), "--quiet",
-                                              "--device", "cpu", *sets(QUICK + ["train.steps=2", "train.pretrain_steps=1"])),
-                                          args.cap_mb, env=env)
+                                              "--device", "cpu", *sets(tiny)), args.cap_mb, env=env)
     for n in args.lines:
         path = work / f"lines-{n}.txt"
         write_lines(path, n, words, seed=n)
@@ -148,9 +149,10 @@ def measure(args, work: Path, env: dict, say) -> dict:
         runs[f"summarize_{n}"] = run_capped(cli("summarize", "--model", str(model), "--input", str(path), "--output",
                                                 str(path) + ".out", "--device", "cpu", "--quiet",
                                                 "--batch-size", str(args.batch_size)), args.cap_mb, env=env)
-        produced = sum(1 for _ in open(str(path) + ".out", encoding="utf-8")) if (work / f"{path.name}.out").exists() else 0
+        output = work / f"{path.name}.out"
+        produced = sum(1 for _ in open(output, encoding="utf-8")) if output.exists() else 0
         runs[f"summarize_{n}"].update(lines=n, output_lines=produced)
-        (work / f"{path.name}.out").unlink(missing_ok=True)
+        output.unlink(missing_ok=True)
     big_bytes = int(args.train_gb * 1e9)
     for name, size in (("small", big_bytes // 100), ("big", big_bytes)):
         path = work / f"train-{name}.txt"
@@ -166,7 +168,8 @@ def measure(args, work: Path, env: dict, say) -> dict:
         path.unlink()
     small, large = (runs[f"summarize_{n}"] for n in args.lines)
     return {"cap_mb": args.cap_mb, "cap_kind": "RLIMIT_AS (address space) of each child, as prlimit --as",
-            "peak_kind": "the child's own ru_maxrss (os.wait4)", "env": "ARROW_DEFAULT_MEMORY_POOL=system OMP_NUM_THREADS=1", "summarize_batch_size": args.batch_size,
+            "peak_kind": "the child's own ru_maxrss (os.wait4)",
+            "env": "ARROW_DEFAULT_MEMORY_POOL=system OMP_NUM_THREADS=1", "summarize_batch_size": args.batch_size,
             "train_steps": args.train_steps, "model": "configs/tiny.yaml trained 2 steps",
             "summarize_flat": flat(small, large),
             "train_flat": {**flat(runs["train_stream_small"], runs["train_stream_big"]),

@@ -50,7 +50,8 @@ FLOPS_FORMULA = (
     "softmax and the copy head's (T, L) attention are left out; tokens are padded widths: Ls = max_source_tokens + 1 "
     "(length token), L = max_source_tokens, S = max_summary_tokens. Pe/Pd = encoder/decoder params without "
     "embeddings, H = V*D (tied output head), C = copy head, Dc = discriminator convolutions + output, De = its "
-    "V*d embedding. train = 2*(Pd+H+C)*S [write summary: it reuses the G forward's encoder pass] + 6*Dc*2S [D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
+    "V*d embedding. train = 2*(Pd+H+C)*S [write summary: it reuses the G forward's encoder pass] + 6*Dc*2S "
+    "[D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
     "[compressor: sampled + lead rows] + H*S [one-hot @ E] + Pe*S + (Pd+H)*L [reconstructor] + (De+Dc)*S "
     "[D on one-hots]); supervised = 6*(Pe*Ls + (Pd+H)*S); summarize = 2*(Pe*Ls + (Pd+H+C)*S) per sentence")
 
