@@ -50,7 +50,8 @@ FLOPS_FORMULA = (
     "softmax and the copy head's (T, L) attention are left out; tokens are padded widths: Ls = max_source_tokens + 1 "
     "(length token), L = max_source_tokens, S = max_summary_tokens. Pe/Pd = encoder/decoder params without "
     "embeddings, H = V*D (tied output head), C = copy head, Dc = discriminator convolutions + output, De = its "
-    "V*d embedding. train = 2*(Pe*Ls + (Pd+H+C)*S) [write summary] + 6*Dc*2S [D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
+    "V*d embedding. train = 2*(Pd+H+C)*S [write summary: it reuses the G forward's encoder pass] + 6*Dc*2S "
+    "[D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
     "[compressor: sampled + lead rows] + H*S [one-hot @ E] + Pe*S + (Pd+H)*L [reconstructor] + (De+Dc)*S "
     "[D on one-hots]); supervised = 6*(Pe*Ls + (Pd+H)*S); summarize = 2*(Pe*Ls + (Pd+H+C)*S) per sentence")
 
@@ -172,10 +173,11 @@ def param_counts(model, disc) -> dict[str, int]:
 
 def flops_per_doc(p: dict[str, int], *, Ls: int, L: int, S: int) -> dict[str, float]:
     pe, pd, h, c, dc, de = p["Pe"], p["Pd"], p["H"], p["C"], p["Dc"], p["De"]
-    write = 2 * (pe * Ls + (pd + h + c) * S)
+    write = 2 * (pd + h + c) * S  # the train step's summaries decode from the G forward's encoder states
     d_step = 6 * dc * 2 * S
     g_step = 6 * (pe * Ls + (pd + h + c) * 2 * S + h * S + pe * S + (pd + h) * L + (de + dc) * S)
-    return {"train": write + d_step + g_step, "supervised": 6 * (pe * Ls + (pd + h) * S), "summarize": write}
+    return {"train": write + d_step + g_step, "supervised": 6 * (pe * Ls + (pd + h) * S),
+            "summarize": 2 * pe * Ls + write}
 
 
 # ---- where the training step spends its time ----------------------------------------------------------------
@@ -214,7 +216,7 @@ def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Cloc
     """Mean ms per training step of each part, over `batches` (a separate, instrumented pass)."""
     acc = trainer.accelerator
     parts = Breakdown(clock)
-    parts.wrap(model, "write_summary", "1_write_summary")
+    parts.wrap(model, "write_summary", "1_write_summary")  # inside 3_g_forward: it shares its encoder pass
     import summae.modeling as modeling
 
     parts.wrap(model, "_encode", "encode")
@@ -254,11 +256,12 @@ def supervised_step_fn(trainer, model):
     import torch
 
     from summae.bottleneck import lead_targets, target_words
+    from summae.trainer import adamw
 
     cfg, acc, vocab = trainer.cfg, trainer.accelerator, model.vocab
     compressor = model.compressor
     params = [p for p in compressor.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, betas=(0.9, 0.98))
+    opt = adamw(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, betas=(0.9, 0.98))  # as the trainer
     gen = torch.Generator().manual_seed(cfg.train.seed)
 
     def step(_i, doc_labels):
@@ -289,8 +292,13 @@ def dev_sentences(cfg, n: int) -> list[str]:
     return [lines[i % len(lines)] for i in range(n)]  # cycled when n exceeds the dev set (4000 lines)
 
 
-def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock) -> dict:
-    """Summarizer's default decoding over n dev sentences in batches of train.batch_size; one warm-up batch."""
+def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *, bf16: bool = False) -> dict:
+    """Summarizer's default decoding over n dev sentences in batches of train.batch_size; one warm-up batch.
+    bf16: under torch.autocast(bfloat16) (not the default decoding: reported apart, quality to be checked)."""
+    import contextlib
+
+    import torch
+
     from summae.batches import encode_texts
     from summae.summarize import Summarizer
 
@@ -299,12 +307,14 @@ def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock) ->
     ids, _ = encode_texts(trainer.tokenizer, texts, cfg.model.max_source_tokens - 1)
     tokens = sum(len(x) + 1 for x in ids)  # + EOS, as the compressor reads them
     summarizer = Summarizer(cfg, trainer.tokenizer, model, device=device)
-    summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
-    seconds = []
-    for start in range(0, n, bs):
-        begin = clock()
-        summarizer(texts[start: start + bs], batch_size=bs)
-        seconds.append(clock() - begin)
+    precision = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    with precision:
+        summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
+        seconds = []
+        for start in range(0, n, bs):
+            begin = clock()
+            summarizer(texts[start: start + bs], batch_size=bs)
+            seconds.append(clock() - begin)
     total = sum(seconds)
     return {"summarize_sentences": n, "summarize_sentences_per_s": round(n / total, 1),
             "summarize_tokens_per_s": round(tokens / total, 1), "summarize_batch_ms": summary_ms(seconds),
@@ -323,6 +333,8 @@ def parse_args(argv):
     parser.add_argument("--breakdown-steps", type=int, default=3, help="instrumented train steps (0 = none)")
     parser.add_argument("--sentences", type=int, default=None,
                         help="summarized dev sentences (default 512 on cpu, 20000 on cuda)")
+    parser.add_argument("--summarize-bf16", action="store_true",
+                        help="also time summarizing under bf16 autocast (reported as summarize_bf16_*)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/throughput-DATE-HW.json)")
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.breakdown_steps < 0:
@@ -383,6 +395,10 @@ def run(args, device: str) -> dict:
         memory.start()
         summarize = measure_summarize(cfg, trainer, model, device, n_sent, clock)
         mem["summarize"] = memory.mb()
+        if args.summarize_bf16:
+            echo(f"(c') summarizing {n_sent} dev sentences under bf16 autocast")
+            bf16 = measure_summarize(cfg, trainer, model, device, n_sent, clock, bf16=True)
+            summarize.update({k.replace("summarize_", "summarize_bf16_"): v for k, v in bf16.items()})
         params = param_counts(model, trainer.accelerator.unwrap_model(trainer.disc))
     return report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params, breakdown)
 

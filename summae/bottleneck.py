@@ -20,25 +20,38 @@ def word_counts(ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
 
 
 def length_rule_mask(counts: torch.Tensor, target: torch.Tensor, step: torch.Tensor | int, *, max_steps: int,
-                     word_start: torch.Tensor, banned: torch.Tensor, eos_id: int) -> torch.Tensor:
+                     word_start: torch.Tensor, banned: torch.Tensor, eos_id: int,
+                     table: torch.Tensor | None = None) -> torch.Tensor:
     """Tokens that may not come next, as a bool mask (..., V).
 
     counts: words already written, (B,) or (B, S); target: words wanted, (B,); step: position of the token
     being chosen (int, or (S,) for a whole sequence). Rules: never a banned token; the first token starts a
     word; no EOS before `target` words; no new word once `target` words are written (so a summary never
-    exceeds its target); only EOS at the last position.
+    exceeds its target); only EOS at the last position. table: rule_table(word_start, banned, eos_id), when
+    the caller keeps it (a decoding loop asks every step).
     """
     if counts.dim() == 2:
         target = target[:, None]  # (B, 1) against (B, S)
-    below = (counts < target)[..., None]  # (..., 1)
-    last = (torch.as_tensor(step, device=counts.device) >= max_steps - 1)
-    last = last.reshape(*([1] * (counts.dim() - 1)), -1, 1) if last.dim() else last  # broadcast over B
-    vocab = word_start.shape[0]
-    is_eos = torch.zeros(vocab, dtype=torch.bool, device=counts.device)
+    # every position is in one of five states, so the (..., V) mask is one gather from a (5, V) table
+    # instead of five full-size boolean ops (this runs once per decoding step)
+    state = (counts < target).long() + 2 * (counts == 0).long()  # (...,): below target + 2 * first token
+    last = torch.as_tensor(step, device=counts.device) >= max_steps - 1  # () or (S,)
+    state = torch.where(last, torch.full_like(state, 4), state)  # broadcast over B
+    table = rule_table(word_start, banned, eos_id) if table is None else table
+    return table[state]  # (..., V)
+
+
+def rule_table(word_start: torch.Tensor, banned: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """The forbidden tokens of each decoding state, (5, V) bool: rows 0-3 = below-target + 2 * first-token,
+    row 4 = the last position (only EOS allowed)."""
+    is_eos = torch.zeros_like(word_start)
     is_eos[eos_id] = True
-    first = (counts == 0)[..., None]  # (..., 1): a summary starts with a new word, not a word piece
-    forbid = banned | (below & is_eos) | (~below & word_start) | (first & ~word_start)  # (..., V)
-    return torch.where(last, ~is_eos, forbid)  # the last position may only hold EOS
+    rows = []
+    for state in range(4):
+        below, first = bool(state & 1), bool(state & 2)
+        rows.append(banned | (is_eos if below else word_start) | (~word_start if first else torch.zeros_like(banned)))
+    rows.append(~is_eos)
+    return torch.stack(rows)
 
 
 def repeat_mask(ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
@@ -47,13 +60,13 @@ def repeat_mask(ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
     Banning them stops the "shell shell" and "the the" repetitions of small models (Wang & Lee removed
     repeated tokens after decoding; banning them keeps the summary at its word target instead).
     """
-    vocab = word_start.shape[0]
-    used = torch.zeros(ids.shape[0], vocab, dtype=torch.bool, device=ids.device)
-    masks = []
-    for t in range(ids.shape[1]):
-        masks.append(used.clone())
-        used = used | (F.one_hot(ids[:, t], vocab).bool() & word_start)
-    return torch.stack(masks, dim=1)
+    batch, steps = ids.shape
+    positions = torch.arange(steps, device=ids.device)
+    # first position of each word-start token in each row, `steps` where it never occurs: (B, V)
+    where = torch.where(word_start[ids], positions, steps).expand(batch, steps)  # (B, S)
+    first = torch.full((batch, word_start.shape[0]), steps, dtype=torch.long, device=ids.device)
+    first.scatter_reduce_(1, ids, where, reduce="amin")
+    return first[:, None, :] < positions[None, :, None]  # (B, S, V): written at an earlier position
 
 
 def apply_mask(logits: torch.Tensor, forbid: torch.Tensor) -> torch.Tensor:
@@ -80,8 +93,44 @@ def straight_through(logits: torch.Tensor, hard_ids: torch.Tensor, tau: float) -
 
 
 def soft_embed(one_hot: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Expected embeddings: (B, S, V) @ (V, D) -> (B, S, D); equal to a lookup for a hard one-hot."""
+    """Expected embeddings: (B, S, V) @ (V, D) -> (B, S, D); equal to a lookup for a hard one-hot.
+
+    On CPU a hard (straight-through) one-hot takes an exact shortcut: the forward pass is a row lookup and
+    the weight gradient a sparse index_add, instead of two dense (B*S, V) x (V, D) matmuls; the gradient
+    of the one-hot itself (what reaches the compressor) is the same dense product either way. On GPUs the
+    dense matmul is cheap, and checking for a one-hot would cost a host sync.
+    """
+    if one_hot.device.type == "cpu" and one_hot.is_floating_point() and _is_hard(one_hot):
+        return _HardEmbed.apply(one_hot, weight)
     return one_hot.to(weight.dtype) @ weight
+
+
+def _is_hard(x: torch.Tensor) -> bool:
+    """Every row (last dim) all zero, or zero but for a single 1."""
+    ones = x == 1
+    return bool(((x == 0) | ones).all()) and bool((ones.sum(-1) <= 1).all())
+
+
+class _HardEmbed(torch.autograd.Function):
+    """one_hot @ weight for an exact 0/1 one_hot (rows may be all zero): same values and gradients."""
+
+    @staticmethod
+    def forward(ctx, one_hot, weight):
+        row_on = one_hot.amax(-1, keepdim=True).to(weight.dtype)  # (B, S, 1): 0 for all-zero rows
+        ids = one_hot.argmax(-1)  # (B, S)
+        ctx.save_for_backward(ids, row_on, weight)
+        return weight[ids] * row_on  # (B, S, D)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ids, row_on, weight = ctx.saved_tensors
+        grad_one_hot = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_one_hot = grad.to(weight.dtype) @ weight.t()  # (B, S, D) @ (D, V) -> (B, S, V)
+        if ctx.needs_input_grad[1]:
+            rows = (grad * row_on).reshape(-1, weight.shape[1]).to(weight.dtype)  # (B*S, D)
+            grad_weight = torch.zeros_like(weight).index_add_(0, ids.reshape(-1), rows)  # (V, D)
+        return grad_one_hot, grad_weight
 
 
 def after_eos_mask(ids: torch.Tensor, eos_id: int) -> torch.Tensor:

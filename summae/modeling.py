@@ -17,8 +17,8 @@ from torch import nn
 from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, repeat_mask, soft_embed,
-                               straight_through, word_counts)
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, repeat_mask, rule_table,
+                               soft_embed, straight_through, word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.losses import token_nll, token_nll_per_sequence
@@ -35,6 +35,7 @@ class SummaeOutput:
     summary_one_hot: torch.Tensor | None = None  # (B, S, V) straight-through one-hots of the summary
     summary_mask: torch.Tensor | None = None  # (B, S) True on summary tokens (EOS included)
     rec_logits: torch.Tensor | None = None  # (B, L, V) reconstructor logits over the document
+    summary_ids: torch.Tensor | None = None  # (B, S) the summaries written in this forward (write_temperature)
 
 
 def build_seq2seq(cfg: Config, vocab_size: int, vocab: VocabInfo):
@@ -97,6 +98,8 @@ class SummaeModel(nn.Module):
         self.register_buffer("word_start", vocab.word_start.clone(), persistent=False)  # (V,)
         self.register_buffer("banned", vocab.banned.clone(), persistent=False)  # (V,)
         self.register_buffer("length_ids", torch.tensor(vocab.length_ids), persistent=False)  # (max_words,)
+        # (5, V) forbidden tokens per decoding state, built once instead of at every decoding step
+        self.register_buffer("rule_rows", rule_table(self.word_start, self.banned, vocab.eos_id), persistent=False)
 
     # ---- inputs --------------------------------------------------------------------------------
     def compressor_inputs(self, doc_ids: torch.Tensor, doc_mask: torch.Tensor, target: torch.Tensor):
@@ -108,7 +111,8 @@ class SummaeModel(nn.Module):
 
     def _rules(self, counts, target, step):
         return length_rule_mask(counts, target, step, max_steps=self.max_summary_tokens,
-                                word_start=self.word_start, banned=self.banned, eos_id=self.vocab.eos_id)
+                                word_start=self.word_start, banned=self.banned, eos_id=self.vocab.eos_id,
+                                table=self.rule_rows)
 
     def _encode(self, ids, mask):
         return self.compressor.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, D)
@@ -138,12 +142,14 @@ class SummaeModel(nn.Module):
     # ---- writing summaries (no gradient) ---------------------------------------------------------
     @torch.no_grad()
     def write_summary(self, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: torch.Tensor, *,
-                      temperature: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+                      temperature: float = 0.0, generator: torch.Generator | None = None,
+                      enc: torch.Tensor | None = None) -> torch.Tensor:
         """Greedy (temperature 0) or sampled summaries under the length rules, with a KV cache.
 
-        Returns (B, S) ids: the summary, its EOS, then pad.
+        enc: the compressor's encoder states (B, L+1, D) when the caller already has them. Returns (B, S) ids:
+        the summary, its EOS, then pad.
         """
-        enc = self._encode(comp_ids, comp_mask)
+        enc = self._encode(comp_ids, comp_mask) if enc is None else enc
         counts = torch.zeros(comp_ids.shape[0], dtype=torch.long, device=comp_ids.device)
 
         def step_scores(tokens, cache_args):
@@ -209,18 +215,30 @@ class SummaeModel(nn.Module):
 
     # ---- training forward passes -----------------------------------------------------------------
     def forward(self, *, comp_ids, comp_mask, doc_labels, summary_ids=None, target=None, lead_ids=None,
-                rec_from_lead: bool = False, sup_rows: int = 0) -> SummaeOutput:
+                rec_from_lead: bool = False, write_temperature: float | None = None,
+                sup_rows: int = 0) -> SummaeOutput:
         """Losses of one batch.
 
         comp_ids/comp_mask (B, L+1): compressor input with its length token; doc_labels (B, L): document + EOS,
         pad elsewhere; summary_ids (B, S): the summary written by `write_summary` (main phase); target (B,):
         its word target; lead_ids (B, S): lead pseudo-summaries (supervised loss "lead"). With
-        rec_from_lead (pretraining), the reconstructor reads the lead pseudo-summaries instead. The last
-        `sup_rows` rows are labeled pairs (semi-supervised option): their lead_ids are references, and their
-        loss is "sup" instead of "lead".
+        rec_from_lead (pretraining), the reconstructor reads the lead pseudo-summaries instead. With
+        write_temperature and no summary_ids, the summaries are written here first (out.summary_ids). The
+        last `sup_rows` rows are labeled pairs (semi-supervised option): their lead_ids are references, and
+        their loss is "sup" instead of "lead".
         """
         start, pad = self.vocab.start_id, self.vocab.pad_id
         enc = self._encode(comp_ids, comp_mask)  # (B, L+1, D)
+        written = None
+        if summary_ids is None and write_temperature is not None:
+            # write from this encoder pass (detached) instead of encoding the batch a second time; only the
+            # decoding runs without dropout, as in write_summary under eval()
+            self.compressor.get_decoder().eval()
+            try:
+                written = summary_ids = self.write_summary(comp_ids, comp_mask, target, enc=enc.detach(),
+                                                           temperature=write_temperature)
+            finally:
+                self.compressor.get_decoder().train(self.training)
         # one decoder pass over [sampled summaries; lead targets]: a single forward keeps DDP happy
         targets = [t for t in (summary_ids, lead_ids) if t is not None]
         n = comp_ids.shape[0]
@@ -231,7 +249,7 @@ class SummaeModel(nn.Module):
                                 attention_mask=comp_mask.repeat(reps, 1), decoder_input_ids=dec_in,
                                 output_hidden_states=self.copy_head is not None)
         args = (enc_rep, comp_mask.repeat(reps, 1), comp_ids.repeat(reps, 1))
-        out = SummaeOutput()
+        out = SummaeOutput(summary_ids=written)
         if lead_ids is not None:
             logp = self._head(out_c, *args, rows=slice(-n, None), targets=lead_ids)  # (B, S)
             keep = (lead_ids != pad).float()

@@ -42,5 +42,6 @@ class CopyHead(nn.Module):
             return torch.log(gate * vocab_y + (1 - gate) * copy_y + LOG_FLOOR).squeeze(-1)
         vocab = torch.softmax(logits.float(), dim=-1)  # (B, T, V)
         index = src_ids[:, None, :].expand(-1, attn.shape[1], -1)  # (B, T, L)
-        copy = torch.zeros_like(vocab).scatter_add_(2, index, attn)  # (B, T, V): attention summed per token id
+        # (B, T, V): attention summed per token id; attn is bf16 under CPU autocast, where softmax keeps its dtype
+        copy = torch.zeros_like(vocab).scatter_add_(2, index, attn.to(vocab.dtype))
         return torch.log(gate * vocab + (1 - gate) * copy + LOG_FLOOR)

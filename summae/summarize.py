@@ -17,6 +17,9 @@ from summae.bottleneck import words_for_request
 from summae.errors import SummaeError
 
 
+SORT_WINDOW = 16  # batches read ahead and sorted by length, so a batch pads to similar lengths
+
+
 def clean_summary(text: str, limit: int) -> str:
     """One line, single spaces, never more than `limit` words."""
     return " ".join(text.split()[:limit])
@@ -60,24 +63,35 @@ class Summarizer:
 
     def stream(self, texts: Iterable[str], *, words=None, ratio=None, beams: int = 1,
                batch_size: int = 64) -> Iterator[str]:
-        """Summaries in input order, one batch of texts in memory at a time."""
+        """Summaries in input order, at most SORT_WINDOW batches of texts in memory at a time."""
         self.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
         if words is None and ratio is None:
             words = self.cfg.summary.default_words
-        batch: list[str] = []
+        window: list[str] = []
         for text in texts:
-            batch.append(text)
-            if len(batch) == batch_size:
-                yield from self._batch(batch, words, ratio, beams)
-                batch = []
-        if batch:
-            yield from self._batch(batch, words, ratio, beams)
+            window.append(text)
+            if len(window) == batch_size * SORT_WINDOW:
+                yield from self._window(window, words, ratio, beams, batch_size)
+                window = []
+        if window:
+            yield from self._window(window, words, ratio, beams, batch_size)
 
-    @torch.no_grad()
+    def _window(self, texts: list[str], words, ratio, beams: int, batch_size: int) -> list[str]:
+        """Summaries of `texts` in their order, from batches of similar length (less padding to encode)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[str] = [""] * len(texts)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start: start + batch_size]
+            for i, summary in zip(rows, self._batch([texts[i] for i in rows], words, ratio, beams)):
+                out[i] = summary
+        return out
+
+    @torch.inference_mode()
     def _batch(self, texts: list[str], words, ratio, beams: int) -> list[str]:
         model, vocab = self.model, self.model.vocab
-        width = self.cfg.model.max_source_tokens
-        ids, _ = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], width - 1)
+        limit = self.cfg.model.max_source_tokens
+        ids, _ = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], limit - 1)
+        width = max(len(x) for x in ids) + 1  # the batch's longest document + EOS: no all-padding columns
         docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)
         mask = docs != vocab.pad_id
         doc_words = model.word_start[docs].sum(1)  # (B,)

@@ -1,10 +1,11 @@
 """Training: the only place with optimizers. accelerate places the models, mixes precision and syncs ranks.
 
-One step: 0) a batch and its length targets; 1) the compressor writes summaries (no gradient);
-2) the discriminator learns real short texts vs those summaries; 3) the generator (compressor +
-reconstructor) learns to rebuild the document from its summary, fool the discriminator and stay near
-lead pseudo-summaries; 4) log, print samples, evaluate, save. The first `pretrain_steps` steps replace
-1) and 3) by supervised learning of lead pseudo-summaries, which gives the bottleneck words to start from.
+One step: 0) a batch and its length targets; 1) the compressor writes summaries (no gradient; at the
+start of the generator's forward pass, sharing its encoder pass); 2) the discriminator learns real short
+texts vs those summaries; 3) the generator (compressor + reconstructor) learns to rebuild the document
+from its summary, fool the discriminator and stay near lead pseudo-summaries; 4) log, print samples,
+evaluate, save. The first `pretrain_steps` steps replace 1) and 3) by supervised learning of lead
+pseudo-summaries, which gives the bottleneck words to start from.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ from summae.factory import build_models, prepare_tokenizer, restore_weights
 from summae.training_eval import DevSet, evaluate_dev, sample_table
 
 
+def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
+    """AdamW with the fused kernel (one kernel for all parameters, CPU and CUDA) where torch has it."""
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas, fused=True)
+    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
+
+
 class MetricLogger:
     """One place for metrics: metrics.jsonl (every logged step) and one console line per interval."""
 
@@ -39,13 +48,15 @@ class MetricLogger:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}  # per key: loss/adv only exists after pretraining
 
-    def add(self, values: dict[str, float]) -> None:
+    def add(self, values: dict[str, float | torch.Tensor]) -> None:
+        # values may be 0-d tensors: summed on their device, read once per interval in flush (no per-step sync)
         for key, value in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+            value = value.detach() if isinstance(value, torch.Tensor) else float(value)
+            self.sums[key] = self.sums.get(key, 0.0) + value
             self.counts[key] = self.counts.get(key, 0) + 1
 
     def flush(self, step: int, extra: dict | None = None) -> dict:
-        row = {k: v / self.counts[k] for k, v in self.sums.items()}
+        row = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
         row.update(extra or {})
         self.sums, self.counts = {}, {}
         self.write(step, row)
@@ -181,9 +192,8 @@ class Trainer:
         self.dev = DevSet.build(self.dev_texts, self.dev_refs, tok, self.vocab, cfg)
 
         g_params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt_g = torch.optim.AdamW(g_params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.9, 0.98))
-        self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.d_lr, weight_decay=t.weight_decay,
-                                       betas=(0.5, 0.999))
+        self.opt_g = adamw(g_params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.9, 0.98))
+        self.opt_d = adamw(list(self.disc.parameters()), lr=t.d_lr, weight_decay=t.weight_decay, betas=(0.5, 0.999))
         warm = max(1, t.warmup_steps)
         schedule = lambda step: min(1.0, (step + 1) / warm)  # noqa: E731 - linear warm-up, then constant
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, schedule)
@@ -279,9 +289,10 @@ class Trainer:
                 "best_step": self.state["best_step"], "best_score": self.state["best_score"],
                 "docs_per_s": self.state["docs_seen"] / max(self.state["train_seconds"], 1e-9)}
 
-    def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, float]:
+    def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, torch.Tensor]:
         cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
         model, vocab = self._unwrapped(), self.vocab
+        self.model.train()  # dropout on, whatever ran on the model before (evaluation, a Summarizer)
         # 0) masks, word counts and length targets of the batch
         doc_mask = doc_labels != vocab.pad_id  # (B, L), EOS included
         doc_words = model.word_start[doc_labels].sum(1).cpu()  # (B,)
@@ -301,49 +312,47 @@ class Trainer:
             target, sup_rows = torch.cat([target, words]), docs.shape[0]
             doc_mask = doc_labels != vocab.pad_id
         pretrain = step < t.pretrain_steps
-        values: dict[str, float] = {}
+        values: dict[str, torch.Tensor | float] = {}
         if pretrain:
             comp_ids, comp_mask = model.compressor_inputs(*self._drop_words(doc_labels, doc_mask), target)
             # the discriminator warms up on lead spans (what the compressor writes at first), never on references
             fake = lead[: lead.shape[0] - sup_rows]
         else:
             comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_mask, target)
-            # 1) the compressor writes summaries (no gradient; sampled for exploration)
-            model.eval()
-            with acc.autocast():
-                fake = model.write_summary(comp_ids, comp_mask, target, temperature=t.sample_temperature)
-            model.train()
-            if fake.shape[0] > 1:
-                values["summary/distinct"] = float(torch.unique(fake, dim=0).shape[0])  # 1: a collapsed batch
-        # 2) discriminator step(s): real short texts vs generated summaries
         use_d = reals is not None and t.adv_weight > 0
-        if use_d:
-            for _ in range(t.d_steps):
-                real = next(reals).to(acc.device)
-                values.update(self._d_step(real, fake))
-            if self.guard.step_is_bad:
-                return values  # a non-finite D step skips the whole step
-        # 3) generator step
         with acc.autocast():
             if pretrain:
                 out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, lead_ids=lead,
                                  rec_from_lead=True, sup_rows=sup_rows)
                 loss = out.losses["lead"] + t.rec_weight * out.losses["rec"]
             else:
-                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, summary_ids=fake,
-                                 target=target, lead_ids=lead if (t.lead_weight > 0 or sup_rows) else None,
-                                 sup_rows=sup_rows)
+                # 1) + 3) the compressor writes summaries (no gradient; sampled for exploration) at the start of
+                # the generator forward, from the same encoder pass as the losses (one encoder run, not two)
+                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, target=target,
+                                 lead_ids=lead if (t.lead_weight > 0 or sup_rows) else None,
+                                 write_temperature=t.sample_temperature, sup_rows=sup_rows)
+                fake = out.summary_ids
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
                     loss = loss + t.lead_weight * out.losses["lead"]
-                if use_d:
-                    # gradients reach the compressor through the straight-through one-hots
-                    d_fake = self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask)
-                    adv = generator_adv_loss(d_fake)
-                    loss = loss + t.adv_weight * adv
-                    values["loss/adv"] = adv.item()
+                if fake.shape[0] > 1:
+                    values["summary/distinct"] = float(torch.unique(fake, dim=0).shape[0])  # 1: a collapsed batch
             if sup_rows:
                 loss = loss + t.sup_weight * out.losses["sup"]
+        # 2) discriminator step(s): real short texts vs generated summaries (ids: no graph to the generator)
+        if use_d:
+            for _ in range(t.d_steps):
+                real = next(reals).to(acc.device)
+                values.update(self._d_step(real, fake))
+            if self.guard.step_is_bad:
+                return values  # a non-finite D step skips the whole step
+        if use_d and not pretrain:
+            # 3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach
+            # the compressor through the straight-through one-hots
+            with acc.autocast():
+                adv = generator_adv_loss(self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask))
+            loss = loss + t.adv_weight * adv
+            values["loss/adv"] = adv.detach()
         self.opt_g.zero_grad(set_to_none=True)
         if not self._finite(loss, "training loss"):
             return values  # no update: summae.guards decides what follows
@@ -356,14 +365,15 @@ class Trainer:
         self.sched_g.step()
         if use_d:
             self.sched_d.step()  # only after opt_d stepped (torch warns otherwise)
-        values.update({f"loss/{k}": v.item() for k, v in out.losses.items()})
-        values["loss/total"] = loss.item()
-        values["grad/norm"] = float(grad_norm)
-        values["summary/words"] = target.float().mean().item()
+        # metrics stay 0-d tensors: MetricLogger reads them once per log interval, not once per step
+        values.update({f"loss/{k}": v.detach() for k, v in out.losses.items()})
+        values["loss/total"] = loss.detach()
+        values["grad/norm"] = torch.as_tensor(grad_norm).detach()
+        values["summary/words"] = target.float().mean()
         values["train/adv_weight"] = t.adv_weight if (use_d and not pretrain) else 0.0
         return values
 
-    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         pad = self.vocab.pad_id
         width = max(real.shape[1], fake.shape[1])
         both = torch.cat([torch.nn.functional.pad(real, (0, width - real.shape[1]), value=pad),
@@ -383,8 +393,8 @@ class Trainer:
             return {}
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)  # the generator step must not leave gradients for the next D step
-        return {"loss/d": loss.item(), "d/acc_real": accuracy(real_logits, real=True).item(),
-                "d/acc_fake": accuracy(fake_logits, real=False).item()}
+        return {"loss/d": loss.detach(), "d/acc_real": accuracy(real_logits, real=True),
+                "d/acc_fake": accuracy(fake_logits, real=False)}
 
     def _drop_words(self, ids: torch.Tensor, mask: torch.Tensor):
         """Pretraining noise: drop a share of the document's tokens from the compressor input (not EOS)."""

@@ -216,6 +216,24 @@ def test_soft_embed_of_a_hard_one_hot_is_an_embedding_lookup():
     assert torch.equal(out, F.embedding(ids, weight))
 
 
+def test_soft_embed_of_a_straight_through_one_hot_matches_the_dense_product_in_values_and_gradients():
+    # the CPU shortcut (row lookup, sparse weight gradient) against the plain matmul it replaces
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 30, generator=gen, requires_grad=True)
+    weight = torch.randn(30, 8, generator=gen, requires_grad=True)
+    keep = torch.tensor([[1.0] * 5, [1.0, 1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0]])[..., None]
+    one_hot = straight_through(logits, torch.randint(0, 30, (3, 5), generator=gen), 0.7) * keep
+    upstream = torch.randn(3, 5, 8, generator=gen)
+    grads = []
+    for embed in (soft_embed, lambda x, w: x @ w):
+        out = embed(one_hot, weight)
+        grad = torch.autograd.grad((out * upstream).sum(), (logits, weight), retain_graph=True)
+        grads.append((out.detach(), *grad))
+    for fast, dense in zip(*grads):
+        assert torch.allclose(fast, dense, atol=1e-6)
+    assert grads[0][2][one_hot.detach().sum((0, 1)) == 0].abs().sum() == 0  # unread rows get no gradient
+
+
 def test_soft_embed_of_a_distribution_is_the_expected_embedding():
     weight = torch.tensor([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]])
     probs = torch.tensor([[[0.5, 0.5, 0.0], [0.25, 0.25, 0.5]]])

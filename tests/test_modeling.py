@@ -453,3 +453,20 @@ def test_saved_compressor_loads_with_plain_transformers(built, batch, saved, tok
                                             decoder_input_ids=dec_in).logits)
         out = plain.generate(input_ids=inputs[0][:2], attention_mask=inputs[1][:2], max_new_tokens=4)
     assert out.shape[0] == 2 and plain.generation_config.eos_token_id == vocab.eos_id
+
+
+def test_forward_writes_the_summary_from_its_own_encoder_pass(built, batch):
+    # the trainer's main phase: forward(write_temperature=...) writes first, then scores what it wrote;
+    # with dropout 0 (tiny.yaml) that is exactly write_summary's greedy summary
+    model, _, _ = built
+    doc, target = batch
+    comp_ids, comp_mask = model.compressor_inputs(doc, doc != model.vocab.pad_id, target)
+    model.train()
+    try:
+        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target, write_temperature=0.0)
+    finally:
+        model.eval()
+    assert torch.equal(out.summary_ids, model.write_summary(comp_ids, comp_mask, target))
+    assert out.summary_one_hot is not None and torch.isfinite(out.losses["rec"])
+    assert model.compressor.get_decoder().training is False  # mode restored (eval here, as the fixture left it)
+

@@ -1,0 +1,104 @@
+"""Old vs new code in one process, timed alternately: the fair comparison on a busy, shared machine.
+
+    python benchmarks/ab_speed.py --old-root DIR [--old-package summae_old] [--rounds N] [--batch-size B]
+        [--sentences N] [--set k=v ...]
+
+DIR holds a copy of an older summae renamed to `summae_old` (imports rewritten), e.g.:
+    git archive <commit> summae | tar -x -C /tmp/old && mv /tmp/old/summae /tmp/old/summae_old
+    sed -i -E 's/(from|import) summae(\\.| )/\\1 summae_old\\2/g' /tmp/old/summae_old/*.py
+Both builds read the same config (configs/throughput.yaml, fp32 on CPU), the same tokenizer and the same
+batches; each round times one training step, one supervised step and one summarizing batch of each build,
+old and new back to back, so load from other processes hits both alike. Prints medians and ratios as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def build(package: str, cfg_overrides: list[str], out_dir: str):
+    trainer_mod = importlib.import_module(f"{package}.trainer")
+    config_mod = importlib.import_module(f"{package}.config")
+    cfg = config_mod.load_config(str(ROOT / "configs" / "throughput.yaml"), cfg_overrides)
+    return cfg, trainer_mod.Trainer(cfg, out_dir, device="cpu", echo=lambda s: None, progress=False)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--old-root", required=True)
+    parser.add_argument("--old-package", default="summae_old")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--sentences", type=int, default=128, help="summarized per round and build")
+    parser.add_argument("--tokenizer", default="/tmp/spd/tok", help="saved here on the first run")
+    parser.add_argument("--set", action="append", default=[])
+    args = parser.parse_args(argv)
+    sys.path.insert(0, args.old_root)
+    import torch
+
+    from throughput import supervised_step_fn, dev_sentences
+
+    data_dir = ROOT.parent / "shared" / "data"
+    base = [f"data.data_dir={data_dir}", f"train.batch_size={args.batch_size}", "train.mixed_precision=no"]
+    tok = Path(args.tokenizer)
+    with tempfile.TemporaryDirectory() as tmp:
+        if not (tok / "tokenizer_config.json").exists():
+            _, first = build("summae", base + list(args.set), f"{tmp}/first")
+            first.tokenizer.save_pretrained(str(tok))
+        base.append(f"tokenizer.path={tok}")
+        builds = {}
+        for name, package in (("old", args.old_package), ("new", "summae")):
+            cfg, trainer = build(package, base + list(args.set), f"{tmp}/{name}")
+            model = trainer.accelerator.unwrap_model(trainer.model)
+            summarizer = importlib.import_module(f"{package}.summarize").Summarizer(cfg, trainer.tokenizer, model)
+            builds[name] = dict(cfg=cfg, trainer=trainer, model=model, summarizer=summarizer,
+                                reals=trainer.real_batches.iterate(0), gen=torch.Generator().manual_seed(0),
+                                sup=supervised_step_fn(trainer, model))
+        docs = builds["new"]["trainer"].batches.iterate(0)
+        batches = [next(docs) for _ in range(args.rounds + 1)]
+        texts = dev_sentences(builds["new"]["cfg"], args.sentences)
+        times = {f"{k}_{part}": [] for k in builds for part in ("train", "sup", "summarize")}
+        for r, batch in enumerate(batches):
+            for name, b in builds.items():
+                step = b["cfg"].train.pretrain_steps + r
+                begin = time.perf_counter()
+                b["trainer"].train_step(step, batch, b["reals"], b["gen"])
+                t1 = time.perf_counter()
+                b["model"].train()
+                b["sup"](r, batch)
+                t2 = time.perf_counter()
+                b["summarizer"](texts, batch_size=args.batch_size)
+                t3 = time.perf_counter()
+                if r:  # round 0 warms up
+                    times[f"{name}_train"].append(t1 - begin)
+                    times[f"{name}_sup"].append(t2 - t1)
+                    times[f"{name}_summarize"].append(t3 - t2)
+            print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in times.items() if v), file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    out = {"rounds": args.rounds, "batch_size": args.batch_size, "load_average": os.getloadavg(),
+           "median_s": {k: round(v, 4) for k, v in med.items()}}
+    for name in builds:
+        out[f"{name}_train_over_supervised"] = round(med[f"{name}_train"] / med[f"{name}_sup"], 3)
+        out[f"{name}_summarize_sentences_per_s"] = round(args.sentences / med[f"{name}_summarize"], 1)
+    out["train_speedup"] = round(med["old_train"] / med["new_train"], 3)
+    out["summarize_speedup"] = round(med["old_summarize"] / med["new_summarize"], 3)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
