@@ -6,7 +6,6 @@ import json
 import os
 from collections import deque
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
