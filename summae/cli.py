@@ -39,6 +39,8 @@ def cmd_train(args) -> int:
 
     cfg = load_config(args.config, args.set)
     out = Path(args.output_dir or Path("runs") / cfg.name)
+    if out.exists() and not out.is_dir():
+        raise SummaeError(f"--output-dir {out} is a file; give a directory (new or holding a run)")
     trainer = Trainer(cfg, out, resume=args.resume, device=args.device, echo=_err, progress=not args.quiet)
     result = trainer.train()
     _err(f"done: {result['step']} steps in {result['train_seconds']:.0f} s ({result['docs_per_s']:.0f} docs/s); "

@@ -192,7 +192,7 @@ def _parse_record(line: str, field: str, *, require_field: bool) -> dict:
         record = json.loads(line, object_pairs_hook=_unique_keys, parse_float=_number, parse_int=_number)
         json.dumps(record, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\ud800") is not text
     except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+        raise ValueError(f"not valid JSON ({e.msg}, column {e.colno})") from None
     except (ValueError, RecursionError) as e:  # UnicodeEncodeError, _unique_keys, _number, deep nesting
         reason = ("nested too deeply" if isinstance(e, RecursionError) else
                   "a lone surrogate escape" if isinstance(e, UnicodeError) else str(e))

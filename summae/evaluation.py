@@ -156,7 +156,7 @@ def _jsonl_value(name: str, number: int, line: str, field: str) -> str:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as err:
-        raise SummaeError(f"{name} line {number}: malformed JSON ({err.msg} at column {err.colno})") from None
+        raise SummaeError(f"{name} line {number}: malformed JSON ({err.msg}, column {err.colno})") from None
     except RecursionError:
         raise SummaeError(f"{name} line {number}: malformed JSON (nested too deeply)") from None
     if not isinstance(record, dict):

@@ -322,7 +322,7 @@ def test_output_in_a_read_only_directory(cli, tmp_path):
 
 def test_train_output_dir_that_is_a_file(cli, tmp_path):
     target = write(tmp_path / "run", "not a directory\n")
-    one_line_error(*cli("train", "--config", TINY, "--output-dir", target, "--quiet"), "train")
+    one_line_error(*cli("train", "--config", TINY, "--output-dir", target, "--quiet"), "train", "is a file")
     assert target.read_text() == "not a directory\n"
 
 
