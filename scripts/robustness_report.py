@@ -169,7 +169,12 @@ def interrupted(work: Path, model: str, sig: int) -> dict:
     while not (partial.exists() and partial.stat().st_size) and proc.poll() is None:
         time.sleep(0.2)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=300)
+    try:
+        _, err = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:  # recorded as a finding, not a crash of the report
+        proc.kill()
+        _, err = proc.communicate()
+        err += "\n(no exit within 900 s of the signal; killed)"
     lines = len(partial.read_text(encoding="utf-8").splitlines()) if partial.exists() else 0
     intact = "yes" if keep.read_text(encoding="utf-8") == KEEP else "NO"
     rerun = subprocess.run(argv, cwd=REPO, env=environment(), capture_output=True, text=True, timeout=3600)
