@@ -39,6 +39,8 @@ def cmd_train(args) -> int:
 
     cfg = load_config(args.config, args.set)
     out = Path(args.output_dir or Path("runs") / cfg.name)
+    if out.exists() and not out.is_dir():
+        raise SummaeError(f"--output-dir {out} is a file; give a directory (new or holding a run)")
     trainer = Trainer(cfg, out, resume=args.resume, device=args.device, echo=_err, progress=not args.quiet)
     result = trainer.train()
     _err(f"done: {result['step']} steps in {result['train_seconds']:.0f} s ({result['docs_per_s']:.0f} docs/s); "
@@ -73,9 +75,12 @@ def cmd_summarize(args) -> int:
     counts = summarize_file(summarizer, args.input, args.output, words=args.words, ratio=args.ratio, beams=args.beams,
                             batch_size=args.batch_size, field=args.field, output_field=args.output_field,
                             overwrite=args.overwrite, fmt=args.format, skip_bad=args.skip_bad,
-                            progress=not args.quiet)
+                            progress=not args.quiet, encoding=args.encoding)
     note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
-    if not args.quiet:
+    if counts["truncated"]:
+        note += (f", {counts['truncated']} longer than model.max_source_tokens "
+                 f"({summarizer.cfg.model.max_source_tokens} tokens) were cut to it")
+    if not args.quiet or note:  # skips and cuts are reported even with --quiet
         _err(f"summarized {counts['documents']} documents{note}")
     return 0
 
@@ -127,28 +132,41 @@ def cmd_plot(args) -> int:
 # ---- evaluate / baseline ---------------------------------------------------------------------------
 def cmd_evaluate(args) -> int:
     from summae.evaluation import evaluate_files, format_table
+    from summae.summarize import OutputSink
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the warning also comes back in the result
-        result = evaluate_files(args.hyps, args.refs, duc=args.duc, field=args.field)
+    sink = OutputSink(args.output) if args.output else None  # an unwritable --output fails before scoring
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the warning also comes back in the result
+            result = evaluate_files(args.hyps, args.refs, duc=args.duc, field=args.field, encoding=args.encoding)
+    except BaseException:
+        if sink:
+            sink.finish(ok=False)
+        raise
     print(format_table({Path(args.hyps).name: result}))
     print(f"({result['mode']}, rouge-score with stemming, {result['n']} documents, {len(args.refs)} reference file(s))")
     if result.get("warning"):
         _err(f"warning: {result['warning']}")
-    if args.output:
-        Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if sink:
+        sink.write(json.dumps(result, indent=2))
+        sink.finish(ok=True)
     return 0
 
 
 def cmd_baseline(args) -> int:
-    from summae.evaluation import baseline_summaries, read_texts
+    from summae.evaluation import baseline_summaries, iter_texts
     from summae.summarize import OutputSink
 
-    docs = read_texts(args.input, field=args.field)
-    summaries = baseline_summaries(docs, lead=args.lead, prefix=args.prefix_bytes)
+    docs = iter_texts(args.input, field=args.field, encoding=args.encoding)  # streamed: constant memory
     sink = OutputSink(args.output)
-    for line in summaries:
-        sink.write(line)
+    try:
+        for doc in docs:
+            sink.write(baseline_summaries([doc], lead=args.lead, prefix=args.prefix_bytes)[0])
+        if not sink.written:
+            raise SummaeError(f"{args.input} holds no documents")
+    except BaseException:
+        sink.finish(ok=False)
+        raise
     sink.finish(ok=True)
     return 0
 
@@ -227,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-field", default="generated_summary", help="jsonl: the field to write the summary into")
     p.add_argument("--overwrite", action="store_true", help="jsonl: replace --output-field where records have it")
     p.add_argument("--format", choices=["txt", "jsonl"], help="input format (default: by extension; stdin: txt)")
-    p.add_argument("--skip-bad", action="store_true",
+    p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
+    p.add_argument("--skip-bad", "--skip-bad-records", action="store_true",
                    help="skip malformed jsonl records (counted) instead of stopping; txt output stays line-aligned "
                         "only for the records kept")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
@@ -272,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DUC rules: recall, hypothesis and references cut to their first 75 bytes")
     p.add_argument("--field", help="the text field of .jsonl inputs")
     p.add_argument("--output", help="also write the scores as JSON here")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of all files, e.g. latin-1 (default utf-8)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("baseline", help="write Lead-N or prefix baseline summaries", epilog=EPILOG)
@@ -281,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--lead", type=positive_int, help="the first N words")
     kind.add_argument("--prefix-bytes", type=positive_int, help="the first N UTF-8 bytes (whole characters)")
     p.add_argument("--field", help="the document field of a .jsonl input")
+    p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
     p.set_defaults(func=cmd_baseline)
     return parser
 
@@ -289,9 +310,20 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _interruptible() -> None:
+    """Ctrl-C must stop a run even when it was started in the background (`cmd &` in a script), where the
+    shell hands the process an ignored SIGINT and Python would never raise KeyboardInterrupt."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
+    _interruptible()
     try:
         return args.func(args)
     except SummaeError as err:

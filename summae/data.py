@@ -16,6 +16,7 @@ import glob
 import gzip
 import io
 import json
+import logging
 import lzma
 import math
 import os
@@ -33,6 +34,8 @@ _READ_ERRORS = (OSError, EOFError, lzma.LZMAError)  # what a truncated or corrup
 _FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _TEXT_DTYPES = ("string", "large_string", "null")  # column types accepted as text (null: no text at all)
 _RECORD_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "jsonl"}  # RecordReader's, by extension
+# notices such as skipped-record counts; with no logging set up, Python prints the bare message on stderr
+_log = logging.getLogger("summae.data")
 
 
 # ---------------------------------------------------------------- paths and formats
@@ -98,28 +101,70 @@ def _open_binary(path: str):
 
 
 def _raw_lines(path: str, limit: int | None = None):
-    """(lineno, bytes without b"\\n", complete) of the whole file, or only of its first `limit` bytes."""
+    """(lineno, bytes without b"\\n", complete, byte offset of the line) of the whole file, or only of its
+    first `limit` bytes."""
+    offset = 0
     with _open_binary(path) as f:
         if limit is None:
             for lineno, raw in enumerate(f, 1):
-                yield lineno, raw.removesuffix(b"\n"), True
+                yield lineno, raw.removesuffix(b"\n"), True, offset
+                offset += len(raw)
             return
         head = f.read(limit)
         truncated = bool(f.read(1))
     pieces = head.split(b"\n")
     for lineno, raw in enumerate(pieces, 1):
-        yield lineno, raw, not (truncated and lineno == len(pieces))  # the last piece may be cut mid-line
+        yield lineno, raw, not (truncated and lineno == len(pieces)), offset  # the last piece may be cut mid-line
+        offset += len(raw) + 1
 
 
-def _decode_line(name: str, lineno: int, raw: bytes | str, complete: bool = True) -> str:
-    """UTF-8 bytes -> str; SummaeError for invalid UTF-8 or NUL bytes (binary files, UTF-16)."""
+ENCODING_HINT = "if it is Latin-1, pass --encoding latin-1"  # summarize / evaluate / baseline have --encoding
+CONVERT_HINT = "convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8"  # train reads UTF-8 only
+
+
+def _bad_bytes(name: str, lineno: int, raw: bytes, offset: int | None, encoding: str, hint: str) -> SummaeError:
+    """The one-line error for a line that is not text: where the first bad byte is, and what to do."""
+    at = "" if offset is None else " at byte offset {}"  # offsets count from the start of the (decompressed) file
+    nul = raw.find(b"\x00")
+    if nul >= 0:  # NUL never occurs in text: a binary file, or UTF-16
+        where = at.format(offset + nul) if at else ""
+        return SummaeError(f"{name} is not UTF-8 text (line {lineno}): it looks binary (a NUL byte{where})")
+    try:
+        raw.decode(encoding)
+        bad, byte = 0, ""
+    except UnicodeDecodeError as e:
+        bad, byte = e.start, f" 0x{raw[e.start]:02x}"
+    where = at.format(offset + bad) if at else ""
+    label = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
+    return SummaeError(f"{name} is not {label} text (line {lineno}): invalid byte{byte}{where}; {hint}")
+
+
+def _decode_line(name: str, lineno: int, raw: bytes | str, complete: bool = True, *, offset: int | None = None,
+                 encoding: str = "utf-8", hint: str = ENCODING_HINT) -> str:
+    """Bytes in `encoding` (UTF-8 by default) -> str; SummaeError naming the line and byte offset for
+    undecodable bytes or NUL bytes (binary files, UTF-16)."""
     try:  # incremental decoder: a cut-off last piece may end inside a multi-byte character
-        text = raw if isinstance(raw, str) else codecs.getincrementaldecoder("utf-8")().decode(raw, complete)
+        text = raw if isinstance(raw, str) else codecs.getincrementaldecoder(encoding)().decode(raw, complete)
     except UnicodeDecodeError:
         text = None
     if text is None or "\x00" in text:
-        raise SummaeError(f"{name} is not UTF-8 text (line {lineno})")
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogatepass")
+        raise _bad_bytes(name, lineno, raw, offset, encoding, hint)
     return text.removeprefix("\ufeff") if lineno == 1 else text  # Windows editors start files with a BOM
+
+
+def check_encoding(encoding: str) -> str:
+    """A codec name Python knows, else a one-line SummaeError (for --encoding)."""
+    try:
+        name = codecs.lookup(encoding).name
+        ascii_newline = "\n".encode(name) == b"\n"
+    except (LookupError, TypeError, ValueError, UnicodeError):
+        raise SummaeError(f"--encoding: unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
+    if not ascii_newline:  # lines are split on the byte b"\n": UTF-16/32 would need another reader
+        raise SummaeError(f"--encoding {encoding}: only encodings that write a newline as one byte are "
+                          f"supported (utf-8, latin-1, cp1252, ...); convert the file to UTF-8")
+    return name
 
 
 def _unique_keys(pairs):
@@ -146,8 +191,12 @@ def _parse_record(line: str, field: str, *, require_field: bool) -> dict:
     try:
         record = json.loads(line, object_pairs_hook=_unique_keys, parse_float=_number, parse_int=_number)
         json.dumps(record, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\ud800") is not text
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeEncodeError are ValueErrors
-        raise ValueError("not valid JSON") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg}, column {e.colno})") from None
+    except (ValueError, RecursionError) as e:  # UnicodeEncodeError, _unique_keys, _number, deep nesting
+        reason = ("nested too deeply" if isinstance(e, RecursionError) else
+                  "a lone surrogate escape" if isinstance(e, UnicodeError) else str(e))
+        raise ValueError(f"not valid JSON ({reason})") from None
     if not isinstance(record, dict):
         raise ValueError(f"not a JSON object (got {_json_type(record)})")
     value = record.get(field)
@@ -164,8 +213,8 @@ def _check_text(path: str, fmt: str, column: str, limit: int | None = None) -> t
     file read)."""
     head, whole, first, array = [], True, True, False  # array: a .json file holding one JSON array
     try:
-        for lineno, raw, complete in _raw_lines(path, limit):
-            text = _decode_line(path, lineno, raw, complete)
+        for lineno, raw, complete, offset in _raw_lines(path, limit):
+            text = _decode_line(path, lineno, raw, complete, offset=offset, hint=CONVERT_HINT)
             whole = complete
             if not complete:
                 break
@@ -315,9 +364,13 @@ def load_texts(patterns, *, field: str | None = None, streaming: bool = False):
             ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
         else:
             ds = _load(datasets, fmt, files, column, streaming)
+        before = None if streaming else len(ds)
         ds = ds.filter(_has_text, batched=True)
     if not streaming and len(ds) == 0:
         raise SummaeError(f"{_names(files)} has no text")
+    if before is not None and fmt != "txt" and len(ds) < before:  # a documented skip, with its count
+        _log.warning(f"{_names(files)}: skipped {before - len(ds)} of {before} records without text in "
+                     f"{column!r} (missing, null or blank)")
     return ds
 
 
@@ -329,12 +382,15 @@ class RecordReader:
     txt: every line is a document, blank ones included (outputs stay line-aligned); record is None. Lines
     end at "\\n" only (a trailing "\\r" is dropped). jsonl: every non-blank line must be a JSON object whose
     `field` is a string. With skip_bad, bad lines are skipped and counted in `.skipped` instead of raising.
+    `encoding` is the files' text encoding (UTF-8 unless the user says otherwise with --encoding).
     """
 
-    def __init__(self, path, *, field: str = "document", skip_bad: bool = False, fmt: str | None = None):
+    def __init__(self, path, *, field: str = "document", skip_bad: bool = False, fmt: str | None = None,
+                 encoding: str = "utf-8"):
         self.path = "-" if str(path) == "-" else _local(path)
         self.name = "<stdin>" if self.path == "-" else str(path)
         self.field, self.skip_bad, self.skipped = field, skip_bad, 0
+        self.encoding = check_encoding(encoding)
         by_name = "txt" if self.path == "-" else _RECORD_FORMATS.get(_split_ext(self.path)[0])
         self.fmt = fmt or by_name
         if self.fmt not in ("txt", "jsonl"):
@@ -347,8 +403,8 @@ class RecordReader:
             return contextlib.nullcontext(getattr(sys.stdin, "buffer", sys.stdin))
         return _open_binary(self.path)
 
-    def _parse(self, lineno: int, raw: bytes | str) -> tuple[dict | None, str] | None:
-        text = _decode_line(self.name, lineno, raw)
+    def _parse(self, lineno: int, raw: bytes | str, offset: int) -> tuple[dict | None, str] | None:
+        text = _decode_line(self.name, lineno, raw, offset=offset, encoding=self.encoding)
         text = text.removesuffix("\n").removesuffix("\r")
         if self.fmt == "txt":
             return None, text
@@ -361,29 +417,32 @@ class RecordReader:
         return record, record[self.field]
 
     def __iter__(self):
+        offset = 0  # bytes before the current line, for the error message
         try:
             with self._open() as f:
                 for lineno, raw in enumerate(f, 1):
                     try:
-                        item = self._parse(lineno, raw)
+                        item = self._parse(lineno, raw, offset)
                     except SummaeError:
                         if not self.skip_bad:
                             raise
                         self.skipped += 1
                         continue
+                    finally:
+                        offset += len(raw)
                     if item is not None:
                         yield item
         except _READ_ERRORS as e:
             raise SummaeError(f"cannot read {self.name}: {e}") from e
 
 
-def iter_records(path: str, *, field: str = "document", skip_bad: bool = False,
-                 fmt: str | None = None) -> RecordReader:
+def iter_records(path: str, *, field: str = "document", skip_bad: bool = False, fmt: str | None = None,
+                 encoding: str = "utf-8") -> RecordReader:
     """(record | None, text) pairs from a .txt / .jsonl file or "-" (stdin); fmt "txt" | "jsonl" | None
     (by extension; stdin defaults to txt). Keep the reader to read `.skipped` afterwards."""
-    return RecordReader(path, field=field, skip_bad=skip_bad, fmt=fmt)
+    return RecordReader(path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
 
 
-def read_lines(path) -> list[str]:
-    """All lines of a small UTF-8 text file, newlines stripped (e.g. the discriminator's headlines)."""
-    return [text for _, text in RecordReader(path, fmt="txt")]
+def read_lines(path, *, encoding: str = "utf-8") -> list[str]:
+    """All lines of a small text file, newlines stripped (e.g. the discriminator's headlines)."""
+    return [text for _, text in RecordReader(path, fmt="txt", encoding=encoding)]

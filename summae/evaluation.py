@@ -15,11 +15,12 @@ Gigaword ROUGE F1 rises with length and scores are only comparable at equal leng
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import warnings
-from pathlib import Path
+from collections.abc import Iterator
 
 from rouge_score import rouge_scorer
 
@@ -134,12 +135,12 @@ def rouge_scores(hyps: list[str], refs: list[list[str]], *, duc: bool = False) -
     return result
 
 
-def _read_bytes(path: str) -> tuple[str, bytes]:
-    """(display name, raw bytes) of a file, or of stdin for "-"."""
+def _open_input(path: str):
+    """(display name, binary file) for a path, or for stdin given "-"; one-line errors for the usual misses."""
     if path == "-":
-        return "<stdin>", sys.stdin.buffer.read()
+        return "<stdin>", sys.stdin.buffer
     try:
-        return path, Path(path).read_bytes()
+        return path, open(path, "rb")
     except FileNotFoundError:
         raise SummaeError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -148,62 +149,61 @@ def _read_bytes(path: str) -> tuple[str, bytes]:
         raise SummaeError(f"{path} is not readable (permission denied)") from None
 
 
-def _split_lines(name: str, data: bytes) -> list[str]:
-    """Decode UTF-8 and split on newlines only, so line i is what `sed -n {i}p` prints."""
-    if b"\x00" in data:
-        raise SummaeError(f"{name} is not UTF-8 text (binary or another encoding)")
+def _jsonl_value(name: str, number: int, line: str, field: str) -> str:
+    # Blank lines are an error rather than skipped: skipping would misalign hypotheses and references.
+    if not line.strip():
+        raise SummaeError(f"{name} line {number}: empty line, expected a JSON object")
     try:
-        text = data.decode("utf-8-sig")  # -sig: a leading byte-order mark is not part of line 1
-    except UnicodeDecodeError:
-        raise SummaeError(f"{name} is not UTF-8 text (binary or another encoding)") from None
-    if not text:
-        return []
-    # str.splitlines would also split on \r, \x0b, \u2028..., shifting line numbers against `wc -l`.
-    lines = text.split("\n")
-    if text.endswith("\n"):
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise SummaeError(f"{name} line {number}: malformed JSON ({err.msg}, column {err.colno})") from None
+    except RecursionError:
+        raise SummaeError(f"{name} line {number}: malformed JSON (nested too deeply)") from None
+    if not isinstance(record, dict):
+        raise SummaeError(f"{name} line {number}: expected a JSON object, got {type(record).__name__}")
+    if field not in record:
+        raise SummaeError(f"{name} line {number}: record has no field {field!r}")
+    value = record[field]
+    if not isinstance(value, str):
+        kind = type(value).__name__
+        raise SummaeError(f"{name} line {number}: field {field!r} is {kind}, expected text")
+    return value
 
 
-def _jsonl_field(name: str, lines: list[str], field: str) -> list[str]:
-    texts = []
-    for number, line in enumerate(lines, start=1):
-        # Blank lines are an error rather than skipped: skipping would misalign hypotheses and references.
-        if not line.strip():
-            raise SummaeError(f"{name} line {number}: empty line, expected a JSON object")
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SummaeError(f"{name} line {number}: malformed JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise SummaeError(f"{name} line {number}: expected a JSON object, got {type(record).__name__}")
-        if field not in record:
-            raise SummaeError(f"{name} line {number}: record has no field {field!r}")
-        value = record[field]
-        if not isinstance(value, str):
-            kind = type(value).__name__
-            raise SummaeError(f"{name} line {number}: field {field!r} is {kind}, expected text")
-        texts.append(value)
-    return texts
+def iter_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
+    """read_texts one line at a time (constant memory); the file is opened, and checked, right away."""
+    from summae.data import _decode_line, check_encoding
+
+    encoding = check_encoding(encoding)
+    # The extension decides, not the content: a .txt line that happens to be JSON is still one text.
+    is_jsonl = field is not None if path == "-" else path.lower().endswith(".jsonl")
+    if is_jsonl and field is None:
+        raise SummaeError(f"{path} is jsonl: pass --field NAME")
+    name, handle = _open_input(path)
+
+    def lines() -> Iterator[str]:
+        offset = 0  # bytes before the current line, for error messages
+        with handle if path != "-" else contextlib.nullcontext(handle):
+            # Split on b"\n" only (not str.splitlines' \r, \x0b, \u2028...): line i is what `sed -n {i}p` prints.
+            for number, raw in enumerate(handle, start=1):
+                line = _decode_line(name, number, raw.removesuffix(b"\n"), offset=offset, encoding=encoding)
+                offset += len(raw)
+                line = line.removesuffix("\r")
+                yield _jsonl_value(name, number, line, field) if is_jsonl else line
+
+    return lines()
 
 
-def read_texts(path: str, *, field: str | None = None) -> list[str]:
+def read_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") -> list[str]:
     """One text per line of a .txt file, or the `field` of each record of a .jsonl file ("-" = stdin).
 
     Text files keep empty lines as "" so line i still matches line i of the other files. A .jsonl file
     needs `field` (no default: guessing "summary" would silently score the wrong column). For "-", the
     input is read as jsonl when `field` is given, as text otherwise; `field` is ignored for text files so
-    a jsonl hypothesis file can be scored against plain-text references.
+    a jsonl hypothesis file can be scored against plain-text references. `encoding`: the files' encoding
+    (UTF-8 by default; any encoding that writes "\\n" as one byte, such as latin-1).
     """
-    name, data = _read_bytes(path)
-    lines = _split_lines(name, data)
-    # The extension decides, not the content: a .txt line that happens to be JSON is still one text.
-    is_jsonl = field is not None if path == "-" else path.lower().endswith(".jsonl")
-    if not is_jsonl:
-        return lines
-    if field is None:
-        raise SummaeError(f"{name} is jsonl: pass --field NAME")
-    return _jsonl_field(name, lines, field)
+    return list(iter_texts(path, field=field, encoding=encoding))
 
 
 def format_table(rows: dict[str, dict]) -> str:
@@ -228,21 +228,22 @@ def format_table(rows: dict[str, dict]) -> str:
 
 
 def evaluate_files(
-    hyps_path: str, refs_paths: list[str], *, duc: bool = False, field: str | None = None
+    hyps_path: str, refs_paths: list[str], *, duc: bool = False, field: str | None = None, encoding: str = "utf-8"
 ) -> dict:
     """Score a hypothesis file against one or more aligned reference files (line i of each = document i).
 
     Returns rouge_scores()'s dict plus "mode" ("duc-recall-75b" or "f1"), "hyps" and "refs" (the paths).
+    "warning" also counts empty summaries and references (kept for alignment; they score 0).
     """
     if isinstance(refs_paths, str) or not refs_paths:
         raise SummaeError("pass at least one reference file (a list of paths)")
     # Reading stdin twice would give the second file zero lines and a confusing count mismatch.
     if [hyps_path, *refs_paths].count("-") > 1:
         raise SummaeError("stdin ('-') can be used for only one of the files")
-    hyps = read_texts(hyps_path, field=field)
+    hyps = read_texts(hyps_path, field=field, encoding=encoding)
     if not hyps:
         raise SummaeError(f"{hyps_path if hyps_path != '-' else '<stdin>'} is empty: no summaries to score")
-    ref_columns = [read_texts(path, field=field) for path in refs_paths]
+    ref_columns = [read_texts(path, field=field, encoding=encoding) for path in refs_paths]
     counts = [len(hyps)] + [len(column) for column in ref_columns]
     if len(set(counts)) > 1:
         listing = ", ".join(f"{p}: {c}" for p, c in zip([hyps_path, *refs_paths], counts))
@@ -250,5 +251,9 @@ def evaluate_files(
     # Transpose columns (one per reference file) into rows (the references of document i).
     refs = [list(doc_refs) for doc_refs in zip(*ref_columns)]
     result = rouge_scores(hyps, refs, duc=duc)
+    blank = [sum(not t.strip() for t in column) for column in [hyps, *ref_columns]]
+    if any(blank):  # empty lines stay (alignment) but drag the mean down: say how many there are
+        notes = [f"{p}: {n} of {len(hyps)} lines are empty" for p, n in zip([hyps_path, *refs_paths], blank) if n]
+        result["warning"] = "; ".join(([result["warning"]] if "warning" in result else []) + notes)
     result.update(mode="duc-recall-75b" if duc else "f1", hyps=hyps_path, refs=list(refs_paths))
     return result

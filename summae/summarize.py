@@ -6,7 +6,6 @@ import json
 import os
 from collections import deque
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -36,6 +35,7 @@ class Summarizer:
         self.cfg, self.tokenizer = cfg, tokenizer
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.truncated = 0  # documents cut to model.max_source_tokens so far (summarize_file reports it)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "auto") -> "Summarizer":
@@ -50,6 +50,11 @@ class Summarizer:
 
     def check_request(self, *, words: int | None, ratio: float | None, beams: int, batch_size: int) -> None:
         limit = self.cfg.summary.max_words
+        for name, value, kind in (("words", words, int), ("ratio", ratio, (int, float)), ("beams", beams, int),
+                                  ("batch_size", batch_size, int)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+                what = "a whole number" if kind is int else "a number"
+                raise SummaeError(f"{name} must be {what}, got {value!r}")
         if words is not None and ratio is not None:
             raise SummaeError("give either --words or --ratio, not both")
         if words is not None and not 1 <= words <= limit:
@@ -65,10 +70,14 @@ class Summarizer:
                batch_size: int = 64) -> Iterator[str]:
         """Summaries in input order, at most SORT_WINDOW batches of texts in memory at a time."""
         self.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
+        if isinstance(texts, (str, bytes)):  # iterating it would summarize one character at a time
+            raise SummaeError("pass a list of texts, not a single string: summarizer([text])")
         if words is None and ratio is None:
             words = self.cfg.summary.default_words
         window: list[str] = []
-        for text in texts:
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise SummaeError(f"texts[{i}] is {type(text).__name__}, expected a string")
             window.append(text)
             if len(window) == batch_size * SORT_WINDOW:
                 yield from self._window(window, words, ratio, beams, batch_size)
@@ -90,7 +99,8 @@ class Summarizer:
     def _batch(self, texts: list[str], words, ratio, beams: int) -> list[str]:
         model, vocab = self.model, self.model.vocab
         limit = self.cfg.model.max_source_tokens
-        ids, _ = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], limit - 1)
+        ids, cut = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], limit - 1)
+        self.truncated += cut
         width = max(len(x) for x in ids) + 1  # the batch's longest document + EOS: no all-padding columns
         docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)
         mask = docs != vocab.pad_id
@@ -116,17 +126,19 @@ def pick_device(device: str) -> str:
 
 
 class OutputSink:
-    """Writes lines to a file atomically (a temporary file renamed at the end) or streams them to stdout.
+    """Writes lines to a file through FILE.partial (renamed to FILE at the end) or streams them to stdout.
 
-    If summarizing fails half-way, a file output keeps its previous content and the partial result is
-    left beside it as FILE.partial, so nothing already written is lost.
+    Lines go to FILE.partial as they are made (line-buffered), so FILE keeps its previous content until the
+    run succeeds, and a run that fails, is interrupted (Ctrl-C) or is killed outright leaves what it wrote as
+    FILE.partial, complete lines only but for the last. A re-run starts FILE.partial afresh.
     """
 
     def __init__(self, path: str | None):
         self.path = None if path in (None, "-") else Path(path)
         self.handle = None
-        self.tmp = None
+        self.written = 0  # lines written so far
         if self.path is not None:
+            self.partial = Path(str(self.path) + ".partial")
             directory = self.path.parent if str(self.path.parent) else Path(".")
             if self.path.is_dir():
                 raise SummaeError(f"cannot write {self.path}: it is a directory")
@@ -134,12 +146,19 @@ class OutputSink:
                 raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
             if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
                 raise SummaeError(f"cannot write {self.path}: permission denied")
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-            # mkstemp makes the file 0600: give it the mode of the file it replaces, else the umask's default
+            if self.partial.is_dir():
+                raise SummaeError(f"cannot write {self.partial}: it is a directory")
+            # the mode of the file it replaces, else the umask's default (as a plain `> FILE` would give)
             umask = os.umask(0)
             os.umask(umask)
-            os.fchmod(fd, self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask)
-            self.handle = os.fdopen(fd, "w", encoding="utf-8")
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask
+            try:
+                self.partial.unlink(missing_ok=True)  # a stale one from an earlier run, perhaps read-only
+                fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            except OSError as err:
+                raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
+            os.fchmod(fd, mode)  # os.open applied the umask; the old file's mode may be wider
+            self.handle = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
 
     def write(self, line: str) -> None:
         if self.handle is None:
@@ -147,30 +166,40 @@ class OutputSink:
             sys.stdout.flush()
         else:
             self.handle.write(line + "\n")
+        self.written += 1
 
     def finish(self, ok: bool) -> None:
-        if self.handle is None:
+        """ok: FILE.partial becomes FILE. Not ok: FILE.partial stays if it holds anything, else it goes."""
+        if self.handle is None or self.handle.closed:
             return
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
         try:
-            os.replace(self.tmp, self.path if ok else str(self.path) + ".partial")
-        except OSError as err:
-            Path(self.tmp).unlink(missing_ok=True)
-            raise SummaeError(f"cannot write {self.path}: {err.strerror}") from None
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            if ok:
+                os.replace(self.partial, self.path)
+            elif not self.written:
+                self.partial.unlink(missing_ok=True)
+        except OSError as err:  # e.g. the disk filled up
+            if not self.handle.closed:
+                self.handle.close()
+            raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
 
 
 def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,
                    beams: int = 1, batch_size: int = 64, field: str = "document", output_field: str = "generated_summary",
-                   overwrite: bool = False, fmt: str | None = None, skip_bad: bool = False, progress: bool = True) -> dict:
-    """txt in -> one summary per line out; jsonl in -> the records plus `output_field`. Returns counts."""
+                   overwrite: bool = False, fmt: str | None = None, skip_bad: bool = False, progress: bool = True,
+                   encoding: str = "utf-8") -> dict:
+    """txt in -> one summary per line out; jsonl in -> the records plus `output_field`.
+
+    Returns counts: documents, skipped (bad records, with skip_bad), truncated (documents longer than
+    model.max_source_tokens, summarized from their beginning)."""
     from tqdm.auto import tqdm
 
     from summae.data import iter_records
 
     summarizer.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
-    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt)
+    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
     records: deque = deque()  # records waiting for their summaries (at most one batch)
 
     def texts() -> Iterator[str]:
@@ -182,7 +211,7 @@ def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | N
             yield text
 
     sink = OutputSink(output_path)
-    done = 0
+    done, truncated_before = 0, summarizer.truncated
     bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
     try:
         for summary in summarizer.stream(texts(), words=words, ratio=ratio, beams=beams, batch_size=batch_size):
@@ -203,4 +232,5 @@ def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | N
         sink.finish(ok=False)
         raise SummaeError(f"{input_path} holds no documents")
     sink.finish(ok=True)
-    return {"documents": done, "skipped": getattr(reader, "skipped", 0)}
+    return {"documents": done, "skipped": getattr(reader, "skipped", 0),
+            "truncated": summarizer.truncated - truncated_before}

@@ -148,6 +148,9 @@ class Trainer:
             self.dev_texts, self.dev_refs = list(docs)[: dev.dev_size], (refs[: dev.dev_size] if refs else None)
         elif not cfg.data.streaming:
             # no dev set: hold out documents from the training set for the reference-free criterion
+            if len(self.docs) < 2:
+                raise SummaeError(f"{', '.join(files)}: {len(self.docs)} document(s) with text; training needs at "
+                                  f"least 2 (one is held out for model selection), or set data.dev_documents")
             n_dev = min(dev.dev_size, max(1, len(self.docs) // 10))
             self.dev_texts, self.dev_refs = list(self.docs.select(range(n_dev))["text"]), None
             self.docs = self.docs.select(range(n_dev, len(self.docs)))
