@@ -258,7 +258,11 @@ def main(argv=None) -> int:
             for sig in (signal.SIGINT, signal.SIGKILL):
                 rows.append(interrupted(work, model, sig))
                 print(f"{rows[-1]['exit']:>3} {rows[-1]['case']}: {rows[-1]['intact']}", file=sys.stderr)
-    Path(args.output).write_text(markdown(rows, time.perf_counter() - begin), encoding="utf-8")
+    text = markdown(rows, time.perf_counter() - begin)
+    faults = REPO / "docs" / "robustness-faults.md"  # hand-kept: each row names the test that does the fault
+    if faults.exists():
+        text += "\n" + faults.read_text(encoding="utf-8")
+    Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {args.output} ({len(rows)} cases)", file=sys.stderr)
     return 0
 
