@@ -329,17 +329,19 @@ def test_train_output_dir_that_is_a_file(cli, tmp_path):
 # ---------------------------------------------------------------- interrupted summarize
 
 def test_interrupted_summarize_keeps_the_old_output_and_a_partial(cli, tiny_run, tmp_path, keep, monkeypatch):
-    """Ctrl-C after the first batch: exit 130, FILE untouched, FILE.partial has the finished summaries,
-    and a re-run replaces FILE and removes FILE.partial."""
+    """Ctrl-C after the first window of batches (summaries are written a length-sorted window at a time):
+    exit 130, FILE untouched, FILE.partial has the finished summaries, and a re-run replaces FILE and
+    removes FILE.partial."""
     from summae import summarize as module
 
-    docs = write(tmp_path / "in.txt", DOCS * 4)  # 8 documents, batches of 2
+    window = 2 * module.SORT_WINDOW  # documents per window at --batch-size 2
+    docs = write(tmp_path / "in.txt", DOCS * (window // 2 + 2))  # one full window, then 4 more documents
     real_batch = module.Summarizer._batch
     calls = []
 
     def interrupted(self, *args, **kwargs):
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == module.SORT_WINDOW + 1:  # the first batch of the second window
             raise KeyboardInterrupt
         return real_batch(self, *args, **kwargs)
 
@@ -348,11 +350,11 @@ def test_interrupted_summarize_keeps_the_old_output_and_a_partial(cli, tiny_run,
     assert code == 130 and shown_lines(err) == ["summae summarize: interrupted"]
     assert keep.read_text() == KEEP
     partial = Path(str(keep) + ".partial")
-    assert len(partial.read_text().split("\n")[:-1]) == 2
+    assert len(partial.read_text().split("\n")[:-1]) == window
     monkeypatch.setattr(module.Summarizer, "_batch", real_batch)
     code, _, err = summarize(cli, tiny_run, docs, "--batch-size", 2, output=keep)
     assert code == 0, err
-    assert len(keep.read_text().split("\n")[:-1]) == 8 and not partial.exists()
+    assert len(keep.read_text().split("\n")[:-1]) == window + 4 and not partial.exists()
 
 
 @pytest.mark.slow
