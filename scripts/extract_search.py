@@ -1,0 +1,118 @@
+"""Score the extraction search of `train.pseudo: extract` (summae/extract.py) on its own, with no model.
+
+    python scripts/extract_search.py [--data-dir ../shared/data] [--alphas 1,1.5,2] [--betas 0.1,0.2,0.3]
+        [--tune-docs 1000] [--words 10] [--set k=v ...] [--out benchmarks/results/extract-DATE-HW.json]
+
+Trains the recipe's tokenizer (configs/gigaword.yaml) on articles + headlines, builds the search from the
+headline corpus and the training articles, and scores its 10-word extractions against the dev titles: a grid
+of (alpha, beta) on the first --tune-docs dev documents (how the recipe's values were picked), then the
+picked pair on all of dev and on DUC-2003, beside Lead-8 and Lead-10. This is the teacher the compressor
+distils; it needs no labels, but it is slow search, not the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",")]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--alphas", type=floats, default=[1.0, 1.5, 2.0])
+    parser.add_argument("--betas", type=floats, default=[0.1, 0.2, 0.3])
+    parser.add_argument("--tune-docs", type=int, default=1000, help="dev documents the grid is scored on")
+    parser.add_argument("--words", type=int, default=10)
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override configs/gigaword.yaml (e.g. model.max_summary_tokens=20)")
+    parser.add_argument("--out", help="result JSON (default benchmarks/results/extract-DATE-HW.json)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from gigaword import commit, eval_sets, hardware
+    from summae.batches import encode_texts, pad_ids
+    from summae.config import load_config
+    from summae.data import read_lines
+    from summae.evaluation import baseline_summaries, rouge_scores
+    from summae.extract import Extractor
+    from summae.tokenization import VocabInfo, sample_texts, train_sentencepiece
+
+    begin = time.perf_counter()
+    cfg = load_config(ROOT / "configs" / "gigaword.yaml", [f"data.data_dir={args.data_dir}", *args.set])
+    giga = Path(args.data_dir) / "gigaword"
+    articles, headlines = read_lines(str(giga / "train.article.txt")), read_lines(str(giga / "train.headline.txt"))
+    m = cfg.model
+    # a tokenizer of the recipe's size: SentencePiece on a seeded sample of articles and headlines
+    import datasets
+    sample = sample_texts(datasets.Dataset.from_dict({"text": articles + headlines}), cfg.tokenizer.train_sentences,
+                          cfg.train.seed)
+    tok = train_sentencepiece(sample, vocab_size=cfg.tokenizer.vocab_size, max_words=cfg.summary.max_words,
+                              character_coverage=cfg.tokenizer.character_coverage)
+    vocab = VocabInfo(tok, len(tok), cfg.summary.max_words)
+
+    def matrix(texts):
+        ids, _ = encode_texts(tok, texts, m.max_source_tokens - 1)
+        return pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=m.max_source_tokens)
+
+    docs, real = matrix(articles), matrix(headlines)
+    ex = Extractor(real, docs, word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
+                   alpha=cfg.train.extract_alpha, beta=cfg.train.extract_beta)
+
+    def extract(texts: list[str]) -> list[str]:
+        rows = matrix(texts)
+        out = []
+        for part in torch.split(rows, 512):
+            picked = ex.targets(part, torch.full((part.shape[0],), args.words), max_tokens=m.max_summary_tokens)
+            out += [t.strip() for t in tok.batch_decode(picked, skip_special_tokens=True)]
+        return out
+
+    keep = ("rouge1", "rouge2", "rougeL", "words")
+    sets = {s.name: s for s in eval_sets(Path(args.data_dir))}
+    dev = sets["dev"]
+    tune_docs, tune_refs = dev.documents[: args.tune_docs], dev.references[: args.tune_docs]
+    grid = []
+    for alpha in args.alphas:
+        for beta in args.betas:
+            ex.alpha, ex.beta = alpha, beta
+            scores = rouge_scores(extract(tune_docs), tune_refs)
+            grid.append({"alpha": alpha, "beta": beta, **{k: scores[k] for k in keep}})
+            print(json.dumps(grid[-1]), file=sys.stderr, flush=True)
+    best = max(grid, key=lambda row: row["rouge1"])
+    ex.alpha, ex.beta = best["alpha"], best["beta"]
+    result = {"benchmark": "extract_search", "commit": commit(), "overrides": args.set,
+              "max_summary_tokens": m.max_summary_tokens, "date": dt.date.today().isoformat(),
+              "hardware": hardware()[0], "hardware_detail": hardware()[1], "words": args.words,
+              "tune_docs": args.tune_docs, "grid": grid, "picked": {"alpha": best["alpha"], "beta": best["beta"]},
+              "tune_lead": {f"lead{n}": {k: v for k, v in rouge_scores(baseline_summaries(tune_docs, lead=n),
+                                                                           tune_refs).items() if k in keep}
+                            for n in (8, 10)}}
+    for name, eval_set in sets.items():
+        hyps = extract(eval_set.documents)
+        result[name] = {"search": {k: v for k, v in rouge_scores(hyps, eval_set.references, duc=eval_set.duc).items()
+                                   if k in keep},
+                        "samples": [{"document": d, "search": h, "references": r} for d, h, r in
+                                    list(zip(eval_set.documents, hyps, eval_set.references))[:10]]}
+    result["seconds"] = round(time.perf_counter() - begin, 1)
+    out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
+                                           f"extract-{dt.date.today():%Y%m%d}-{result['hardware']}.json")
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({"picked": result["picked"], "dev": result["dev"]["search"],
+                      "duc2003": result.get("duc2003", {}).get("search")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
