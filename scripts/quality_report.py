@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 MILESTONES = {"M1 (> Lead-10)": 29.12, "M2 (Lead-8 + 4)": 31.14, "M3 (Lead-8 + 6)": 33.14, "M4 (Lead-8 + 8.6)": 35.74}
 
 
@@ -25,6 +26,12 @@ def _flat(config: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def _defaults() -> dict:
+    from summae.config import Config
+
+    return _flat(Config().to_dict())
 
 
 def _rouge(scores: dict | None) -> str:
@@ -44,18 +51,23 @@ def _group(result: dict) -> tuple:
 
 
 def _table(results: list[dict], flats: list[dict], differing: list[str]) -> list[str]:
+    defaults = _defaults()
     """One row per run; the delta column compares dev R-1 with the recipe run (`*-full`) of the same group."""
     recipe = {_group(r): r["dev"]["rouge1"] for r in results if r["run"].endswith("full")}
     head = ("| run | hardware | steps | train s | D | labeled | " + " | ".join(differing) +
-            (" | " if differing else "") + "dev R-1/R-2/R-L (words) | Δ R-1 | DUC-2003 | LM ppl | repeated | novel |")
-    lines = [head, "|" + "---|" * (12 + len(differing))]
+            (" | " if differing else "") + "dev R-1/R-2/R-L (words) | Δ R-1 | teacher R-1 | DUC-2003 | LM ppl | repeated | "
+            "novel |")
+    lines = [head, "|" + "---|" * (13 + len(differing))]
     for result, flat in zip(results, flats):
-        settings = " | ".join(str(flat.get(k)) for k in differing)
+        # runs older than a config key ran with its default
+        settings = " | ".join(str(flat.get(k, defaults.get(k))) for k in differing)
         base = recipe.get(_group(result))
+        teacher = (result.get("teacher") or {}).get("dev")
+        teacher = f"{teacher['rouge1']:.2f}" if teacher else "-"
         delta = "-" if base is None or result["run"].endswith("full") else f"{result['dev']['rouge1'] - base:+.2f}"
         lines.append(f"| {result['run']} | {result['hardware']} | {result['steps']} | {result['train_seconds']:.0f} | "
                      f"{'yes' if result['discriminator'] else 'no'} | {result.get('labeled_pairs', 0)} | "
-                     f"{settings}{' | ' if differing else ''}{_rouge(result.get('dev'))} | {delta} | "
+                     f"{settings}{' | ' if differing else ''}{_rouge(result.get('dev'))} | {delta} | {teacher} | "
                      f"{_rouge(result.get('duc2003'))} | {_readability(result)} |")
     return lines
 
@@ -76,7 +88,9 @@ def build(results: list[dict]) -> str:
              "rouge-score with stemming; DUC-2003: recall with hypothesis and the 4 references cut to 75 bytes. "
              "Summaries use `summae summarize`'s default decoding (greedy, `summary.default_words` words). "
              "D: discriminator trained and used (`--no-discriminator` sets train.adv_weight=0 and changes nothing "
-             "else). Δ R-1: dev R-1 minus that of the recipe run (`*-full`) on the same hardware and step budget.", "",
+             "else). Δ R-1: dev R-1 minus that of the recipe run (`*-full`) on the same hardware and step budget. "
+             "Teacher R-1: with `train.pseudo: extract`, the extraction search the model distils, scored alone "
+             "on dev with the same length (not a model result; `scripts/extract_search.py` has its grid).", "",
              "Readability (summae/readability.py): **LM ppl** = perplexity under a Kneser-Ney word trigram model "
              "fitted on train.headline.txt (lower reads more like a headline; very short or generic texts also "
              "score low, so compare at equal length); **repeated** = summaries with a word twice; **novel** = "
