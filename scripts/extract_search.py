@@ -40,14 +40,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="result JSON (default benchmarks/results/extract-DATE-HW.json)")
     args = parser.parse_args(argv)
 
-    import torch
-
     from gigaword import commit, eval_sets, hardware
     from summae.batches import encode_texts, pad_ids
     from summae.config import load_config
     from summae.data import read_lines
     from summae.evaluation import baseline_summaries, rouge_scores
     from summae.extract import Extractor
+    from summae.pipeline import teacher_summaries
     from summae.tokenization import VocabInfo, sample_texts, train_sentencepiece
 
     begin = time.perf_counter()
@@ -72,12 +71,7 @@ def main(argv=None) -> int:
                    alpha=cfg.train.extract_alpha, beta=cfg.train.extract_beta)
 
     def extract(texts: list[str]) -> list[str]:
-        rows = matrix(texts)
-        out = []
-        for part in torch.split(rows, 512):
-            picked = ex.targets(part, torch.full((part.shape[0],), args.words), max_tokens=m.max_summary_tokens)
-            out += [t.strip() for t in tok.batch_decode(picked, skip_special_tokens=True)]
-        return out
+        return teacher_summaries(ex, tok, vocab, m, texts, args.words)
 
     keep = ("rouge1", "rouge2", "rougeL", "words")
     sets = {s.name: s for s in eval_sets(Path(args.data_dir))}

@@ -108,7 +108,7 @@ def cmd_score(args) -> int:
     scorer = Scorer.from_pretrained(_model_or_ready(args), device=args.device)
     counts = score_file(scorer, args.input, args.output, batch_size=args.batch_size, field=args.field,
                         output_field=args.output_field, overwrite=args.overwrite, fmt=args.format,
-                        skip_bad=args.skip_bad, progress=not args.quiet)
+                        skip_bad=args.skip_bad, progress=not args.quiet, encoding=args.encoding)
     if not args.quiet:
         note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
         mean = "none" if counts["mean"] is None else f"{counts['mean']:.4f}"
@@ -233,23 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the model's summary.default_words words.")
     p.add_argument("--model", help="a run directory (uses best/, else last/) or a checkpoint directory "
                                     "(default: the ready model shipped with summae)")
-    p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
-    p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
+    _record_file_args(p, output_field="generated_summary", value="summary")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
     length.add_argument("--ratio", type=ratio, help="summary words as a share of each document's words, (0, 1]")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="documents per batch (default 64)")
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     p.add_argument("--beams", type=positive_int, default=1, help="beam search width; 1 = greedy (default)")
-    p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
-    p.add_argument("--output-field", default="generated_summary", help="jsonl: the field to write the summary into")
-    p.add_argument("--overwrite", action="store_true", help="jsonl: replace --output-field where records have it")
-    p.add_argument("--format", choices=["txt", "jsonl"], help="input format (default: by extension; stdin: txt)")
-    p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
-    p.add_argument("--skip-bad", "--skip-bad-records", action="store_true",
-                   help="skip malformed jsonl records (counted) instead of stopping; txt output stays line-aligned "
-                        "only for the records kept")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("score", help="novelty score of each document: its reconstruction loss", epilog=EPILOG,
@@ -259,16 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "plus --output-field.")
     p.add_argument("--model", help="a run directory or checkpoint directory with a reconstructor/ "
                                    "(default: the ready model shipped with summae)")
-    p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
-    p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="documents per batch (default 64)")
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
-    p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
-    p.add_argument("--output-field", default="score", help="jsonl: the field to write the score into (default score)")
-    p.add_argument("--overwrite", action="store_true", help="jsonl: replace --output-field where records have it")
-    p.add_argument("--format", choices=["txt", "jsonl"], help="input format (default: by extension; stdin: txt)")
-    p.add_argument("--skip-bad", action="store_true", help="skip malformed jsonl records (counted)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    _record_file_args(p, output_field="score", value="score")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("plot", help="PNG plots of a training run from RUN_DIR/metrics.jsonl", epilog=EPILOG,
@@ -304,6 +283,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
     p.set_defaults(func=cmd_baseline)
     return parser
+
+
+def _record_file_args(p, *, output_field: str, value: str) -> None:
+    """The input/output options of the commands that write one value per document (summarize, score)."""
+    p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
+    p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="documents per batch (default 64)")
+    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
+    p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
+    p.add_argument("--output-field", default=output_field,
+                   help=f"jsonl: the field to write the {value} into (default {output_field})")
+    p.add_argument("--overwrite", action="store_true", help="jsonl: replace --output-field where records have it")
+    p.add_argument("--format", choices=["txt", "jsonl"], help="input format (default: by extension; stdin: txt)")
+    p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
+    p.add_argument("--skip-bad", "--skip-bad-records", action="store_true",
+                   help="skip malformed jsonl records (counted) instead of stopping; txt output stays line-aligned "
+                        "only for the records kept")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or closing count line")
 
 
 def _err(text: str) -> None:

@@ -24,6 +24,7 @@ DISCOUNT = 0.75  # Kneser-Ney absolute discount
 BOS_KEY, EOS_KEY = -1, -2  # hash keys of the sentence boundaries (real word hashes are >= 0)
 _P = (1_000_003, 998_244_353)  # two polynomial hashes of a word's pieces, combined into one int64 key
 _M = (2_147_483_647, 2_147_483_629)
+_POWERS = [torch.tensor([pow(p, i, m) for i in range(64)]) for p, m in zip(_P, _M)]  # p^i mod m, i < 64
 
 
 def word_index(ids: torch.Tensor, word_start: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -43,8 +44,8 @@ def word_keys(ids: torch.Tensor, word_start: torch.Tensor, valid: torch.Tensor) 
     offset = (pos - starts.cummax(1).values).clamp(0, 63)  # piece position inside its word
     keys = torch.zeros(b, length + 1, dtype=torch.long, device=ids.device)  # column L collects invalid pieces
     slot = torch.where(widx >= 0, widx, torch.full_like(widx, length))
-    for p, m in zip(_P, _M):
-        power = torch.tensor([pow(p, i, m) for i in range(64)], device=ids.device)[offset]  # (B, L)
+    for powers, m in zip(_POWERS, _M):
+        power = powers.to(ids.device)[offset]  # (B, L)
         part = torch.zeros_like(keys).scatter_add_(1, slot, ((ids.long() + 1) * power) % m)
         keys = keys * m + part % m
     count = torch.zeros(b, length + 1, dtype=torch.long, device=ids.device)

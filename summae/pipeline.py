@@ -50,20 +50,19 @@ def readability_rows(eval_set: EvalSet, hyps: list[str], lm) -> dict[str, dict]:
             "references": readability([refs[0] for refs in eval_set.references], docs, lm)}
 
 
-def teacher_summaries(trainer, documents: list[str], words: int) -> list[str]:
+def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[str], words: int) -> list[str]:
     """The search that train.pseudo=extract distils (summae.extract), run on held-out documents: how good the
     teacher is, next to the student. Same tokenizer, length and source truncation as the model."""
     import torch
 
     from summae.batches import encode_texts, pad_ids
 
-    m, v = trainer.cfg.model, trainer.vocab
-    ids, _ = encode_texts(trainer.tokenizer, documents, m.max_source_tokens - 1)
-    docs = pad_ids(ids, eos_id=v.eos_id, pad_id=v.pad_id, width=m.max_source_tokens)
+    ids, _ = encode_texts(tokenizer, documents, model_cfg.max_source_tokens - 1)
+    docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=model_cfg.max_source_tokens)
     out = []
     for rows in torch.split(docs, 512):
-        picked = trainer.extractor.targets(rows, torch.full((rows.shape[0],), words), max_tokens=m.max_summary_tokens)
-        out += trainer.tokenizer.batch_decode(picked, skip_special_tokens=True)
+        picked = extractor.targets(rows, torch.full((rows.shape[0],), words), max_tokens=model_cfg.max_summary_tokens)
+        out += tokenizer.batch_decode(picked, skip_special_tokens=True)
     return [text.strip() for text in out]
 
 
@@ -82,7 +81,8 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
                                                save_to=out / f"{eval_set.name}.summaries.txt")
         rows = {"summae": model_scores, **score_baselines(eval_set)}
         if getattr(trainer, "extractor", None) is not None:
-            teacher = teacher_summaries(trainer, eval_set.documents, cfg.summary.default_words)
+            teacher = teacher_summaries(trainer.extractor, trainer.tokenizer, trainer.vocab, cfg.model,
+                                        eval_set.documents, cfg.summary.default_words)
             rows["teacher"] = rouge_scores(teacher, eval_set.references, duc=eval_set.duc)
         picked = sorted(random.Random(0).sample(range(len(hyps)), min(20, len(hyps))))
         report["sets"][eval_set.name] = {

@@ -9,10 +9,7 @@ rebuild badly (high scores). It is the auto-encoder's classic second use: anomal
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -21,7 +18,7 @@ import torch
 from summae.batches import encode_texts, pad_ids
 from summae.bottleneck import words_for_request
 from summae.errors import SummaeError
-from summae.summarize import OutputSink, pick_device
+from summae.summarize import annotate_file, pick_device
 
 
 class Scorer:
@@ -79,48 +76,18 @@ def format_score(score: float | None) -> str:
 
 def score_file(scorer: Scorer, input_path: str, output_path: str | None, *, batch_size: int = 64,
                field: str = "document", output_field: str = "score", overwrite: bool = False,
-               fmt: str | None = None, skip_bad: bool = False, progress: bool = True) -> dict:
+               fmt: str | None = None, skip_bad: bool = False, progress: bool = True, encoding: str = "utf-8") -> dict:
     """txt in -> one score per line out ("nan" for blank lines); jsonl in -> the records plus `output_field`
     (null for blank documents). Returns counts and the mean score."""
-    from tqdm.auto import tqdm
-
-    from summae.data import iter_records
-
-    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt)
-    records: deque = deque()  # records waiting for their scores (at most one batch)
-
-    def texts() -> Iterator[str]:
-        for record, text in reader:
-            if record is not None and output_field in record and not overwrite:
-                raise SummaeError(f"{input_path}: a record already has a field {output_field!r}; pass --overwrite "
-                                  f"or choose --output-field")
-            records.append(record)
-            yield text
-
-    sink = OutputSink(output_path)
     scores: list[float] = []
-    done = 0
-    bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
-    try:
-        for score in scorer.stream(texts(), batch_size=batch_size):
-            record = records.popleft()
-            if record is None:
-                sink.write(format_score(score))
-            else:
-                record[output_field] = score
-                sink.write(json.dumps(record, ensure_ascii=False))
+
+    def produce(texts: Iterable[str]) -> Iterator[float | None]:
+        for score in scorer.stream(texts, batch_size=batch_size):
             if score is not None:
                 scores.append(score)
-            done += 1
-            bar.update(1)
-    except BaseException:
-        sink.finish(ok=False)
-        raise
-    finally:
-        bar.close()
-    if done == 0:
-        sink.finish(ok=False)
-        raise SummaeError(f"{input_path} holds no documents")
-    sink.finish(ok=True)
-    mean = sum(scores) / len(scores) if scores else None
-    return {"documents": done, "scored": len(scores), "mean": mean, "skipped": getattr(reader, "skipped", 0)}
+            yield score
+
+    counts = annotate_file(input_path, output_path, produce, field=field, output_field=output_field,
+                           overwrite=overwrite, fmt=fmt, skip_bad=skip_bad, encoding=encoding, progress=progress,
+                           as_line=format_score)
+    return {**counts, "scored": len(scores), "mean": sum(scores) / len(scores) if scores else None}

@@ -186,21 +186,18 @@ class OutputSink:
             raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
 
 
-def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,
-                   beams: int = 1, batch_size: int = 64, field: str = "document", output_field: str = "generated_summary",
-                   overwrite: bool = False, fmt: str | None = None, skip_bad: bool = False, progress: bool = True,
-                   encoding: str = "utf-8") -> dict:
-    """txt in -> one summary per line out; jsonl in -> the records plus `output_field`.
-
-    Returns counts: documents, skipped (bad records, with skip_bad), truncated (documents longer than
-    model.max_source_tokens, summarized from their beginning)."""
+def annotate_file(input_path: str, output_path: str | None, produce, *, field: str, output_field: str,
+                  overwrite: bool, fmt: str | None, skip_bad: bool, encoding: str, progress: bool,
+                  as_line=str) -> dict:
+    """The file driver of `summarize` and `score`: stream the records of input_path, feed their texts to
+    produce(texts) -> values (in order, one per text), write each value as a txt line (`as_line`) or into the
+    jsonl record's `output_field`, through an OutputSink. Returns counts: documents, skipped (bad records)."""
     from tqdm.auto import tqdm
 
     from summae.data import iter_records
 
-    summarizer.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
     reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
-    records: deque = deque()  # records waiting for their summaries (at most one batch)
+    records: deque = deque()  # records waiting for their values (at most one batch window)
 
     def texts() -> Iterator[str]:
         for record, text in reader:
@@ -211,15 +208,15 @@ def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | N
             yield text
 
     sink = OutputSink(output_path)
-    done, truncated_before = 0, summarizer.truncated
+    done = 0
     bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
     try:
-        for summary in summarizer.stream(texts(), words=words, ratio=ratio, beams=beams, batch_size=batch_size):
+        for value in produce(texts()):
             record = records.popleft()
             if record is None:
-                sink.write(summary)
+                sink.write(as_line(value))
             else:
-                record[output_field] = summary
+                record[output_field] = value
                 sink.write(json.dumps(record, ensure_ascii=False))
             done += 1
             bar.update(1)
@@ -232,5 +229,22 @@ def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | N
         sink.finish(ok=False)
         raise SummaeError(f"{input_path} holds no documents")
     sink.finish(ok=True)
-    return {"documents": done, "skipped": getattr(reader, "skipped", 0),
-            "truncated": summarizer.truncated - truncated_before}
+    return {"documents": done, "skipped": getattr(reader, "skipped", 0)}
+
+
+def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,
+                   beams: int = 1, batch_size: int = 64, field: str = "document", output_field: str = "generated_summary",
+                   overwrite: bool = False, fmt: str | None = None, skip_bad: bool = False, progress: bool = True,
+                   encoding: str = "utf-8") -> dict:
+    """txt in -> one summary per line out; jsonl in -> the records plus `output_field`.
+
+    Returns counts: documents, skipped (bad records, with skip_bad), truncated (documents longer than
+    model.max_source_tokens, summarized from their beginning)."""
+    summarizer.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
+    truncated_before = summarizer.truncated
+    counts = annotate_file(input_path, output_path,
+                           lambda texts: summarizer.stream(texts, words=words, ratio=ratio, beams=beams,
+                                                           batch_size=batch_size),
+                           field=field, output_field=output_field, overwrite=overwrite, fmt=fmt, skip_bad=skip_bad,
+                           encoding=encoding, progress=progress)
+    return {**counts, "truncated": summarizer.truncated - truncated_before}
