@@ -292,33 +292,30 @@ def dev_sentences(cfg, n: int) -> list[str]:
     return [lines[i % len(lines)] for i in range(n)]  # cycled when n exceeds the dev set (4000 lines)
 
 
-def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *, bf16: bool = False) -> dict:
-    """Summarizer's default decoding over n dev sentences in batches of train.batch_size; one warm-up batch.
-    bf16: under torch.autocast(bfloat16) (not the default decoding: reported apart, quality to be checked)."""
-    import contextlib
-
-    import torch
+def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *, precision: str = "auto",
+                      batch_size: int) -> dict:
+    """Summarizer's default decoding (greedy; `precision` as `summae summarize --precision`) over n dev
+    sentences in batches of batch_size, on a copy of the model (bf16 converts it); one warm-up batch."""
+    import copy
 
     from summae.batches import encode_texts
     from summae.summarize import Summarizer
 
-    bs = cfg.train.batch_size
+    bs = batch_size
     texts = dev_sentences(cfg, n)
     ids, _ = encode_texts(trainer.tokenizer, texts, cfg.model.max_source_tokens - 1)
     tokens = sum(len(x) + 1 for x in ids)  # + EOS, as the compressor reads them
-    summarizer = Summarizer(cfg, trainer.tokenizer, model, device=device)
-    precision = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    with precision:
-        summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
-        seconds = []
-        for start in range(0, n, bs):
-            begin = clock()
-            summarizer(texts[start: start + bs], batch_size=bs)
-            seconds.append(clock() - begin)
+    summarizer = Summarizer(cfg, trainer.tokenizer, copy.deepcopy(model), device=device, precision=precision)
+    summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
+    seconds = []
+    for start in range(0, n, bs):
+        begin = clock()
+        summarizer(texts[start: start + bs], batch_size=bs)
+        seconds.append(clock() - begin)
     total = sum(seconds)
-    return {"summarize_sentences": n, "summarize_sentences_per_s": round(n / total, 1),
-            "summarize_tokens_per_s": round(tokens / total, 1), "summarize_batch_ms": summary_ms(seconds),
-            "summarize_seconds": round(total, 3)}
+    return {"summarize_sentences": n, "summarize_precision": summarizer.precision, "summarize_batch_size": bs,
+            "summarize_sentences_per_s": round(n / total, 1), "summarize_tokens_per_s": round(tokens / total, 1),
+            "summarize_batch_ms": summary_ms(seconds), "summarize_seconds": round(total, 3)}
 
 
 def parse_args(argv):
@@ -333,8 +330,8 @@ def parse_args(argv):
     parser.add_argument("--breakdown-steps", type=int, default=3, help="instrumented train steps (0 = none)")
     parser.add_argument("--sentences", type=int, default=None,
                         help="summarized dev sentences (default 512 on cpu, 20000 on cuda)")
-    parser.add_argument("--summarize-bf16", action="store_true",
-                        help="also time summarizing under bf16 autocast (reported as summarize_bf16_*)")
+    parser.add_argument("--summarize-batch-size", type=int,
+                        help="summarizing batch (default: summae summarize's, 256, on cpu; 2048 on cuda)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/throughput-DATE-HW.json)")
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.breakdown_steps < 0:
@@ -391,14 +388,18 @@ def run(args, device: str) -> dict:
         sup_s = timed_steps(supervised_step_fn(trainer, model), batches, warmup=args.warmup, clock=clock)
         mem["supervised"] = memory.mb()
         n_sent = args.sentences or (20000 if device == "cuda" else 512)
-        echo(f"(c) summarizing {n_sent} dev sentences")
+        from summae.summarize import BATCH_SIZE
+
+        sum_bs = args.summarize_batch_size or (2048 if device == "cuda" else BATCH_SIZE)
+        echo(f"(c) summarizing {n_sent} dev sentences (default decoding, batch {sum_bs})")
         memory.start()
-        summarize = measure_summarize(cfg, trainer, model, device, n_sent, clock)
+        summarize = measure_summarize(cfg, trainer, model, device, n_sent, clock, batch_size=sum_bs)
         mem["summarize"] = memory.mb()
-        if args.summarize_bf16:
-            echo(f"(c') summarizing {n_sent} dev sentences under bf16 autocast")
-            bf16 = measure_summarize(cfg, trainer, model, device, n_sent, clock, bf16=True)
-            summarize.update({k.replace("summarize_", "summarize_bf16_"): v for k, v in bf16.items()})
+        if summarize["summarize_precision"] != "fp32":
+            echo(f"(c') summarizing {n_sent} dev sentences in fp32 (--precision fp32), for comparison")
+            fp32 = measure_summarize(cfg, trainer, model, device, n_sent, clock, precision="fp32", batch_size=sum_bs)
+            summarize.update({k.replace("summarize_", "summarize_fp32_"): v for k, v in fp32.items()
+                              if k not in ("summarize_precision", "summarize_batch_size")})
         params = param_counts(model, trainer.accelerator.unwrap_model(trainer.disc))
     return report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params, breakdown)
 
@@ -411,7 +412,6 @@ def report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, m
     achieved = {k: rates[k] * flops[k] for k in flops}  # FLOP/s
     result = {
         "batch_size": bs, "device": device, "mixed_precision": cfg.train.mixed_precision,
-        "summarize_autocast": False,  # Summarizer runs the model in its own dtype (fp32): the default decoding
         "iters": args.iters, "warmup": args.warmup, "setup_seconds": round(setup_s, 1),
         "source_tokens_per_doc": round(tokens / bs, 2), "padded_source_tokens": m.max_source_tokens,
         "train_docs_per_s": round(rates["train"], 1), "train_tokens_per_s": round(tokens / train_med, 1),

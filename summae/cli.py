@@ -71,7 +71,7 @@ def cmd_summarize(args) -> int:
 
     if args.input != "-" and not Path(args.input).exists():
         raise SummaeError(f"input file not found: {args.input}")
-    summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device)
+    summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device, precision=args.precision)
     counts = summarize_file(summarizer, args.input, args.output, words=args.words, ratio=args.ratio, beams=args.beams,
                             batch_size=args.batch_size, field=args.field, output_field=args.output_field,
                             overwrite=args.overwrite, fmt=args.format, skip_bad=args.skip_bad,
@@ -233,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the model's summary.default_words words.")
     p.add_argument("--model", help="a run directory (uses best/, else last/) or a checkpoint directory "
                                     "(default: the ready model shipped with summae)")
-    _record_file_args(p, output_field="generated_summary", value="summary")
+    _record_file_args(p, output_field="generated_summary", value="summary", batch_size=256)
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto (default): bf16 where the hardware has native bf16 matmuls (CUDA; CPUs with AMX or "
+                        "AVX512-BF16), else fp32")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
     length.add_argument("--ratio", type=ratio, help="summary words as a share of each document's words, (0, 1]")
@@ -285,11 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _record_file_args(p, *, output_field: str, value: str) -> None:
+def _record_file_args(p, *, output_field: str, value: str, batch_size: int = 64) -> None:
     """The input/output options of the commands that write one value per document (summarize, score)."""
     p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
     p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="documents per batch (default 64)")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size,
+                   help=f"documents per batch (default {batch_size})")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
     p.add_argument("--output-field", default=output_field,

@@ -21,6 +21,7 @@ from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_m
                                soft_embed, straight_through, word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
+from summae.fastdecode import StaticDecoder, supports as static_decoding_supported
 from summae.losses import token_nll, token_nll_per_sequence
 from summae.pointer import CopyHead
 from summae.tokenization import VocabInfo
@@ -95,6 +96,8 @@ class SummaeModel(nn.Module):
         self.max_summary_tokens = max_summary_tokens
         self.tau = tau
         self.rec_word_dropout = rec_word_dropout
+        # summaries are written with summae.fastdecode's static KV cache when the compressor is a BART model
+        self.fast_decoding = static_decoding_supported(compressor)
         self.register_buffer("word_start", vocab.word_start.clone(), persistent=False)  # (V,)
         self.register_buffer("banned", vocab.banned.clone(), persistent=False)  # (V,)
         self.register_buffer("length_ids", torch.tensor(vocab.length_ids), persistent=False)  # (max_words,)
@@ -152,9 +155,21 @@ class SummaeModel(nn.Module):
         enc = self._encode(comp_ids, comp_mask) if enc is None else enc
         counts = torch.zeros(comp_ids.shape[0], dtype=torch.long, device=comp_ids.device)
 
-        def step_scores(tokens, cache_args):
-            scores, out = self.compressor_scores(enc, comp_mask, comp_ids, tokens, use_cache=True, **cache_args)
-            return scores[:, -1], out
+        if self.fast_decoding and not self.compressor.get_decoder().training:
+            static = StaticDecoder(self.compressor, enc, comp_mask, self.max_summary_tokens)
+            enc_f = enc.float()  # the copy head works in fp32: convert a bf16 encoding once, not at every step
+
+            def step_scores(tokens, step):
+                logits, hidden = static.step(tokens[:, 0], step)
+                if self.copy_head is None:
+                    return logits, None
+                # greedy decoding needs only the argmax: probabilities do, without a log over the vocabulary
+                return self.copy_head(logits=logits[:, None], dec_h=hidden[:, None], enc_h=enc_f, enc_mask=comp_mask,
+                                      src_ids=comp_ids, log=temperature > 0)[:, 0], None
+        else:
+            def step_scores(tokens, cache_args):
+                scores, out = self.compressor_scores(enc, comp_mask, comp_ids, tokens, use_cache=True, **cache_args)
+                return scores[:, -1], out
 
         used = torch.zeros(comp_ids.shape[0], self.word_start.shape[0], dtype=torch.bool, device=comp_ids.device)
 
@@ -167,7 +182,8 @@ class SummaeModel(nn.Module):
             used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= self.word_start[nxt]
             return nxt
 
-        return self._decode_loop(self.compressor, step_scores, comp_ids.shape[0], self.max_summary_tokens, pick)
+        return self._decode_loop(self.compressor, step_scores, comp_ids.shape[0], self.max_summary_tokens, pick,
+                                 static=self.fast_decoding and not self.compressor.get_decoder().training)
 
     @torch.no_grad()
     def reconstruct_greedy(self, summary_ids: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
@@ -184,9 +200,10 @@ class SummaeModel(nn.Module):
         return self._decode_loop(self.reconstructor, step_scores, summary_ids.shape[0], max_tokens,
                                  lambda scores, step: scores.argmax(-1))
 
-    def _decode_loop(self, model, step_scores, batch: int, max_steps: int, pick) -> torch.Tensor:
-        """Token-by-token decoding with a KV cache. step_scores(tokens (B, 1), cache_args) -> ((B, V), output);
-        pick(scores, step) -> (B,) chooses each token. Returns (B, max_steps): tokens, EOS, then pad."""
+    def _decode_loop(self, model, step_scores, batch: int, max_steps: int, pick, static: bool = False) -> torch.Tensor:
+        """Token-by-token decoding with a KV cache. step_scores(tokens (B, 1), cache_args) -> ((B, V), output), or
+        with `static` step_scores(tokens, step) (the cache is the caller's); pick(scores, step) -> (B,) chooses
+        each token. Returns (B, max_steps): tokens, EOS, then pad."""
         device = self.word_start.device
         cache_kw = _cache_kwarg(model)
         tokens = torch.full((batch, 1), self.vocab.start_id, dtype=torch.long, device=device)
@@ -194,8 +211,11 @@ class SummaeModel(nn.Module):
         done = torch.zeros(batch, dtype=torch.bool, device=device)
         cache = None
         for step in range(max_steps):
-            scores, out = step_scores(tokens, {cache_kw: cache})
-            cache = _returned_cache(out)
+            if static:
+                scores, _ = step_scores(tokens, step)
+            else:
+                scores, out = step_scores(tokens, {cache_kw: cache})
+                cache = _returned_cache(out)
             nxt = pick(scores, step)  # (B,)
             nxt = torch.where(done, torch.full_like(nxt, self.vocab.pad_id), nxt)
             out_ids[:, step] = nxt

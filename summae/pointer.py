@@ -23,8 +23,9 @@ class CopyHead(nn.Module):
         nn.init.constant_(self.gate.bias, 0.0)
 
     def forward(self, *, logits: torch.Tensor, dec_h: torch.Tensor, enc_h: torch.Tensor, enc_mask: torch.Tensor,
-                src_ids: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        """Log-probabilities of the mixture: (B, T, V), or (B, T) at `targets` (B, T) when given.
+                src_ids: torch.Tensor, targets: torch.Tensor | None = None, log: bool = True) -> torch.Tensor:
+        """Log-probabilities of the mixture: (B, T, V), or (B, T) at `targets` (B, T) when given; with log=False
+        and no targets, the probabilities themselves (what greedy decoding needs: the same argmax, no log pass).
 
         logits (B, T, V) of the vocabulary head; dec_h (B, T, D) decoder states; enc_h (B, L, D) encoder states;
         enc_mask (B, L) True on real tokens; src_ids (B, L) the token ids the encoder read. With targets, the
@@ -42,6 +43,12 @@ class CopyHead(nn.Module):
             return torch.log(gate * vocab_y + (1 - gate) * copy_y + LOG_FLOOR).squeeze(-1)
         vocab = torch.softmax(logits.float(), dim=-1)  # (B, T, V)
         index = src_ids[:, None, :].expand(-1, attn.shape[1], -1)  # (B, T, L)
-        # (B, T, V): attention summed per token id; attn is bf16 under CPU autocast, where softmax keeps its dtype
+        if not torch.is_grad_enabled():
+            # decoding: the same mixture built in place, three passes over (B, T, V) fewer. attn is bf16
+            # under CPU autocast, where softmax keeps its dtype
+            mixture = vocab.mul_(gate).scatter_add_(2, index, ((1 - gate) * attn).to(vocab.dtype))
+            return mixture if not log else mixture.add_(LOG_FLOOR).log_()
+        # (B, T, V): attention summed per token id
         copy = torch.zeros_like(vocab).scatter_add_(2, index, attn.to(vocab.dtype))
-        return torch.log(gate * vocab + (1 - gate) * copy + LOG_FLOOR)
+        mixture = gate * vocab + (1 - gate) * copy
+        return torch.log(mixture + LOG_FLOOR) if log else mixture

@@ -431,3 +431,42 @@ def test_python_dash_m_help_and_version_in_a_subprocess():
     from summae import __version__
 
     assert done.returncode == 0 and done.stdout.strip() == f"summae {__version__}"
+
+
+def test_summarize_precision_fp32_and_bf16_both_obey_the_word_target(cli, tiny_run, docs_txt):
+    for precision in ("fp32", "bf16"):
+        code, out, err = cli("summarize", "--model", tiny_run["dir"], "--input", docs_txt, "--words", 3, "--quiet",
+                             "--precision", precision)
+        assert code == 0, err
+        lines = out.split("\n")[:-1]
+        assert len(lines) == 6 and all(len(line.split()) <= 3 for line in lines) and any(lines)
+
+
+def test_resolve_precision():
+    import torch
+
+    from summae.errors import SummaeError
+    from summae.summarize import native_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    assert resolve_precision("auto", torch.device("meta")) == "fp32"
+    with pytest.raises(SummaeError, match="--precision must be one of"):
+        resolve_precision("fp8", cpu)
+
+
+def test_bf16_summarizer_converts_only_its_compressor(tiny_run):
+    import torch
+
+    from summae.summarize import Summarizer
+
+    summarizer = Summarizer.from_pretrained(tiny_run["dir"], device="cpu", precision="bf16")
+    model = summarizer.model
+    assert summarizer.precision == "bf16"
+    assert all(p.dtype == torch.bfloat16 for p in model.compressor.parameters())
+    assert model.reconstructor is None  # summarizing loads the compressor only
+    if model.copy_head is not None:
+        assert all(p.dtype == torch.float32 for p in model.copy_head.parameters())
+    assert all(1 <= len(s.split()) <= 4 for s in summarizer(["a short test document about debian packages"] * 3,
+                                                            words=4))

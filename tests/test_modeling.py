@@ -470,3 +470,57 @@ def test_forward_writes_the_summary_from_its_own_encoder_pass(built, batch):
     assert out.summary_one_hot is not None and torch.isfinite(out.losses["rec"])
     assert model.compressor.get_decoder().training is False  # mode restored (eval here, as the fixture left it)
 
+
+
+# ---------------------------------------------------------------- static-cache decoding (summae.fastdecode)
+
+
+def test_the_static_cache_decoder_is_used_for_bart_compressors(built):
+    model, _, _ = built
+    assert model.fast_decoding
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_static_cache_decoding_writes_what_transformers_loop_writes(built, batch, temperature):
+    """The same summaries, token for token, from summae.fastdecode and from transformers' own KV-cache loop."""
+    model, _, _ = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    written = {}
+    for fast in (True, False):
+        model.fast_decoding = fast
+        try:
+            written[fast] = model.write_summary(comp_ids, comp_mask, target, temperature=temperature,
+                                                generator=torch.Generator().manual_seed(3))
+        finally:
+            model.fast_decoding = True
+    assert torch.equal(written[True], written[False])
+
+
+def test_static_cache_step_scores_match_a_teacher_forced_pass(built, batch):
+    """Each step's logits and hidden state equal the teacher-forced decoder's at that position."""
+    from summae.fastdecode import StaticDecoder
+
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target)
+    dec_in = shift_right(summary, vocab.start_id, vocab.pad_id)
+    with torch.no_grad():
+        enc = model._encode(comp_ids, comp_mask)
+        out = model.compressor(encoder_outputs=(enc,), attention_mask=comp_mask, decoder_input_ids=dec_in,
+                               output_hidden_states=True)
+        static = StaticDecoder(model.compressor, enc, comp_mask, dec_in.shape[1])
+        for t in range(dec_in.shape[1]):
+            logits, hidden = static.step(dec_in[:, t], t)
+            assert torch.allclose(logits, out.logits[:, t], atol=1e-4, rtol=1e-4)
+            assert torch.allclose(hidden, out.decoder_hidden_states[-1][:, t], atol=1e-5, rtol=1e-4)
+
+
+def test_static_cache_decoding_is_not_offered_for_other_architectures():
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from summae.fastdecode import supports
+
+    t5 = T5ForConditionalGeneration(T5Config(vocab_size=64, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2))
+    assert not supports(t5)
