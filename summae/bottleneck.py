@@ -169,3 +169,32 @@ def lead_targets(doc_ids: torch.Tensor, target: torch.Tensor, *, word_start: tor
     out[:, :width] = torch.where(keep[:, :width], doc_ids[:, :width], torch.full_like(doc_ids[:, :width], pad_id))
     out.scatter_(1, lengths[:, None], eos_id)
     return out
+
+
+def document_word_mask(prev: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Tokens that would break a document word, as a bool mask (..., V): copied words are spelled as in the document.
+
+    prev (B,) or (B, S): the token before the one being chosen; doc_ids (B, L): the document's tokens, its EOS
+    included, pad elsewhere; boundary (V,) bool: tokens that begin something new (word-start pieces and EOS).
+    Where prev occurs in the document, the next token must follow prev there: a continuation piece that comes
+    after prev in the document, or, if prev ends a word somewhere in the document, any boundary token. Where
+    prev is not in the document (a novel piece, or the start of the summary), nothing is forbidden. So a word the
+    model begins by copying is finished as the document spells it, and never spliced with another word's pieces
+    ("concorcorde", "hklmalmamama" from an under-trained copy head).
+    """
+    squeeze = prev.dim() == 1
+    prev = prev[:, None] if squeeze else prev  # (B, S)
+    batch, steps = prev.shape
+    follows = doc_ids[:, None, :-1] == prev[:, :, None]  # (B, S, L-1): document position j holds prev
+    follows &= doc_ids[:, None, :-1] != pad_id
+    vocab = boundary.shape[0]
+    # the token after each position j where prev occurs; elsewhere a spare column V, dropped below (a scatter that
+    # also wrote False could overwrite a True of the same token from another position)
+    nxt = torch.where(follows, doc_ids[:, None, 1:], vocab)  # (B, S, L-1)
+    allowed = torch.zeros(batch, steps, vocab + 1, dtype=torch.bool, device=doc_ids.device)
+    allowed = allowed.scatter_(2, nxt, True)[..., :vocab]  # (B, S, V)
+    ends_word = (allowed & boundary).any(-1, keepdim=True)  # (B, S, 1): prev is followed by a boundary somewhere
+    allowed |= ends_word & boundary
+    in_doc = follows.any(-1, keepdim=True)  # (B, S, 1)
+    out = in_doc & ~allowed
+    return out[:, 0] if squeeze else out

@@ -67,6 +67,7 @@ class SummaryConfig:
     ratio_max: float = 0.5  # upper end of that range, <= 1
     default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words]
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
+    whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
 
 
 @dataclass

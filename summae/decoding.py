@@ -35,6 +35,8 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         if model.no_repeat_words and step > 0:
             used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.word_start  # (B*K, V)
             forbid = forbid | used
+        if model.whole_words:
+            forbid = model._spelled(forbid, dec_in[:, -1], ids)
         logp = apply_mask(logp, forbid)
         # a finished beam continues only with pad, at no cost
         logp = torch.where(finished[:, None], torch.full_like(logp, float("-inf")), logp)

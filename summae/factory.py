@@ -51,7 +51,8 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
     copy_head = _copy_head(cfg, compressor, resume_dir / "compressor" if resume_dir is not None else None)
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
                         tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout, copy_head=copy_head,
-                        no_repeat_words=cfg.summary.no_repeat_words)
+                        no_repeat_words=cfg.summary.no_repeat_words,
+                        whole_words=cfg.summary.whole_words)
     disc = Discriminator(vocab_size=vocab_size, d_model=cfg.model.disc_d_model, filters=cfg.model.disc_filters)
     if resume_dir is not None and (resume_dir / "discriminator.safetensors").exists():
         checkpoint.load_module(disc, resume_dir / "discriminator.safetensors")
@@ -118,7 +119,8 @@ def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = Fals
     vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
                         copy_head=_copy_head(cfg, compressor, directory / "compressor"),
-                        no_repeat_words=cfg.summary.no_repeat_words)
+                        no_repeat_words=cfg.summary.no_repeat_words,
+                        whole_words=cfg.summary.whole_words)
     return cfg, tokenizer, model.eval()
 
 

@@ -17,7 +17,8 @@ from torch import nn
 from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, length_rule_mask, repeat_mask, rule_table,
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, document_word_mask, length_rule_mask, repeat_mask,
+                               rule_table,
                                soft_embed, straight_through, word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
@@ -86,7 +87,7 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 class SummaeModel(nn.Module):
     def __init__(self, compressor, reconstructor, vocab: VocabInfo, *, max_summary_tokens: int, tau: float = 1.0,
                  rec_word_dropout: float = 0.0, copy_head: CopyHead | None = None,
-                 no_repeat_words: bool = False):
+                 no_repeat_words: bool = False, whole_words: bool = False):
         super().__init__()
         self.compressor = compressor
         self.reconstructor = reconstructor
@@ -98,6 +99,10 @@ class SummaeModel(nn.Module):
         self.rec_word_dropout = rec_word_dropout
         # summaries are written with summae.fastdecode's static KV cache when the compressor is a BART model
         self.fast_decoding = static_decoding_supported(compressor)
+        self.whole_words = whole_words  # copied words are spelled as in the document (document_word_mask)
+        boundary = vocab.word_start.clone()
+        boundary[vocab.eos_id] = True
+        self.register_buffer("boundary", boundary, persistent=False)  # (V,) word-start pieces and EOS
         self.register_buffer("word_start", vocab.word_start.clone(), persistent=False)  # (V,)
         self.register_buffer("banned", vocab.banned.clone(), persistent=False)  # (V,)
         self.register_buffer("length_ids", torch.tensor(vocab.length_ids), persistent=False)  # (max_words,)
@@ -116,6 +121,12 @@ class SummaeModel(nn.Module):
         return length_rule_mask(counts, target, step, max_steps=self.max_summary_tokens,
                                 word_start=self.word_start, banned=self.banned, eos_id=self.vocab.eos_id,
                                 table=self.rule_rows)
+
+    def _spelled(self, forbid: torch.Tensor, prev: torch.Tensor, comp_ids: torch.Tensor) -> torch.Tensor:
+        """forbid (..., V) plus the document's spelling after prev (B,) or (B, S); where the two leave no token
+        (the length rules want a word to end that the document continues), the rules alone decide."""
+        spelled = forbid | document_word_mask(prev, comp_ids[:, 1:], self.boundary, self.vocab.pad_id)
+        return torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
 
     def _encode(self, ids, mask):
         return self.compressor.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, D)
@@ -173,11 +184,17 @@ class SummaeModel(nn.Module):
 
         used = torch.zeros(comp_ids.shape[0], self.word_start.shape[0], dtype=torch.bool, device=comp_ids.device)
 
+        last = torch.full((comp_ids.shape[0],), self.vocab.start_id, dtype=torch.long, device=comp_ids.device)
+
         def pick(scores, step):
+            nonlocal last
             forbid = self._rules(counts, target, step)
             if self.no_repeat_words:
                 forbid = forbid | used
+            if self.whole_words:
+                forbid = self._spelled(forbid, last, comp_ids)
             nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
+            last = nxt
             counts.add_(self.word_start[nxt].long())
             used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= self.word_start[nxt]
             return nxt
@@ -284,6 +301,8 @@ class SummaeModel(nn.Module):
             forbid = self._rules(counts, target, steps)  # (B, S, V): the rules the summary was written under
             if self.no_repeat_words:
                 forbid = forbid | repeat_mask(summary_ids, self.word_start)
+            if self.whole_words:
+                forbid = self._spelled(forbid, shift_right(summary_ids, start, pad), comp_ids)
             masked = apply_mask(scores.float(), forbid)
             keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != pad)  # (B, S)
             out.summary_one_hot = straight_through(masked, summary_ids, self.tau) * keep[..., None]

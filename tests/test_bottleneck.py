@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, lead_targets, length_rule_mask, repeat_mask,
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, document_word_mask, lead_targets,
+                               length_rule_mask, repeat_mask,
                                soft_embed, straight_through, target_words, word_counts, words_for_request)
 
 PAD, EOS, UNK, A, B, C, D, LEN1 = range(8)
@@ -317,3 +318,54 @@ def test_words_for_request_ratio_is_a_share_of_each_document():
     assert words_for_request(doc, words=None, ratio=0.5, max_words=12).tolist() == [1, 1, 5, 10, 12]
     # the ratio wins over words when both are given (the CLI forbids giving both)
     assert words_for_request(doc, words=3, ratio=0.2, max_words=12).tolist() == [1, 1, 2, 4, 12]
+
+
+# ---------------------------------------------------------------- document_word_mask
+
+BOUNDARY = WORD_START | (torch.arange(8) == EOS)
+
+
+def spelled_allowed(prev, doc):
+    forbid = document_word_mask(torch.tensor(prev), torch.tensor(doc), BOUNDARY, PAD)
+    return [set((~row).nonzero().flatten().tolist()) for row in forbid]
+
+
+def test_document_word_mask_follows_the_documents_spelling():
+    # document: "▁a c d ▁b </s>" = words "acd" and "b"
+    doc = [[A, C, D, B, EOS, PAD]] * 5
+    every = set(range(8))
+    got = spelled_allowed([A, C, D, B, UNK], doc)
+    assert got[0] == {C}  # "▁a" continues with "c", as in the document
+    assert got[1] == {D}  # "c" with "d"
+    assert got[2] == {A, B, EOS}  # "d" ends the word: anything that begins something new
+    assert got[3] == {A, B, EOS}  # "▁b" is a whole word (followed by EOS)
+    assert got[4] == every  # <unk> is not in the document: no constraint
+
+
+def test_document_word_mask_takes_every_occurrence():
+    # "▁a c" and "▁a d": after "▁a" both spellings are allowed; pad never counts as a document piece
+    doc = [[A, C, B, A, D, EOS, PAD, PAD]]
+    assert spelled_allowed([A], doc)[0] == {C, D}
+    assert spelled_allowed([PAD], doc)[0] == set(range(8))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([A, B, C, D]), min_size=1, max_size=7), min_size=1, max_size=4),
+       st.data())
+def test_document_word_mask_matches_a_python_reference(docs, data):
+    width = max(len(d) for d in docs) + 2
+    rows = [d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs]
+    prev = [[data.draw(st.sampled_from([A, B, C, D, UNK])) for _ in range(3)] for _ in rows]
+    forbid = document_word_mask(torch.tensor(prev), torch.tensor(rows), BOUNDARY, PAD)  # (B, S, V)
+    for b, d in enumerate(rows):
+        real = [t for t in d if t != PAD]
+        for s, p in enumerate(prev[b]):
+            followers = {real[j + 1] for j in range(len(real) - 1) if real[j] == p}
+            if not followers:
+                expected = set()
+            else:
+                ok = set(followers)
+                if any(BOUNDARY[f] for f in followers):
+                    ok |= {t for t in range(8) if BOUNDARY[t]}
+                expected = set(range(8)) - ok
+            assert set(forbid[b, s].nonzero().flatten().tolist()) == expected

@@ -236,6 +236,8 @@ def test_cached_greedy_decoding_matches_a_full_forward_pass_under_the_rules(buil
                 for tok in summary[b, :t].tolist():
                     if model.word_start[tok]:
                         forbid[b, t, tok] = True
+    if model.whole_words:
+        forbid = model._spelled(forbid, shift_right(summary, vocab.start_id, vocab.pad_id), comp_ids)
     again = apply_mask(logits.float(), forbid).argmax(-1)  # (B, S)
     live = ~(torch.cumsum((summary == vocab.eos_id).long(), 1) - (summary == vocab.eos_id).long()).bool()
     assert torch.equal(again[live], summary[live])
@@ -524,3 +526,49 @@ def test_static_cache_decoding_is_not_offered_for_other_architectures():
 
     t5 = T5ForConditionalGeneration(T5Config(vocab_size=64, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2))
     assert not supports(t5)
+
+
+# ---------------------------------------------------------------- whole words (summary.whole_words)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_copied_words_are_spelled_as_in_the_document(built, batch, temperature):
+    """After a piece that occurs in the document, the next token follows it somewhere in the document (or, if it
+    ends a word there, begins something new), unless the length rules left no such token."""
+    model, _, vocab = built
+    assert model.whole_words
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target, temperature=temperature,
+                                  generator=torch.Generator().manual_seed(5))
+    boundary = model.word_start.clone()
+    boundary[vocab.eos_id] = True
+    checked = 0
+    for b in range(summary.shape[0]):
+        d = [t for t in doc[b].tolist() if t != vocab.pad_id]  # the document and its EOS
+        row = [t for t in summary[b].tolist() if t != vocab.pad_id]
+        for prev, nxt in zip(row, row[1:]):
+            followers = {d[j + 1] for j in range(len(d) - 1) if d[j] == prev}
+            if not followers:
+                continue  # prev is not a document piece: nothing to spell
+            ends_word = any(boundary[f] for f in followers)
+            ok = nxt in followers or (ends_word and bool(boundary[nxt]))
+            forced_end = nxt == vocab.eos_id  # the last position or the word target can force EOS
+            assert ok or forced_end, (b, prev, nxt, followers)
+            checked += 1
+    assert checked > 0 or model.copy_head is None  # an untrained model without copying may never copy
+
+
+def test_forward_masks_the_written_summary_with_the_spelling_rule_too(built, batch):
+    """The straight-through softmax of training uses the rules the summary was written under: every written
+    token keeps a non-zero probability."""
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target, temperature=1.0,
+                                  generator=torch.Generator().manual_seed(2))
+    labels = doc.clone()
+    with torch.no_grad():
+        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=labels, summary_ids=summary, target=target)
+    assert torch.isfinite(out.losses["rec"])
+    assert out.summary_one_hot.shape[:2] == summary.shape
