@@ -2,6 +2,7 @@
 # Issue 3's ablations at CPU size, for sessions without a GPU: the Gigaword recipe shrunk to 2 CPU cores
 # (d_model 128, 2+2 layers, batch 64, a fixed step budget, fp32), run five ways with the same seed:
 #   cpu-full     unsupervised, with the discriminator (the recipe: train.pseudo=extract)
+#   cpu-distill  the same, meant for STEPS == PRETRAIN_STEPS: the pseudo-summaries alone, no adversarial phase
 #   cpu-lead     the same with lead pseudo-summaries (train.pseudo=lead)
 #   cpu-nod      unsupervised, without the discriminator (--no-discriminator)
 #   cpu-semi1k   + 1,000 labeled pairs (semi-supervised: reported apart)
@@ -21,12 +22,12 @@ small=(--set model.d_model=128 --set model.encoder_layers=2 --set model.decoder_
        --set data.dev_size=300 --set tokenizer.train_sentences=50000 --set train.pseudo=extract)
 for run in "${runs[@]}"; do
   case $run in
-    cpu-full) extra=() ;;
+    cpu-full|cpu-distill) extra=() ;;
     cpu-lead) extra=(--set train.pseudo=lead) ;;
     cpu-nod) extra=(--no-discriminator) ;;
     cpu-semi1k) extra=(--labeled-pairs 1000) ;;
     cpu-semi10k) extra=(--labeled-pairs 10000) ;;
-    *) echo "error: unknown run $run (cpu-full, cpu-lead, cpu-nod, cpu-semi1k, cpu-semi10k)" >&2; exit 2 ;;
+    *) echo "error: unknown run $run (cpu-full, cpu-distill, cpu-lead, cpu-nod, cpu-semi1k, cpu-semi10k)" >&2; exit 2 ;;
   esac
   mkdir -p benchmarks/results/logs
   python benchmarks/gigaword.py --device cpu --steps "$steps" --run "$run" --output-dir "runs/gigaword-$run" \
