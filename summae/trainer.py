@@ -24,7 +24,9 @@ from summae.bottleneck import lead_targets, target_words
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.losses import accuracy, discriminator_loss, generator_adv_loss
+from summae.metrics import MetricLogger
 from summae.factory import build_models, prepare_tokenizer, restore_weights
+from summae.training_data import load_training_texts
 from summae.training_eval import DevSet, evaluate_dev, sample_table
 
 
@@ -34,57 +36,6 @@ def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, f
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas, fused=True)
     except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
-
-
-class MetricLogger:
-    """One place for metrics: metrics.jsonl (every logged step) and one console line per interval."""
-
-    def __init__(self, path: Path, *, echo, enabled: bool = True, tensorboard_dir: Path | None = None):
-        self.path = path
-        self.echo = echo
-        self.enabled = enabled
-        # TensorBoard too, when it is installed (optional: `pip install tensorboard`)
-        self.tb = _tensorboard_writer(tensorboard_dir) if enabled and tensorboard_dir is not None else None
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, int] = {}  # per key: loss/adv only exists after pretraining
-
-    def add(self, values: dict[str, float | torch.Tensor]) -> None:
-        # values may be 0-d tensors: summed on their device, read once per interval in flush (no per-step sync)
-        for key, value in values.items():
-            value = value.detach() if isinstance(value, torch.Tensor) else float(value)
-            self.sums[key] = self.sums.get(key, 0.0) + value
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def flush(self, step: int, extra: dict | None = None) -> dict:
-        row = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
-        row.update(extra or {})
-        self.sums, self.counts = {}, {}
-        self.write(step, row)
-        parts = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()]
-        self.echo(f"step {step}: " + ", ".join(parts))
-        return row
-
-    def write(self, step: int, row: dict) -> None:
-        if self.enabled:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"step": step, **row}) + "\n")
-        if self.tb is not None:
-            for key, value in row.items():
-                if isinstance(value, (int, float)):
-                    self.tb.add_scalar(key, value, step)
-            self.tb.flush()
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-
-def _tensorboard_writer(log_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter  # raises ImportError without the tensorboard package
-    except ImportError:
-        return None
-    return SummaryWriter(str(log_dir))
 
 
 class Trainer:
@@ -112,51 +63,9 @@ class Trainer:
 
     # ---- set-up ----------------------------------------------------------------------------------
     def _load_data(self) -> None:
-        from summae.data import load_texts, read_lines, resolve_files
-
-        cfg = self.cfg
-        files = [cfg.resolve_path(f) for f in cfg.data.train_files]
-        if not files:
-            raise SummaeError("data.train_files is empty: name at least one file of documents")
-        self.docs = load_texts(files, field=cfg.data.text_field, streaming=cfg.data.streaming)
-        self.real = None
-        if cfg.data.real_files:
-            real = load_texts([cfg.resolve_path(f) for f in cfg.data.real_files], field=cfg.data.real_field)
-            self.real = list(real["text"])
-        elif self.main:
-            self.echo("no data.real_files: training without the discriminator (summaries are shaped by "
-                      "reconstruction and lead pseudo-summaries only)")
-        self.labeled_texts = None
-        if cfg.data.labeled_pairs:
-            from summae.labeled import load_pairs
-            self.labeled_texts = load_pairs([cfg.resolve_path(f) for f in cfg.data.labeled_files],
-                                            cfg.data.labeled_pairs, doc_field=cfg.data.text_field,
-                                            summary_field=cfg.data.labeled_summary_field)
-            if self.main:
-                self.echo(f"semi-supervised: {cfg.data.labeled_pairs} labeled pairs join every step "
-                          f"({min(cfg.train.labeled_batch_size, cfg.data.labeled_pairs)} per batch)")
-        dev = cfg.data
-        if dev.dev_documents:
-            path = cfg.resolve_path(dev.dev_documents)
-            docs = list(load_texts([path], field=cfg.data.text_field)["text"]) if ".json" in path or ".csv" in path \
-                else read_lines(resolve_files([path])[0])
-            refs = None
-            if dev.dev_references:
-                from summae.data import resolve_files
-                from summae.evaluation import read_texts
-                refs = read_texts(resolve_files([cfg.resolve_path(dev.dev_references)])[0], field=dev.dev_field)
-            self.dev_texts, self.dev_refs = list(docs)[: dev.dev_size], (refs[: dev.dev_size] if refs else None)
-        elif not cfg.data.streaming:
-            # no dev set: hold out documents from the training set for the reference-free criterion
-            if len(self.docs) < 2:
-                raise SummaeError(f"{', '.join(files)}: {len(self.docs)} document(s) with text; training needs at "
-                                  f"least 2 (one is held out for model selection), or set data.dev_documents")
-            n_dev = min(dev.dev_size, max(1, len(self.docs) // 10))
-            self.dev_texts, self.dev_refs = list(self.docs.select(range(n_dev))["text"]), None
-            self.docs = self.docs.select(range(n_dev, len(self.docs)))
-        else:
-            self.dev_texts = [row["text"] for _, row in zip(range(dev.dev_size), self.docs)]
-            self.dev_refs = None
+        texts = load_training_texts(self.cfg, echo=self.echo if self.main else lambda _: None)
+        self.docs, self.real, self.labeled_texts = texts.docs, texts.real, texts.labeled
+        self.dev_texts, self.dev_refs = texts.dev_texts, texts.dev_refs
 
     def _build(self) -> None:
         cfg, acc = self.cfg, self.accelerator

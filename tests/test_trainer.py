@@ -10,7 +10,8 @@ import torch
 from conftest import TINY, TINY_RUN_SETS, run_captured, shown_lines
 
 from summae.config import load_config
-from summae.trainer import MetricLogger, Trainer
+from summae.metrics import MetricLogger
+from summae.trainer import Trainer
 
 SMALL = ["tokenizer.train_sentences=400", "train.sample_every=0"]  # shrink the tokenizer sample, no sample tables
 CHECKPOINT_FILES = ("config.yaml", "compressor", "reconstructor", "discriminator.safetensors", "trainer_state.json")
