@@ -30,6 +30,6 @@ for run in "${runs[@]}"; do
     *) echo "error: unknown run $run (cpu-full, cpu-distill, cpu-lead, cpu-nod, cpu-semi1k, cpu-semi10k)" >&2; exit 2 ;;
   esac
   mkdir -p benchmarks/results/logs
-  python benchmarks/gigaword.py --device cpu --steps "$steps" --run "$run" --output-dir "runs/gigaword-$run" \
+  python benchmarks/gigaword.py --device cpu --steps "$steps" --run "$run" --output-dir "runs/gigaword-$run-$steps" \
     "${small[@]}" "${extra[@]}" 2>&1 | tee "benchmarks/results/logs/gigaword-$run-$steps.log"
 done

@@ -45,28 +45,41 @@ def _readability(result: dict, who: str = "summae") -> str:
     return "- | - | -" if not r else f"{r['lm_ppl']:.0f} | {100 * r['repeated']:.1f}% | {100 * r['novel']:.1f}%"
 
 
+# config keys added after some runs were made: those runs ran without the feature, not with today's default
+LEGACY = {"summary.whole_words": False}
+
+
 def _group(result: dict) -> tuple:
-    return result["hardware"], result["steps"] if result.get("config", {}).get("train", {}).get("minutes") is None \
-        else "minutes"
+    """Runs compared by the Δ column: same hardware, step budget and day (the code changes between days)."""
+    budget = result["steps"] if result.get("config", {}).get("train", {}).get("minutes") is None else "minutes"
+    return result["hardware"], budget, result.get("date")
+
+
+def _d_column(result: dict) -> str:
+    """yes / no, or "not reached" when every step was a pretraining step (the adversarial loss never ran)."""
+    if not result["discriminator"]:
+        return "no"
+    pretrain = result.get("config", {}).get("train", {}).get("pretrain_steps")
+    return "not reached" if pretrain is not None and result["steps"] <= pretrain else "yes"
 
 
 def _table(results: list[dict], flats: list[dict], differing: list[str]) -> list[str]:
     defaults = _defaults()
     """One row per run; the delta column compares dev R-1 with the recipe run (`*-full`) of the same group."""
     recipe = {_group(r): r["dev"]["rouge1"] for r in results if r["run"].endswith("full")}
-    head = ("| run | hardware | steps | train s | D | labeled | " + " | ".join(differing) +
+    head = ("| run | date | hardware | steps | train s | D | labeled | " + " | ".join(differing) +
             (" | " if differing else "") + "dev R-1/R-2/R-L (words) | Δ R-1 | teacher R-1 | DUC-2003 | LM ppl | repeated | "
             "novel |")
-    lines = [head, "|" + "---|" * (13 + len(differing))]
+    lines = [head, "|" + "---|" * (14 + len(differing))]
     for result, flat in zip(results, flats):
         # runs older than a config key ran with its default
-        settings = " | ".join(str(flat.get(k, defaults.get(k))) for k in differing)
+        settings = " | ".join(str(flat.get(k, LEGACY.get(k, defaults.get(k)))) for k in differing)
         base = recipe.get(_group(result))
         teacher = (result.get("teacher") or {}).get("dev")
         teacher = f"{teacher['rouge1']:.2f}" if teacher else "-"
         delta = "-" if base is None or result["run"].endswith("full") else f"{result['dev']['rouge1'] - base:+.2f}"
-        lines.append(f"| {result['run']} | {result['hardware']} | {result['steps']} | {result['train_seconds']:.0f} | "
-                     f"{'yes' if result['discriminator'] else 'no'} | {result.get('labeled_pairs', 0)} | "
+        lines.append(f"| {result['run']} | {result.get('date', '-')} | {result['hardware']} | {result['steps']} | {result['train_seconds']:.0f} | "
+                     f"{_d_column(result)} | {result.get('labeled_pairs', 0)} | "
                      f"{settings}{' | ' if differing else ''}{_rouge(result.get('dev'))} | {delta} | {teacher} | "
                      f"{_rouge(result.get('duc2003'))} | {_readability(result)} |")
     return lines
@@ -76,9 +89,10 @@ def build(results: list[dict]) -> str:
     flats = [_flat(r["config"]) for r in results]
     ignore = {"train.minutes", "train.steps", "data.data_dir", "name", "data.labeled_files", "data.labeled_pairs",
               "data.real_files", "train.adv_weight"}
-    shown = ("model.d_model", "model.encoder_layers", "train.batch_size", "train.pseudo", "train.lead_weight",
-             "train.pretrain_steps", "train.sample_temperature", "train.mixed_precision")
-    differing = [k for k in shown if k not in ignore and len({repr(f.get(k)) for f in flats}) > 1]
+    shown = ("model.d_model", "model.encoder_layers", "model.max_summary_tokens", "train.batch_size", "train.pseudo",
+             "train.lead_weight", "train.pretrain_steps", "train.sample_temperature", "train.mixed_precision",
+             "summary.whole_words")
+    differing = [k for k in shown if k not in ignore and len({repr(f.get(k, LEGACY.get(k))) for f in flats}) > 1]
     unsup = [(r, f) for r, f in zip(results, flats) if not r.get("labeled_pairs")]
     semi = [(r, f) for r, f in zip(results, flats) if r.get("labeled_pairs")]
     lines = ["# Quality on Gigaword (dev) and DUC-2003", "",
@@ -88,7 +102,8 @@ def build(results: list[dict]) -> str:
              "rouge-score with stemming; DUC-2003: recall with hypothesis and the 4 references cut to 75 bytes. "
              "Summaries use `summae summarize`'s default decoding (greedy, `summary.default_words` words). "
              "D: discriminator trained and used (`--no-discriminator` sets train.adv_weight=0 and changes nothing "
-             "else). Δ R-1: dev R-1 minus that of the recipe run (`*-full`) on the same hardware and step budget. "
+             "else; \"not reached\": every step was a pseudo-summary pretraining step, so the adversarial loss "
+             "never ran). Δ R-1: dev R-1 minus that of the recipe run (`*-full`) on the same hardware, step budget and day. "
              "Teacher R-1: with `train.pseudo: extract`, the extraction search the model distils, scored alone "
              "on dev with the same length (not a model result; `scripts/extract_search.py` has its grid).", "",
              "Readability (summae/readability.py): **LM ppl** = perplexity under a Kneser-Ney word trigram model "
