@@ -28,6 +28,7 @@ def auroc(low: list[float], high: list[float]) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--model", help="a model directory to measure instead of the shipped one")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
 
@@ -38,19 +39,21 @@ def main(argv=None) -> int:
     from summae.evaluation import baseline_summaries, rouge_scores
     from summae.pipeline import bundled_test_set
 
+    model = Path(args.model).resolve() if args.model else READY_MODEL
     test = bundled_test_set(words=8)
-    summarizer = Summarizer.from_pretrained(READY_MODEL, device="cpu")
+    summarizer = Summarizer.from_pretrained(model, device="cpu")
     keep = ("rouge1", "rouge2", "rougeL", "words")
     hyps = summarizer(test.documents)
     rouge = {"ready": rouge_scores(hyps, test.references),
              "lead8": rouge_scores(baseline_summaries(test.documents, lead=8), test.references)}
-    scorer = Scorer.from_pretrained(READY_MODEL, device="cpu")
+    scorer = Scorer.from_pretrained(model, device="cpu")
     news = read_lines(str(Path(args.data_dir) / "gigaword" / "dev.article.txt"))[:500]
     inside, outside = scorer(test.documents), scorer(news)
     inside, outside = [s for s in inside if s is not None], [s for s in outside if s is not None]
     hw, detail = hardware()
     result = {"benchmark": "ready_model", "commit": commit(), "date": dt.date.today().isoformat(),
-              "hardware": hw, "hardware_detail": detail, "model": str(READY_MODEL.relative_to(ROOT)),
+              "hardware": hw, "hardware_detail": detail, "model": str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model),
+              "summarize_precision": summarizer.precision,
               "test": {name: {k: v[k] for k in keep} for name, v in rouge.items()},
               "score": {"debian_test_mean": round(sum(inside) / len(inside), 4),
                         "gigaword_dev_mean": round(sum(outside) / len(outside), 4),
