@@ -10,38 +10,18 @@ Writes benchmarks/results/precision-<YYYYMMDD>-<hardware>.json.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import os
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+import model_on_dev
 
 
 def main(argv=None) -> int:
     import torch
 
-    from summae.data import read_lines
-    from summae.evaluation import rouge_scores
     from summae.summarize import Summarizer
-    from throughput import commit, hardware
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="a trained run directory (best/ or last/ inside)")
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--limit", type=int, help="only the first N dev documents")
-    parser.add_argument("--out", help="result JSON (default benchmarks/results/precision-DATE-HARDWARE.json)")
-    args = parser.parse_args(argv)
-    gigaword = Path(args.data_dir) / "gigaword"
-    docs, refs = read_lines(gigaword / "dev.article.txt"), read_lines(gigaword / "dev.title.txt")
-    docs, refs = docs[: args.limit], refs[: args.limit]
+    args, docs, refs = model_on_dev.parse("precision", __doc__.split("\n")[0], argv)
     summaries, result = {}, {}
     for precision in ("fp32", "bf16"):
         summarizer = Summarizer.from_pretrained(args.model, device="cpu", precision=precision)
@@ -52,21 +32,13 @@ def main(argv=None) -> int:
             out = summarizer(docs, batch_size=batch)
             speed[str(batch)] = round(len(docs) / (time.perf_counter() - begin), 1)
         summaries[precision] = out
-        scores = rouge_scores(out, [[r] for r in refs])
-        result[precision] = {**{k: round(v, 2) for k, v in scores.items() if k in ("rouge1", "rouge2", "rougeL", "words")},
-                             "sentences_per_s_by_batch": speed}
+        result[precision] = {**model_on_dev.rouge(out, refs), "sentences_per_s_by_batch": speed}
         print(precision, result[precision], file=sys.stderr, flush=True)
     same = sum(a == b for a, b in zip(summaries["fp32"], summaries["bf16"]))
-    short, detail = hardware("cpu")
-    report = {"benchmark": "precision", "commit": commit(), "date": dt.date.today().isoformat(), "hardware": short,
-              "hardware_detail": detail, "model": str(args.model), "documents": len(docs),
-              "fp32": result["fp32"], "bf16": result["bf16"],
-              "rouge1_change": round(result["bf16"]["rouge1"] - result["fp32"]["rouge1"], 2),
-              "identical_summaries": same, "torch": torch.__version__}
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"precision-{dt.date.today():%Y%m%d}-{short}.json")
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: report[k] for k in ("rouge1_change", "identical_summaries", "documents")}))
-    print(f"wrote {out}")
+    model_on_dev.write("precision", args, len(docs), {
+        "fp32": result["fp32"], "bf16": result["bf16"],
+        "rouge1_change": round(result["bf16"]["rouge1"] - result["fp32"]["rouge1"], 2),
+        "identical_summaries": same, "torch": torch.__version__})
     return 0
 
 

@@ -188,13 +188,13 @@ def document_word_mask(prev: torch.Tensor, doc_ids: torch.Tensor, boundary: torc
     follows = doc_ids[:, None, :-1] == prev[:, :, None]  # (B, S, L-1): document position j holds prev
     follows &= doc_ids[:, None, :-1] != pad_id
     vocab = boundary.shape[0]
-    # the token after each position j where prev occurs; elsewhere a spare column V, dropped below (a scatter that
-    # also wrote False could overwrite a True of the same token from another position)
-    nxt = torch.where(follows, doc_ids[:, None, 1:], vocab)  # (B, S, L-1)
-    allowed = torch.zeros(batch, steps, vocab + 1, dtype=torch.bool, device=doc_ids.device)
-    allowed = allowed.scatter_(2, nxt, True)[..., :vocab]  # (B, S, V)
-    ends_word = (allowed & boundary).any(-1, keepdim=True)  # (B, S, 1): prev is followed by a boundary somewhere
-    allowed |= ends_word & boundary
+    following = doc_ids[:, None, 1:]  # (B, 1, L-1): the token after position j
     in_doc = follows.any(-1, keepdim=True)  # (B, S, 1)
-    out = in_doc & ~allowed
+    ends_word = (follows & boundary[following]).any(-1, keepdim=True)  # (B, S, 1): prev ends a word somewhere
+    # start from "forbid all but the boundaries where prev may end a word", then allow the followers; the
+    # positions where prev does not occur point at a spare column V, dropped at the end
+    out = (in_doc & ~(ends_word & boundary)).expand(batch, steps, vocab)
+    out = torch.cat([out, out.new_zeros(batch, steps, 1)], dim=-1)  # (B, S, V + 1)
+    out.scatter_(2, torch.where(follows, following, vocab), False)
+    out = out[..., :vocab]
     return out[:, 0] if squeeze else out
