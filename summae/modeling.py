@@ -17,9 +17,8 @@ from torch import nn
 from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, document_word_mask, length_rule_mask, repeat_mask,
-                               rule_table,
-                               soft_embed, straight_through, word_counts)
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
+                               length_rule_mask, repeat_mask, rule_table, soft_embed, straight_through, word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.fastdecode import StaticDecoder, supports as static_decoding_supported
@@ -191,9 +190,11 @@ class SummaeModel(nn.Module):
             forbid = self._rules(counts, target, step)
             if self.no_repeat_words:
                 forbid = forbid | used
-            if self.whole_words:
-                forbid = self._spelled(forbid, last, comp_ids)
-            nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
+            if self.whole_words:  # the same choice as masking with _spelled, without the (B, V) mask
+                nxt = choose_spelled(scores.float(), forbid, last, comp_ids[:, 1:], self.boundary,
+                                     self.vocab.pad_id, temperature, generator)
+            else:
+                nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
             last = nxt
             counts.add_(self.word_start[nxt].long())
             used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= self.word_start[nxt]

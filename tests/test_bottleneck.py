@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, document_word_mask, lead_targets,
-                               length_rule_mask, repeat_mask,
-                               soft_embed, straight_through, target_words, word_counts, words_for_request)
+from summae.bottleneck import (after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
+                               lead_targets, length_rule_mask, repeat_mask, soft_embed, straight_through,
+                               target_words, word_counts, words_for_request)
 
 PAD, EOS, UNK, A, B, C, D, LEN1 = range(8)
 WORD_START = torch.tensor([False, False, False, True, True, False, False, False])
@@ -369,3 +369,42 @@ def test_document_word_mask_matches_a_python_reference(docs, data):
                     ok |= {t for t in range(8) if BOUNDARY[t]}
                 expected = set(range(8)) - ok
             assert set(forbid[b, s].nonzero().flatten().tolist()) == expected
+
+
+def masked_choice(scores, forbid, prev, doc, temperature=0.0, generator=None, boundary=BOUNDARY):
+    """The reference choose_spelled must equal: the full (B, V) spelling mask, the rules alone where it is full."""
+    spelled = forbid | document_word_mask(prev, doc, boundary, PAD)
+    spelled = torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
+    return choose(apply_mask(scores, spelled), temperature, generator)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([A, B, C, D]), min_size=1, max_size=7), min_size=1, max_size=5),
+       st.data())
+def test_choose_spelled_is_choose_under_the_spelling_mask(docs, data):
+    width = max(len(d) for d in docs) + 2
+    doc = torch.tensor([d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs])
+    rows = doc.shape[0]
+    prev = torch.tensor([data.draw(st.sampled_from([A, B, C, D, UNK])) for _ in range(rows)])
+    # few distinct score values, so ties are common: the lowest token id must win them, as in argmax
+    scores = torch.tensor([[data.draw(st.sampled_from([0.0, 1.0, 2.0])) for _ in range(8)] for _ in range(rows)])
+    forbid = torch.tensor([[data.draw(st.booleans()) for _ in range(8)] for _ in range(rows)])
+    # any boundary set, so that continuation pieces may have lower ids than word starts (as in real vocabularies)
+    boundary = torch.tensor([data.draw(st.booleans()) for _ in range(8)])
+    assert choose_spelled(scores, forbid, prev, doc, boundary, PAD).tolist() == \
+        masked_choice(scores, forbid, prev, doc, boundary=boundary).tolist()
+    seed = data.draw(st.integers(0, 2**16))
+    sampled = choose_spelled(scores, forbid, prev, doc, boundary, PAD, 0.7, torch.Generator().manual_seed(seed))
+    expected = masked_choice(scores, forbid, prev, doc, 0.7, torch.Generator().manual_seed(seed), boundary)
+    assert sampled.tolist() == expected.tolist()
+
+
+def test_choose_spelled_finishes_a_copied_word_and_frees_the_choice_after_it():
+    doc = torch.tensor([[A, C, D, B, EOS, PAD]] * 3)  # words "acd" and "b"
+    scores = torch.tensor([[0.0, 0, 0, 0, 9, 0, 1, 5]] * 3)  # "▁b" scores best, then token 7, then "d"
+    forbid = torch.zeros(3, 8, dtype=torch.bool)
+    prev = torch.tensor([C, D, UNK])
+    # after "c" only "d" may follow; after "d" (a word end) the best new word; after <unk> anything
+    assert choose_spelled(scores, forbid, prev, doc, BOUNDARY, PAD).tolist() == [D, B, B]
+    forbid[:, D] = True  # the rules forbid "d": after "c" nothing is left, so the rules alone decide
+    assert choose_spelled(scores, forbid, prev, doc, BOUNDARY, PAD).tolist() == [B, B, B]
