@@ -74,6 +74,7 @@ class SummaryConfig:
 class TrainConfig:
     seed: int = 0  # seeds torch, python and data order
     batch_size: int = 64  # documents per step (per process)
+    bucket_batches: int = 32  # batches per length-sorted window (similar lengths share a batch: less padding); 0 = off
     steps: int = 2000  # total optimizer steps, including pretrain_steps
     minutes: float | None = None  # stop after this much training time; None = run all steps
     pretrain_steps: int = 300  # first steps: compressor learns lead pseudo-summaries, reconstructor learns to rebuild
@@ -163,6 +164,7 @@ class Config:
             (1 <= s.default_words <= s.max_words,
              f"summary.default_words must be in [1, {s.max_words}], got {s.default_words}"),
             (t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}"),
+            (t.bucket_batches >= 0, f"train.bucket_batches must be >= 0, got {t.bucket_batches}"),
             (t.steps >= 1, f"train.steps must be >= 1, got {t.steps}"),
             (0 <= t.pretrain_steps, f"train.pretrain_steps must be >= 0, got {t.pretrain_steps}"),
             (t.minutes is None or t.minutes > 0, f"train.minutes must be > 0, got {t.minutes}"),

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from summae import checkpoint, guards
 from summae.batches import StreamBatches, TensorBatches, encode_texts, pad_ids
@@ -80,11 +81,11 @@ class Trainer:
                           f"({m.max_source_tokens}) and were truncated")
             matrix = pad_ids(ids, eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, width=m.max_source_tokens)
             self.batches = TensorBatches(matrix, t.batch_size, seed=t.seed, rank=acc.process_index,
-                                         world=acc.num_processes)
+                                         world=acc.num_processes, pad_id=self.vocab.pad_id, bucket=t.bucket_batches)
         else:
             self.batches = StreamBatches(self.docs, tok, t.batch_size, max_tokens=m.max_source_tokens,
                                          eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, seed=t.seed,
-                                         rank=acc.process_index, world=acc.num_processes)
+                                         rank=acc.process_index, world=acc.num_processes, bucket=t.bucket_batches)
         self.real_batches, self.extractor = None, None
         if self.real is not None:
             real_ids, _ = encode_texts(tok, self.real, m.max_source_tokens - 1)
@@ -220,7 +221,9 @@ class Trainer:
         if self.labeled is not None:
             # semi-supervised: labeled pairs join the batch, their reference in place of the lead target
             docs, refs, words = (x.to(acc.device) for x in self.labeled.batch(step))
-            doc_labels, lead = torch.cat([doc_labels, docs]), torch.cat([lead, refs])
+            width = max(doc_labels.shape[1], docs.shape[1])  # the document batch is cut to its longest row
+            doc_labels = torch.cat([F.pad(d, (0, width - d.shape[1]), value=vocab.pad_id) for d in (doc_labels, docs)])
+            lead = torch.cat([lead, refs])
             target, sup_rows = torch.cat([target, words]), docs.shape[0]
             doc_mask = doc_labels != vocab.pad_id
         pretrain = step < t.pretrain_steps

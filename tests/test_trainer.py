@@ -285,6 +285,71 @@ def test_tensor_batches_are_reproducible_resumable_and_split_by_rank():
     assert not rows[0] & rows[1] and len(rows[0] | rows[1]) == 12
 
 
+def ragged(n: int, width: int, seed: int = 0) -> torch.Tensor:
+    """n rows of ids 1.. (the row number in column 0) and random lengths 1..width, pad 0 after them."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, width + 1, (n,), generator=gen)
+    ids = torch.arange(1, width + 1).repeat(n, 1) * (torch.arange(width) < lengths[:, None])
+    ids[:, 0] = torch.arange(1, n + 1)
+    return ids
+
+
+@pytest.mark.parametrize("bucket", [0, 1, 4])
+def test_length_bucketed_batches_cover_each_epoch_once_per_rank_and_are_cut_to_their_longest_row(bucket):
+    from summae.batches import TensorBatches
+
+    ids = ragged(96, 10)
+    ranks = [TensorBatches(ids, 4, seed=3, rank=r, world=2, pad_id=0, bucket=bucket) for r in range(2)]
+    seen = []
+    for batches in ranks:
+        assert batches.per_epoch == 12
+        for step in range(12):
+            batch = batches.batch(step)
+            assert batch.shape[1] == int((batch != 0).sum(1).max())  # cut to the longest row, no all-pad column
+            seen += batch[:, 0].tolist()
+    assert sorted(seen) == list(range(1, 97))  # both ranks together see every row once per epoch
+    fresh = TensorBatches(ids, 4, seed=3, rank=1, world=2, pad_id=0, bucket=bucket)
+    assert torch.equal(fresh.batch(17), ranks[1].batch(17))  # resumable at any step, window cache or not
+
+
+def test_length_buckets_carry_less_padding_than_shuffled_batches():
+    from summae.batches import TensorBatches
+
+    ids = ragged(512, 40)
+
+    def padding(bucket):
+        batches = TensorBatches(ids, 16, seed=0, pad_id=0, bucket=bucket)
+        cells = [batches.batch(s) for s in range(batches.per_epoch)]
+        return sum(int((b == 0).sum()) for b in cells) / sum(b.numel() for b in cells)
+
+    assert padding(8) < padding(0) / 3
+
+
+def test_streamed_batches_are_bucketed_cut_and_resumable():
+    from datasets import Dataset
+
+    from summae.batches import StreamBatches
+
+    class Tok:  # a text of n words is n tokens
+        def __call__(self, texts, add_special_tokens=False):
+            return {"input_ids": [[5] * len(t.split()) for t in texts]}
+
+    texts = [" ".join(["w"] * (1 + (i * 7) % 13)) for i in range(64)]
+    data = Dataset.from_dict({"text": texts}).to_iterable_dataset()
+    make = lambda: StreamBatches(data, Tok(), 4, max_tokens=16, eos_id=1, pad_id=0, seed=0, bucket=4)  # noqa: E731
+    batches = make().iterate()
+    first = [next(batches) for _ in range(20)]
+    lengths = [sorted((b != 0).sum(1).tolist()) for b in first]
+    # one epoch (16 batches): every document once, EOS included
+    assert sorted(sum(lengths[:16], [])) == sorted(2 + (i * 7) % 13 for i in range(64))
+    assert all(b.shape[1] == max(n) for b, n in zip(first, lengths))  # cut to the longest row
+    for window in range(5):  # the 4 batches of a window hold neighbouring lengths: their ranges do not cross
+        spans = sorted((n[0], n[-1]) for n in lengths[4 * window: 4 * window + 4])
+        assert all(hi <= lo for (_, hi), (lo, _) in zip(spans, spans[1:]))
+    resumed = make().iterate(start_step=6)
+    assert all(torch.equal(next(resumed), first[i]) for i in range(6, 20))
+
+
 def test_tensor_batches_of_a_tiny_corpus_repeat_rows():
     from summae.batches import TensorBatches
 
