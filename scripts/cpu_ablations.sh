@@ -9,6 +9,7 @@
 #   cpu-semi10k  + 10,000 labeled pairs
 # Each writes benchmarks/results/gigaword-DATE-cpu2-RUN.json; scripts/quality_report.py tabulates them.
 # Usage: bash scripts/cpu_ablations.sh [STEPS] [PRETRAIN_STEPS] [RUNS...]   (default 800 and 250, all runs)
+# A run named RUN@TAG (cpu-distill@b32) is RUN, written as RUN-TAG beside the earlier result.
 # STEPS == PRETRAIN_STEPS compares the pseudo-summaries alone (distillation, no adversarial phase).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,7 +22,7 @@ small=(--set model.d_model=128 --set model.encoder_layers=2 --set model.decoder_
        --set train.warmup_steps=100 --set train.eval_every=200 --set train.log_every=50 --set train.sample_every=400
        --set data.dev_size=300 --set tokenizer.train_sentences=50000 --set train.pseudo=extract)
 for run in "${runs[@]}"; do
-  case $run in
+  case ${run%%@*} in  # RUN@TAG: the same run, written under the name RUN-TAG (a re-run at a later commit)
     cpu-full|cpu-distill) extra=() ;;
     cpu-lead) extra=(--set train.pseudo=lead) ;;
     cpu-nod) extra=(--no-discriminator) ;;
@@ -29,6 +30,7 @@ for run in "${runs[@]}"; do
     cpu-semi10k) extra=(--labeled-pairs 10000) ;;
     *) echo "error: unknown run $run (cpu-full, cpu-distill, cpu-lead, cpu-nod, cpu-semi1k, cpu-semi10k)" >&2; exit 2 ;;
   esac
+  run=${run/@/-}
   mkdir -p benchmarks/results/logs
   python benchmarks/gigaword.py --device cpu --steps "$steps" --run "$run" --output-dir "runs/gigaword-$run-$steps" \
     "${small[@]}" "${extra[@]}" 2>&1 | tee "benchmarks/results/logs/gigaword-$run-$steps.log"
