@@ -208,15 +208,14 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
     Equal to choose(apply_mask(scores, spelled), ...) where spelled = forbid | document_word_mask(prev, ...),
     or forbid alone in rows where that leaves no token, ties included (the lowest token id wins, as in
     argmax). It never builds the (B, V) spelling mask: the allowed set after prev is the document's followers
-    of prev (at most L tokens, scored by a gather), plus all boundary tokens where prev ends a word, whose best
-    is the overall best when that is a boundary token, so only the other rows take a second pass over V.
-    A decoding step at batch 256 and 8,000 pieces spends a few ms in the mask; this spends a fraction of one.
+    of prev (at most L tokens, scored by a gather), plus all boundary tokens where prev ends a word. So one
+    pass over V (the rules' scores, the non-boundary tokens of those rows set to -inf) and one argmax give
+    both the rules' choice of the other rows and the best boundary token of these.
     """
     if temperature != 0:  # a Gumbel-max sample is the argmax of perturbed scores: the same draws as `choose`
         uniform = torch.rand(scores.shape, device=scores.device, generator=generator).clamp_(1e-9, 1 - 1e-9)
         scores = scores.float() / temperature - torch.log(-torch.log(uniform))
     masked = apply_mask(scores, forbid)  # (B, V): the rules alone
-    free = masked.argmax(-1)  # (B,): the rules' choice, kept where prev is not in the document
 
     follows = (doc_ids[:, :-1] == prev[:, None]) & (doc_ids[:, :-1] != pad_id)  # (B, L-1)
     following = doc_ids[:, 1:]  # (B, L-1)
@@ -228,19 +227,20 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
     # lowest token id among the best followers (argmax's tie rule); vocab where none is allowed
     best_id = torch.where(follower_ok & (follower_val == best_val[:, None]), following, vocab).min(-1).values
 
-    # where prev ends a word, the boundary tokens are allowed too: their best is `free` when free is one
-    need = ends_word & ~boundary[free]
-    bound_val = torch.where(ends_word, masked.gather(1, free[:, None]).squeeze(1), NEG_INF)
-    bound_id = torch.where(ends_word & ~forbid.gather(1, free[:, None]).squeeze(1), free, vocab)
-    if bool(need.any()):
-        rows = need.nonzero().squeeze(1)
-        sub = masked[rows].masked_fill_(~boundary, NEG_INF)  # the rules' scores of the boundary tokens
-        sub_id = sub.argmax(-1)
-        bound_val[rows] = sub.gather(1, sub_id[:, None]).squeeze(1)
-        bound_id[rows] = torch.where((forbid[rows] | ~boundary).all(-1), vocab, sub_id)
+    # rows where prev ends a word: only boundary tokens compete with the followers (in place: masked is ours)
+    masked.masked_fill_(ends_word[:, None] & ~boundary, NEG_INF)
+    top = masked.argmax(-1)  # (B,): the best boundary token there, the rules' choice elsewhere
+    top_val = masked.gather(1, top[:, None]).squeeze(1)
+    bound_id = torch.where(ends_word & boundary[top] & ~forbid.gather(1, top[:, None]).squeeze(1), top, vocab)
 
     # the better of the two candidates, the lower id on a tie; the rules alone where neither exists
-    take_bound = (bound_id < vocab) & ((best_id == vocab) | (bound_val > best_val)
-                                       | ((bound_val == best_val) & (bound_id < best_id)))
+    take_bound = (bound_id < vocab) & ((best_id == vocab) | (top_val > best_val)
+                                       | ((top_val == best_val) & (bound_id < best_id)))
     spelled = torch.where(take_bound, bound_id, best_id)
+    # the rules' choice: `top` outside the word-ending rows; recomputed in the rare rows that need it, where prev
+    # ends a word but the rules allow no boundary token and no follower
+    free = top.clone()
+    lost = ends_word & (spelled == vocab)
+    if bool(lost.any()):
+        free[lost] = apply_mask(scores[lost], forbid[lost]).argmax(-1)
     return torch.where(spelled < vocab, spelled, free)

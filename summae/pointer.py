@@ -38,10 +38,11 @@ class CopyHead(nn.Module):
         context = attn @ enc_h  # (B, T, D)
         gate = torch.sigmoid(self.gate(torch.cat([dec_h, context], dim=-1)))  # (B, T, 1)
         if targets is not None:
-            vocab_y = torch.log_softmax(logits.float(), dim=-1).gather(2, targets[..., None]).exp()  # (B, T, 1)
+            vocab_logp = torch.log_softmax(logits, dim=-1, dtype=torch.float32)
+            vocab_y = vocab_logp.gather(2, targets[..., None]).exp()  # (B, T, 1)
             copy_y = (attn * (src_ids[:, None, :] == targets[:, :, None])).sum(-1, keepdim=True)  # (B, T, 1)
             return torch.log(gate * vocab_y + (1 - gate) * copy_y + LOG_FLOOR).squeeze(-1)
-        vocab = torch.softmax(logits.float(), dim=-1)  # (B, T, V)
+        vocab = torch.softmax(logits, dim=-1, dtype=torch.float32)  # (B, T, V), in fp32 without a converted copy
         index = src_ids[:, None, :].expand(-1, attn.shape[1], -1)  # (B, T, L)
         if not torch.is_grad_enabled():
             # decoding: the same mixture built in place, three passes over (B, T, V) fewer. attn is bf16
