@@ -10,6 +10,7 @@
 # Each writes benchmarks/results/gigaword-DATE-cpu2-RUN.json; scripts/quality_report.py tabulates them.
 # Usage: bash scripts/cpu_ablations.sh [STEPS] [PRETRAIN_STEPS] [RUNS...]   (default 800 and 250, all runs)
 # A run named RUN@TAG (cpu-distill@b32) is RUN, written as RUN-TAG beside the earlier result.
+# EXTRA="--set k=v ..." passes more settings to every run (EXTRA="--set train.bucket_batches=0": plain batches).
 # STEPS == PRETRAIN_STEPS compares the pseudo-summaries alone (distillation, no adversarial phase).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,5 +34,5 @@ for run in "${runs[@]}"; do
   run=${run/@/-}
   mkdir -p benchmarks/results/logs
   python benchmarks/gigaword.py --device cpu --steps "$steps" --run "$run" --output-dir "runs/gigaword-$run-$steps" \
-    "${small[@]}" "${extra[@]}" 2>&1 | tee "benchmarks/results/logs/gigaword-$run-$steps.log"
+    "${small[@]}" "${extra[@]}" ${EXTRA:-} 2>&1 | tee "benchmarks/results/logs/gigaword-$run-$steps.log"
 done
