@@ -46,7 +46,7 @@ def _readability(result: dict, who: str = "summae") -> str:
 
 
 # config keys added after some runs were made: those runs ran without the feature, not with today's default
-LEGACY = {"summary.whole_words": False}
+LEGACY = {"summary.whole_words": False, "train.bucket_batches": 0}
 
 
 def _group(result: dict) -> tuple:
@@ -91,7 +91,7 @@ def build(results: list[dict]) -> str:
               "data.real_files", "train.adv_weight"}
     shown = ("model.d_model", "model.encoder_layers", "model.max_summary_tokens", "train.batch_size", "train.pseudo",
              "train.lead_weight", "train.pretrain_steps", "train.sample_temperature", "train.mixed_precision",
-             "summary.whole_words")
+             "train.bucket_batches", "summary.whole_words")
     differing = [k for k in shown if k not in ignore and len({repr(f.get(k, LEGACY.get(k))) for f in flats}) > 1]
     unsup = [(r, f) for r, f in zip(results, flats) if not r.get("labeled_pairs")]
     semi = [(r, f) for r, f in zip(results, flats) if r.get("labeled_pairs")]
