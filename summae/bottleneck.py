@@ -216,6 +216,8 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
         uniform = torch.rand(scores.shape, device=scores.device, generator=generator).clamp_(1e-9, 1 - 1e-9)
         scores = scores.float() / temperature - torch.log(-torch.log(uniform))
     masked = apply_mask(scores, forbid)  # (B, V): the rules alone
+    if doc_ids.shape[1] < 2:  # documents of one token (EOS): no piece follows another, the rules alone decide
+        return masked.argmax(-1)
 
     follows = (doc_ids[:, :-1] == prev[:, None]) & (doc_ids[:, :-1] != pad_id)  # (B, L-1)
     following = doc_ids[:, 1:]  # (B, L-1)

@@ -408,3 +408,10 @@ def test_choose_spelled_finishes_a_copied_word_and_frees_the_choice_after_it():
     assert choose_spelled(scores, forbid, prev, doc, BOUNDARY, PAD).tolist() == [D, B, B]
     forbid[:, D] = True  # the rules forbid "d": after "c" nothing is left, so the rules alone decide
     assert choose_spelled(scores, forbid, prev, doc, BOUNDARY, PAD).tolist() == [B, B, B]
+
+
+def test_choose_spelled_on_documents_of_one_token_follows_the_rules_alone():
+    doc = torch.tensor([[EOS], [EOS]])  # blank documents: EOS only
+    scores = torch.tensor([[0.0, 0, 0, 0, 9, 0, 1, 5], [0.0, 0, 0, 3, 1, 0, 1, 0]])
+    forbid = torch.zeros(2, 8, dtype=torch.bool)
+    assert choose_spelled(scores, forbid, torch.tensor([EOS, A]), doc, BOUNDARY, PAD).tolist() == [B, A]
