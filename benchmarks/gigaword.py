@@ -86,6 +86,7 @@ def main(argv=None) -> int:
     from summae.readability import TrigramLM
 
     _quiet_libraries()
+    started_at = commit()  # the code that trains: read now, not after a run that may outlast later commits
     if args.labeled_pairs < 0:
         print(f"error: --labeled-pairs must be >= 0, got {args.labeled_pairs}", file=sys.stderr)
         return 2
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
     sets = report["sets"]
     keep = ("rouge1", "rouge2", "rougeL", "words")
     result = {
-        "benchmark": "gigaword", "run": args.run, "commit": commit(), "date": dt.date.today().isoformat(),
+        "benchmark": "gigaword", "run": args.run, "commit": started_at, "date": dt.date.today().isoformat(),
         "hardware": hw, "hardware_detail": detail, "seed": args.seed, "steps": report["steps"],
         "train_seconds": report["train_seconds"], "train_docs_per_s": report["train_docs_per_s"],
         "labeled_pairs": args.labeled_pairs, "eval_documents": {k: v["model"]["n"] for k, v in sets.items()},
