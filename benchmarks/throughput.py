@@ -12,6 +12,7 @@
 
     python benchmarks/throughput.py [--config configs/throughput.yaml] [--device cpu|cuda] [--out FILE]
         [--iters N] [--warmup N] [--batch-size B] [--sentences N] [--data-dir DIR] [--set k=v ...]
+        [--default-allocator]
 
 (a) `Trainer.train_step` in the main phase (the compressor writes summaries without gradient, a discriminator
 step, then the generator step: compressor + reconstructor + adversarial loss, optimizer step);
@@ -329,9 +330,11 @@ def parse_args(argv):
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
     parser.add_argument("--breakdown-steps", type=int, default=3, help="instrumented train steps (0 = none)")
     parser.add_argument("--sentences", type=int, default=None,
-                        help="summarized dev sentences (default 512 on cpu, 20000 on cuda)")
+                        help="summarized dev sentences (default 2048 on cpu, 20000 on cuda)")
     parser.add_argument("--summarize-batch-size", type=int,
                         help="summarizing batch (default: summae summarize's, 256, on cpu; 2048 on cuda)")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's allocator as it is (the CLI tunes it: summae/runtime.py)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/throughput-DATE-HW.json)")
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.breakdown_steps < 0:
@@ -387,7 +390,7 @@ def run(args, device: str) -> dict:
         model.train()
         sup_s = timed_steps(supervised_step_fn(trainer, model), batches, warmup=args.warmup, clock=clock)
         mem["supervised"] = memory.mb()
-        n_sent = args.sentences or (20000 if device == "cuda" else 512)
+        n_sent = args.sentences or (20000 if device == "cuda" else 2048)
         from summae.summarize import BATCH_SIZE
 
         sum_bs = args.summarize_batch_size or (2048 if device == "cuda" else BATCH_SIZE)
@@ -440,6 +443,10 @@ def main(argv=None) -> int:
     from summae.errors import SummaeError
 
     _quiet_libraries()
+    from summae.runtime import allocator_state, tune_cpu_allocator
+
+    if not args.default_allocator:
+        tune_cpu_allocator()  # as `summae` does at start-up (summae/runtime.py)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda: no CUDA device is available here", file=sys.stderr)
@@ -454,7 +461,7 @@ def main(argv=None) -> int:
     if device == "cpu":
         detail += f"; load average {load_before} before the run, {load_average()} after (1, 5, 15 min)"
     payload = {"benchmark": "throughput", "commit": commit(), "date": dt.date.today().isoformat(), "hardware": hw,
-               "hardware_detail": detail, "configs": {"throughput": result},
+               "hardware_detail": detail, "allocator": allocator_state(), "configs": {"throughput": result},
                "reference_naive_eager_cpu2_batch64": REFERENCE}
     name = f"throughput-{dt.date.today():%Y%m%d}-{hw}.json"
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name

@@ -1,0 +1,68 @@
+"""Process-wide settings that make CPU work faster: glibc's allocator tuned for large tensors.
+
+glibc's malloc hands large blocks back to the kernel when they are freed (blocks it mmap'ed, and the top
+of the heap past M_TRIM_THRESHOLD) and takes them back, page by page, at the next allocation. A
+summarizing batch allocates and frees tensors of 2-25 MB at every decoding step and every layer (a
+(256, 8064) score table, a (256, 49, 1024) feed-forward activation), a training step tensors of ~100 MB
+(the (B, S, V) distributions), so on CPU much of the time went to page faults and zeroing fresh pages
+(docs/performance.md, "The allocator"). Here every block comes from the heap and freed memory stays in
+the process for the next batch: the peak memory is about the same, it is only not handed back early.
+
+The CLI calls `tune_cpu_allocator()` once at start-up. Library users call it themselves: a library must
+not change a host process's allocator behind its back. It changes nothing where the allocator is not
+glibc's, where LD_PRELOAD names another allocator (jemalloc, tcmalloc), where the user set glibc's own
+MALLOC_* variables, or where SUMMAE_TUNE_MALLOC=0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+# mallopt parameters (glibc's malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_MAX = -4
+TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top goes back to the kernel past 1 GiB only
+
+_state: dict[str, str] = {}
+
+
+def tune_cpu_allocator() -> str:
+    """Keep freed tensor memory in the process (glibc only). Returns what it did, in a few words (also
+    `allocator_state()`): "tuned", or why not."""
+    if _state:
+        return _state["allocator"]
+    _state["allocator"] = _tune()
+    return _state["allocator"]
+
+
+def allocator_state() -> str:
+    """"tuned", "default" (never asked), or why tuning was skipped."""
+    return _state.get("allocator", "default")
+
+
+def _tune() -> str:
+    if os.environ.get("SUMMAE_TUNE_MALLOC", "1") == "0":
+        return "default (SUMMAE_TUNE_MALLOC=0)"
+    if not sys.platform.startswith("linux"):
+        return f"default (not glibc: {sys.platform})"
+    preload = os.environ.get("LD_PRELOAD", "")
+    if any(name in preload for name in ("jemalloc", "tcmalloc", "mimalloc")):
+        return "default (LD_PRELOAD names another allocator)"
+    if any(key.startswith("MALLOC_") for key in os.environ):
+        return "default (MALLOC_* set by the user)"
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version.restype = ctypes.c_char_p
+        libc.gnu_get_libc_version()  # only glibc has it (musl does not)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return "default (not glibc)"
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # M_MMAP_MAX 0: no block gets its own mmap (glibc caps the mmap threshold at 32 MiB, below a training
+    # step's largest tensors), so a freed block is reused, not unmapped and faulted in again
+    if not (mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
+        return "default (mallopt refused)"
+    return "tuned"
