@@ -6,7 +6,8 @@ summarizing batch allocates and frees tensors of 2-25 MB at every decoding step 
 (256, 8064) score table, a (256, 49, 1024) feed-forward activation), a training step tensors of ~100 MB
 (the (B, S, V) distributions), so on CPU much of the time went to page faults and zeroing fresh pages
 (docs/performance.md, "The allocator"). Here every block comes from the heap and freed memory stays in
-the process for the next batch: the peak memory is about the same, it is only not handed back early.
+the process for the next batch: the peak memory is a little higher (2713 vs 2529 MB in
+benchmarks/throughput.py: benchmarks/results/allocator-20261128-cpu2.json), it is only not handed back early.
 
 The CLI calls `tune_cpu_allocator()` once at start-up. Library users call it themselves: a library must
 not change a host process's allocator behind its back. It changes nothing where the allocator is not
