@@ -43,18 +43,20 @@ class StaticDecoder:
         self.heads, self.head_dim = first.num_heads, first.head_dim
         batch = enc.shape[0]
         dtype = self._compute_dtype(enc)
+        cache_dtype = torch.float32 if enc.device.type == "cpu" else dtype  # attention math in fp32 on CPU
         # additive cross-attention mask (B, 1, 1, L): 0 on real positions, -inf on padding
-        self.cross_mask = torch.zeros(enc_mask.shape, dtype=dtype, device=enc.device).masked_fill(
+        self.cross_mask = torch.zeros(enc_mask.shape, dtype=cache_dtype, device=enc.device).masked_fill(
             ~enc_mask.bool(), float("-inf"))[:, None, None, :]
-        self.cross = [(self._split(layer.encoder_attn.k_proj(enc)), self._split(layer.encoder_attn.v_proj(enc)))
-                      for layer in self.layers]  # per layer: (B, H, L, dh) keys, values
+        self.cross = [(self._split(layer.encoder_attn.k_proj(enc)).to(cache_dtype, memory_format=torch.contiguous_format),
+                       self._split(layer.encoder_attn.v_proj(enc)).to(cache_dtype, memory_format=torch.contiguous_format))
+                      for layer in self.layers]  # per layer: (B, H, L, dh) keys, values, contiguous (one batched matmul)
         # per layer, the self-attention's q, k and v projections as one (3D, D) matmul
         self.qkv = [(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
                      torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]) if a.q_proj.bias is not None else None)
                     for a in (layer.self_attn for layer in self.layers)]
         shape = (batch, self.heads, steps, self.head_dim)
-        self.keys = [torch.empty(shape, dtype=dtype, device=enc.device) for _ in self.layers]
-        self.values = [torch.empty(shape, dtype=dtype, device=enc.device) for _ in self.layers]
+        self.keys = [torch.empty(shape, dtype=cache_dtype, device=enc.device) for _ in self.layers]
+        self.values = [torch.empty(shape, dtype=cache_dtype, device=enc.device) for _ in self.layers]
         self.positions = decoder.embed_positions.weight  # row t + 2 is position t (BART's offset)
         self.bias = getattr(model, "final_logits_bias", None)
 
@@ -70,8 +72,17 @@ class StaticDecoder:
 
     def _attend(self, attn, q, keys, values, mask=None):
         """q (B, H, 1, dh) against keys/values (B, H, T, dh) -> the attention's output projection (B, 1, D)."""
-        out = F.scaled_dot_product_attention(q, keys.to(q.dtype), values.to(q.dtype), attn_mask=mask,
-                                             scale=attn.scaling)
+        if q.device.type == "cpu":
+            # One query per row: two batched matmuls and a softmax over T, in fp32 (keys and values are
+            # kept in fp32 on CPU). The CPU flash-attention kernel tiles for long queries and was 2.5-3.6x
+            # slower at this shape (docs/performance.md, "Single-query attention on CPU").
+            scores = torch.matmul(q.to(keys.dtype), keys.transpose(-1, -2)).mul_(attn.scaling)  # (B, H, 1, T)
+            if mask is not None:
+                scores = scores.add_(mask)
+            out = torch.matmul(scores.softmax(-1), values).to(q.dtype)
+        else:
+            out = F.scaled_dot_product_attention(q, keys.to(q.dtype), values.to(q.dtype), attn_mask=mask,
+                                                 scale=attn.scaling)
         return attn.out_proj(out.transpose(1, 2).reshape(q.shape[0], 1, -1))
 
     def step(self, tokens: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
