@@ -1,19 +1,25 @@
 """Old vs new code in one process, timed alternately: the fair comparison on a busy, shared machine.
 
     python benchmarks/ab_speed.py --old-root DIR [--old-package summae_old] [--rounds N] [--batch-size B]
-        [--sentences N] [--set k=v ...]
+        [--sentences N] [--summarize-batch-size B] [--summarize-only] [--old-label TEXT] [--out FILE] [--set k=v ...]
 
 DIR holds a copy of an older summae renamed to `summae_old` (imports rewritten), e.g.:
     git archive <commit> summae | tar -x -C /tmp/old && mv /tmp/old/summae /tmp/old/summae_old
     sed -i -E 's/(from|import) summae(\\.| )/\\1 summae_old\\2/g' /tmp/old/summae_old/*.py
 Both builds read the same config (configs/throughput.yaml, fp32 on CPU), the same tokenizer and the same
 batches; each round times one training step, one supervised step and one summarizing batch of each build,
-old and new back to back, so load from other processes hits both alike. Prints medians and ratios as JSON.
+old and new back to back, so load from other processes hits both alike. Summarizing uses each build's
+default decoding (`--precision auto`; bf16 converts the model in place, so use
+--summarize-only for it) at summae summarize's batch. --summarize-only skips the two steps
+(a summarizing change; the model is then the untrained throughput model). Prints medians and ratios as JSON
+and, with --out, writes them with the commit, date and hardware. Both builds run with the CLI's allocator
+tuning (summae/runtime.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
 import os
@@ -43,14 +49,24 @@ def main(argv=None) -> int:
     parser.add_argument("--old-package", default="summae_old")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--sentences", type=int, default=128, help="summarized per round and build")
+    parser.add_argument("--sentences", type=int, default=512, help="summarized per round and build")
+    parser.add_argument("--summarize-batch-size", type=int, default=None, help="default: summae summarize's")
+    parser.add_argument("--summarize-only", action="store_true", help="time summarizing only")
+    parser.add_argument("--precision", default="auto", help="summarizing precision (summae summarize's --precision)")
+    parser.add_argument("--old-label", default="", help="what the old build is (a commit), for the JSON")
+    parser.add_argument("--out", help="write the result JSON here too")
     parser.add_argument("--tokenizer", default="/tmp/spd/tok", help="saved here on the first run")
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args(argv)
     sys.path.insert(0, args.old_root)
     import torch
 
-    from throughput import supervised_step_fn, dev_sentences
+    from summae.runtime import tune_cpu_allocator
+    from summae.summarize import BATCH_SIZE
+    from throughput import commit, dev_sentences, hardware, supervised_step_fn
+
+    tune_cpu_allocator()
+    sum_bs = args.summarize_batch_size or BATCH_SIZE
 
     data_dir = ROOT.parent / "shared" / "data"
     base = [f"data.data_dir={data_dir}", f"train.batch_size={args.batch_size}", "train.mixed_precision=no"]
@@ -64,39 +80,52 @@ def main(argv=None) -> int:
         for name, package in (("old", args.old_package), ("new", "summae")):
             cfg, trainer = build(package, base + list(args.set), f"{tmp}/{name}")
             model = trainer.accelerator.unwrap_model(trainer.model)
-            summarizer = importlib.import_module(f"{package}.summarize").Summarizer(cfg, trainer.tokenizer, model)
+            summarizer = importlib.import_module(f"{package}.summarize").Summarizer(
+                cfg, trainer.tokenizer, model, precision=args.precision)
             builds[name] = dict(cfg=cfg, trainer=trainer, model=model, summarizer=summarizer,
                                 reals=trainer.real_batches.iterate(0), gen=torch.Generator().manual_seed(0),
                                 sup=supervised_step_fn(trainer, model))
         docs = builds["new"]["trainer"].batches.iterate(0)
         batches = [next(docs) for _ in range(args.rounds + 1)]
         texts = dev_sentences(builds["new"]["cfg"], args.sentences)
-        times = {f"{k}_{part}": [] for k in builds for part in ("train", "sup", "summarize")}
+        parts = ("summarize",) if args.summarize_only else ("train", "sup", "summarize")
+        times = {f"{k}_{part}": [] for k in builds for part in parts}
         for r, batch in enumerate(batches):
             for name, b in builds.items():
                 step = b["cfg"].train.pretrain_steps + r
-                begin = time.perf_counter()
-                b["trainer"].train_step(step, batch, b["reals"], b["gen"])
-                t1 = time.perf_counter()
-                b["model"].train()
-                b["sup"](r, batch)
-                t2 = time.perf_counter()
-                b["summarizer"](texts, batch_size=args.batch_size)
+                begin = t1 = t2 = time.perf_counter()
+                if not args.summarize_only:
+                    b["trainer"].train_step(step, batch, b["reals"], b["gen"])
+                    t1 = time.perf_counter()
+                    b["model"].train()
+                    b["sup"](r, batch)
+                    t2 = time.perf_counter()
+                b["summarizer"](texts, batch_size=sum_bs)
                 t3 = time.perf_counter()
                 if r:  # round 0 warms up
-                    times[f"{name}_train"].append(t1 - begin)
-                    times[f"{name}_sup"].append(t2 - t1)
+                    if not args.summarize_only:
+                        times[f"{name}_train"].append(t1 - begin)
+                        times[f"{name}_sup"].append(t2 - t1)
                     times[f"{name}_summarize"].append(t3 - t2)
             print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in times.items() if v), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in times.items()}
-    out = {"rounds": args.rounds, "batch_size": args.batch_size, "load_average": os.getloadavg(),
-           "median_s": {k: round(v, 4) for k, v in med.items()}}
+    hw, detail = hardware("cpu")
+    out = {"benchmark": "ab_speed", "commit": commit(), "old": args.old_label, "date": dt.date.today().isoformat(),
+           "hardware": hw, "hardware_detail": detail, "rounds": args.rounds, "batch_size": args.batch_size,
+           "summarize_batch_size": sum_bs, "sentences": args.sentences, "set": args.set,
+           "precision": {name: b["summarizer"].precision for name, b in builds.items()},
+           "load_average": os.getloadavg(), "median_s": {k: round(v, 4) for k, v in med.items()},
+           "runs_s": {k: [round(x, 4) for x in v] for k, v in times.items()}}
     for name in builds:
-        out[f"{name}_train_over_supervised"] = round(med[f"{name}_train"] / med[f"{name}_sup"], 3)
+        if not args.summarize_only:
+            out[f"{name}_train_over_supervised"] = round(med[f"{name}_train"] / med[f"{name}_sup"], 3)
         out[f"{name}_summarize_sentences_per_s"] = round(args.sentences / med[f"{name}_summarize"], 1)
-    out["train_speedup"] = round(med["old_train"] / med["new_train"], 3)
+    if not args.summarize_only:
+        out["train_speedup"] = round(med["old_train"] / med["new_train"], 3)
     out["summarize_speedup"] = round(med["old_summarize"] / med["new_summarize"], 3)
     print(json.dumps(out, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     return 0
 
 

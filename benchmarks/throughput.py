@@ -69,7 +69,12 @@ def hardware(device: str) -> tuple[str, str]:
     model = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
                   if line.startswith("model name")), "unknown CPU")
     threads = torch.get_num_threads()
-    return f"cpu{cores}", f"{cores} cores of {model}, {threads} torch threads, torch {torch.__version__}"
+    flags = set(next((line.split(":", 1)[1].split() for line in _read("/proc/cpuinfo").splitlines()
+                      if line.startswith("flags")), []))
+    bf16 = "AMX" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else "none"
+    # "cpu2" machines differ between sessions (Intel with AMX, AMD EPYC without): compare within one only
+    return f"cpu{cores}", (f"{cores} cores of {model}, native bf16: {bf16}, {threads} torch threads, "
+                           f"torch {torch.__version__}")
 
 
 def _read(path: str) -> str:

@@ -43,13 +43,19 @@ class StaticDecoder:
         self.heads, self.head_dim = first.num_heads, first.head_dim
         batch = enc.shape[0]
         dtype = self._compute_dtype(enc)
-        cache_dtype = torch.float32 if enc.device.type == "cpu" else dtype  # attention math in fp32 on CPU
+        # bf16 on CPU: one query per row as two batched matmuls and a softmax over T, in fp32 (keys and
+        # values kept in fp32, contiguous). The CPU flash-attention kernel tiles for long queries and was
+        # 2.5-3.6x slower at this shape in bf16; in fp32 it kept up (docs/performance.md, "Single-query
+        # attention on CPU")
+        self.matmul_attention = enc.device.type == "cpu" and dtype != torch.float32
+        cache_dtype = torch.float32 if self.matmul_attention else dtype
+        layout = torch.contiguous_format if self.matmul_attention else torch.preserve_format
         # additive cross-attention mask (B, 1, 1, L): 0 on real positions, -inf on padding
         self.cross_mask = torch.zeros(enc_mask.shape, dtype=cache_dtype, device=enc.device).masked_fill(
             ~enc_mask.bool(), float("-inf"))[:, None, None, :]
-        self.cross = [(self._split(layer.encoder_attn.k_proj(enc)).to(cache_dtype, memory_format=torch.contiguous_format),
-                       self._split(layer.encoder_attn.v_proj(enc)).to(cache_dtype, memory_format=torch.contiguous_format))
-                      for layer in self.layers]  # per layer: (B, H, L, dh) keys, values, contiguous (one batched matmul)
+        self.cross = [(self._split(layer.encoder_attn.k_proj(enc)).to(cache_dtype, memory_format=layout),
+                       self._split(layer.encoder_attn.v_proj(enc)).to(cache_dtype, memory_format=layout))
+                      for layer in self.layers]  # per layer: (B, H, L, dh) keys, values
         # per layer, the self-attention's q, k and v projections as one (3D, D) matmul
         self.qkv = [(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
                      torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]) if a.q_proj.bias is not None else None)
@@ -72,10 +78,7 @@ class StaticDecoder:
 
     def _attend(self, attn, q, keys, values, mask=None):
         """q (B, H, 1, dh) against keys/values (B, H, T, dh) -> the attention's output projection (B, 1, D)."""
-        if q.device.type == "cpu":
-            # One query per row: two batched matmuls and a softmax over T, in fp32 (keys and values are
-            # kept in fp32 on CPU). The CPU flash-attention kernel tiles for long queries and was 2.5-3.6x
-            # slower at this shape (docs/performance.md, "Single-query attention on CPU").
+        if self.matmul_attention:
             scores = torch.matmul(q.to(keys.dtype), keys.transpose(-1, -2)).mul_(attn.scaling)  # (B, H, 1, T)
             if mask is not None:
                 scores = scores.add_(mask)

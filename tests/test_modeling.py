@@ -499,8 +499,10 @@ def test_static_cache_decoding_writes_what_transformers_loop_writes(built, batch
     assert torch.equal(written[True], written[False])
 
 
-def test_static_cache_step_scores_match_a_teacher_forced_pass(built, batch):
-    """Each step's logits and hidden state equal the teacher-forced decoder's at that position."""
+@pytest.mark.parametrize("matmul_attention", [False, True])
+def test_static_cache_step_scores_match_a_teacher_forced_pass(built, batch, matmul_attention):
+    """Each step's logits and hidden state equal the teacher-forced decoder's at that position, with the
+    attention as SDPA and as the two matmuls (bf16 on CPU uses those)."""
     from summae.fastdecode import StaticDecoder
 
     model, _, vocab = built
@@ -513,10 +515,44 @@ def test_static_cache_step_scores_match_a_teacher_forced_pass(built, batch):
         out = model.compressor(encoder_outputs=(enc,), attention_mask=comp_mask, decoder_input_ids=dec_in,
                                output_hidden_states=True)
         static = StaticDecoder(model.compressor, enc, comp_mask, dec_in.shape[1])
+        assert not static.matmul_attention  # fp32: SDPA
+        static.matmul_attention = matmul_attention
         for t in range(dec_in.shape[1]):
             logits, hidden = static.step(dec_in[:, t], t)
             assert torch.allclose(logits, out.logits[:, t], atol=1e-4, rtol=1e-4)
             assert torch.allclose(hidden, out.decoder_hidden_states[-1][:, t], atol=1e-5, rtol=1e-4)
+
+
+def test_bf16_static_decoding_on_cpu_attends_in_fp32(built, batch):
+    """A bf16 compressor on CPU keeps its attention caches in fp32 and its logits stay as close to the fp32
+    model's as those of bf16 SDPA."""
+    import copy
+
+    from summae.fastdecode import StaticDecoder
+
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target)
+    dec_in = shift_right(summary, vocab.start_id, vocab.pad_id)
+    half = copy.deepcopy(model)
+    half.compressor.to(torch.bfloat16)
+    with torch.no_grad():
+        reference = model.compressor(encoder_outputs=(model._encode(comp_ids, comp_mask),), attention_mask=comp_mask,
+                                     decoder_input_ids=dec_in).logits
+        enc = half._encode(comp_ids, comp_mask)
+        assert enc.dtype == torch.bfloat16
+        errors = {}
+        for matmul_attention in (True, False):
+            static = StaticDecoder(half.compressor, enc, comp_mask, dec_in.shape[1])
+            assert static.matmul_attention
+            assert static.cross[0][0].dtype == torch.float32 and static.cross[0][0].is_contiguous()
+            static.matmul_attention = matmul_attention
+            errors[matmul_attention] = max(
+                (static.step(dec_in[:, t], t)[0].float() - reference[:, t]).abs().max().item()
+                for t in range(dec_in.shape[1]))
+    assert errors[True] < 0.05  # bf16 rounding of the layers' matmuls, not of the attention
+    assert errors[True] <= errors[False] * 1.5 + 1e-3
 
 
 def test_static_cache_decoding_is_not_offered_for_other_architectures():
