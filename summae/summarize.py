@@ -93,21 +93,24 @@ class Summarizer:
             yield from self._window(window, words, ratio, beams, batch_size)
 
     def _window(self, texts: list[str], words, ratio, beams: int, batch_size: int) -> list[str]:
-        """Summaries of `texts` in their order, from batches of similar length (less padding to encode)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        """Summaries of `texts` in their order, from batches of documents of similar token counts (a batch
+        pads to its longest: sorting by characters left one long document in almost every batch)."""
+        limit = self.cfg.model.max_source_tokens
+        ids, cut = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], limit - 1)
+        self.truncated += cut
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[str] = [""] * len(texts)
         for start in range(0, len(texts), batch_size):
             rows = order[start: start + batch_size]
-            for i, summary in zip(rows, self._batch([texts[i] for i in rows], words, ratio, beams)):
+            for i, summary in zip(rows, self._batch([ids[i] for i in rows], [texts[i] for i in rows], words, ratio,
+                                                    beams)):
                 out[i] = summary
         return out
 
     @torch.inference_mode()
-    def _batch(self, texts: list[str], words, ratio, beams: int) -> list[str]:
+    def _batch(self, ids: list[list[int]], texts: list[str], words, ratio, beams: int) -> list[str]:
+        """Summaries of one batch: `ids` the documents' token ids (encode_texts), `texts` the documents."""
         model, vocab = self.model, self.model.vocab
-        limit = self.cfg.model.max_source_tokens
-        ids, cut = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], limit - 1)
-        self.truncated += cut
         width = max(len(x) for x in ids) + 1  # the batch's longest document + EOS: no all-padding columns
         docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)
         mask = docs != vocab.pad_id

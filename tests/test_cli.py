@@ -470,3 +470,24 @@ def test_bf16_summarizer_converts_only_its_compressor(tiny_run):
         assert all(p.dtype == torch.float32 for p in model.copy_head.parameters())
     assert all(1 <= len(s.split()) <= 4 for s in summarizer(["a short test document about debian packages"] * 3,
                                                             words=4))
+
+
+def test_summarizer_batches_documents_of_similar_token_counts_and_keeps_the_order(tiny_run, monkeypatch):
+    from summae.summarize import Summarizer
+
+    summarizer = Summarizer.from_pretrained(tiny_run["dir"], device="cpu", precision="fp32")
+    # character length and token count disagree: long words are few tokens per character, "a b c" many
+    docs = ["a b c d e f g h i j k l"[: 2 * n + 1] if n % 2 else "packages" * n for n in range(1, 13)]
+    alone = [summarizer([d], words=3)[0] for d in docs]
+    counts = {d: len(ids) for d, ids in zip(docs, summarizer.tokenizer(docs, add_special_tokens=False)["input_ids"])}
+    batches = []
+    real = summarizer._batch
+
+    def spy(ids, texts, *rest):
+        batches.append([counts[t] for t in texts])
+        return real(ids, texts, *rest)
+
+    monkeypatch.setattr(summarizer, "_batch", spy)
+    assert summarizer(docs, words=3, batch_size=4) == alone  # input order, as if summarized one by one
+    assert len(batches) == 3 and all(len(b) == 4 for b in batches)
+    assert [c for b in batches for c in sorted(b)] == sorted(counts[d] for d in docs)  # batches cut a token-sorted list
