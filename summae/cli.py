@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     _interruptible()
     from summae.runtime import tune_cpu_allocator
 
-    tune_cpu_allocator()  # freed tensor memory stays in the process: ~1.3-1.6x on CPU (summae/runtime.py)
+    tune_cpu_allocator()  # freed tensor memory stays in the process (summae/runtime.py)
     try:
         return args.func(args)
     except SummaeError as err:
