@@ -215,22 +215,22 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
     if temperature != 0:  # a Gumbel-max sample is the argmax of perturbed scores: the same draws as `choose`
         uniform = torch.rand(scores.shape, device=scores.device, generator=generator).clamp_(1e-9, 1 - 1e-9)
         scores = scores.float() / temperature - torch.log(-torch.log(uniform))
-    masked = apply_mask(scores, forbid)  # (B, V): the rules alone
     if doc_ids.shape[1] < 2:  # documents of one token (EOS): no piece follows another, the rules alone decide
-        return masked.argmax(-1)
+        return apply_mask(scores, forbid).argmax(-1)
 
     follows = (doc_ids[:, :-1] == prev[:, None]) & (doc_ids[:, :-1] != pad_id)  # (B, L-1)
     following = doc_ids[:, 1:]  # (B, L-1)
     ends_word = (follows & boundary[following]).any(-1)  # (B,)
     follower_ok = follows & ~forbid.gather(1, following)  # followers the rules allow
-    follower_val = torch.where(follower_ok, masked.gather(1, following), NEG_INF)
+    follower_val = torch.where(follower_ok, scores.gather(1, following), NEG_INF)  # (unmasked where allowed)
     best_val = follower_val.max(-1).values  # (B,); -inf where no follower is allowed
     vocab = scores.shape[-1]
     # lowest token id among the best followers (argmax's tie rule); vocab where none is allowed
     best_id = torch.where(follower_ok & (follower_val == best_val[:, None]), following, vocab).min(-1).values
 
-    # rows where prev ends a word: only boundary tokens compete with the followers (in place: masked is ours)
-    masked.masked_fill_(ends_word[:, None] & ~boundary, NEG_INF)
+    # one masked pass over V: the rules, and in rows where prev ends a word every non-boundary token too (only
+    # boundary tokens compete with the followers there)
+    masked = scores.masked_fill(forbid | (ends_word[:, None] & ~boundary), NEG_INF)
     top = masked.argmax(-1)  # (B,): the best boundary token there, the rules' choice elsewhere
     top_val = masked.gather(1, top[:, None]).squeeze(1)
     bound_id = torch.where(ends_word & boundary[top] & ~forbid.gather(1, top[:, None]).squeeze(1), top, vocab)
