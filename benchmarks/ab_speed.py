@@ -19,7 +19,6 @@ tuning (summae/runtime.py).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib
 import json
 import os
@@ -63,7 +62,7 @@ def main(argv=None) -> int:
 
     from summae.runtime import tune_cpu_allocator
     from summae.summarize import BATCH_SIZE
-    from throughput import commit, dev_sentences, hardware, supervised_step_fn
+    from throughput import dev_sentences, supervised_step_fn, write_result
 
     tune_cpu_allocator()
     sum_bs = args.summarize_batch_size or BATCH_SIZE
@@ -109,9 +108,7 @@ def main(argv=None) -> int:
                     times[f"{name}_summarize"].append(t3 - t2)
             print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in times.items() if v), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in times.items()}
-    hw, detail = hardware("cpu")
-    out = {"benchmark": "ab_speed", "commit": commit(), "old": args.old_label, "date": dt.date.today().isoformat(),
-           "hardware": hw, "hardware_detail": detail, "rounds": args.rounds, "batch_size": args.batch_size,
+    out = {"old": args.old_label, "rounds": args.rounds, "batch_size": args.batch_size,
            "summarize_batch_size": sum_bs, "sentences": args.sentences, "set": args.set,
            "precision": {name: b["summarizer"].precision for name, b in builds.items()},
            "load_average": os.getloadavg(), "median_s": {k: round(v, 4) for k, v in med.items()},
@@ -125,7 +122,7 @@ def main(argv=None) -> int:
     out["summarize_speedup"] = round(med["old_summarize"] / med["new_summarize"], 3)
     print(json.dumps(out, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        write_result("ab_speed", out, out=args.out)
     return 0
 
 

@@ -12,7 +12,6 @@ benchmarks/results/allocator-<YYYYMMDD>-cpu2.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
 import subprocess
@@ -61,17 +60,11 @@ def main(argv=None) -> int:
     speedup = {k: round(medians["tuned"][k] / medians["default"][k], 3)
                for k in ("train_docs_per_s", "supervised_docs_per_s", "summarize_sentences_per_s",
                          "summarize_fp32_sentences_per_s")}
-    hw, detail = throughput.hardware("cpu")
-    payload = {"benchmark": "allocator", "commit": throughput.commit(), "date": dt.date.today().isoformat(),
-               "hardware": hw, "hardware_detail": detail, "rounds": args.rounds, "throughput_args": extra,
-               "tuned_settings": "mallopt(M_MMAP_MAX, 0), mallopt(M_TRIM_THRESHOLD, 1 GiB) (summae/runtime.py)",
-               "median": medians, "tuned_over_default": speedup, "runs": runs}
-    name = f"allocator-{dt.date.today():%Y%m%d}-{hw}.json"
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({"median": medians, "tuned_over_default": speedup}))
-    print(f"wrote {out}", file=sys.stderr)
+    throughput.write_result("allocator", {
+        "rounds": args.rounds, "throughput_args": extra,
+        "tuned_settings": "mallopt(M_MMAP_MAX, 0), mallopt(M_TRIM_THRESHOLD, 1 GiB) (summae/runtime.py)",
+        "median": medians, "tuned_over_default": speedup, "runs": runs}, out=args.out)
     return 0
 
 

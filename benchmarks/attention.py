@@ -12,7 +12,6 @@ Writes benchmarks/results/attention-<YYYYMMDD>-<hardware>.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -72,14 +71,9 @@ def main(argv=None) -> int:
             row["sdpa_masked_over_matmul"] = round(row["sdpa_masked_ms"] / row["matmul_fp32_ms"], 2)
             print(json.dumps(row), file=sys.stderr)
             rows.append(row)
-    hw, detail = throughput.hardware("cpu")
-    out = {"benchmark": "attention", "commit": throughput.commit(), "date": dt.date.today().isoformat(),
-           "hardware": hw, "hardware_detail": detail,
-           "shape": {"batch": args.batch, "heads": args.heads, "head_dim": args.head_dim, "queries": 1},
-           "iters": args.iters, "rows": rows}
-    path = Path(args.out or ROOT / "benchmarks" / "results" / f"attention-{dt.date.today():%Y%m%d}-{hw}.json")
-    path.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {path}", file=sys.stderr)
+    throughput.write_result("attention", {
+        "shape": {"batch": args.batch, "heads": args.heads, "head_dim": args.head_dim, "queries": 1},
+        "iters": args.iters, "rows": rows}, out=args.out)
     return 0
 
 

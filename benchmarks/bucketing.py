@@ -14,7 +14,6 @@ benchmarks/results/bucketing-<YYYYMMDD>-<hardware>.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import tempfile
@@ -71,16 +70,12 @@ def main(argv=None) -> int:
                 print(name, r, rounds[name][-1], file=sys.stderr, flush=True)
     total = {name: round(args.rounds * args.bucket * t.batch_size / sum(x["seconds"] for x in rs), 1)
              for name, rs in rounds.items()}
-    short, detail = throughput.hardware(device)
-    report = {"benchmark": "bucketing", "commit": throughput.commit(), "date": dt.date.today().isoformat(),
-              "hardware": short, "hardware_detail": detail, "load_average": throughput.load_average(),
-              "device": device, "batch_size": t.batch_size, "bucket_batches": args.bucket, "rounds": rounds,
-              "docs_per_s": total, "speedup": round(total["bucketed"] / total["shuffled"], 3),
-              "config": "configs/throughput.yaml (main-phase training steps)"}
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"bucketing-{dt.date.today():%Y%m%d}-{short}.json")
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"docs_per_s": total, "speedup": report["speedup"]}))
-    print(f"wrote {out}")
+    speedup = round(total["bucketed"] / total["shuffled"], 3)
+    print(json.dumps({"docs_per_s": total, "speedup": speedup}))
+    throughput.write_result("bucketing", {
+        "load_average": throughput.load_average(), "device": device, "batch_size": t.batch_size,
+        "bucket_batches": args.bucket, "rounds": rounds, "docs_per_s": total, "speedup": speedup,
+        "config": "configs/throughput.yaml (main-phase training steps)"}, out=args.out, device=device)
     return 0
 
 

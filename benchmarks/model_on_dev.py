@@ -4,8 +4,6 @@ the result file of a benchmark that re-decodes one trained model on dev."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -44,12 +42,6 @@ def rouge(summaries: list[str], refs: list[str]) -> dict:
 
 def write(name: str, args, n_docs: int, fields: dict) -> Path:
     """benchmarks/results/<name>-<date>-<hardware>.json (or --out) with commit, date and hardware first."""
-    from throughput import commit, hardware
+    from throughput import write_result
 
-    short, detail = hardware("cpu")
-    report = {"benchmark": name, "commit": commit(), "date": dt.date.today().isoformat(), "hardware": short,
-              "hardware_detail": detail, "model": str(args.model), "documents": n_docs, **fields}
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"{name}-{dt.date.today():%Y%m%d}-{short}.json")
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
-    return out
+    return write_result(name, {"model": str(args.model), "documents": n_docs, **fields}, out=args.out)

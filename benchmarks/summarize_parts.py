@@ -15,31 +15,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime as dt
 import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import throughput  # noqa: E402  (sets HF_*_OFFLINE and sys.path like every benchmark)
-
-
-def wrap(obj, attr: str, name: str, totals: dict) -> None:
-    original = getattr(obj, attr)
-
-    def timed(*args, **kwargs):
-        begin = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            totals[name] = totals.get(name, 0.0) + time.perf_counter() - begin
-
-    setattr(obj, attr, timed)
 
 
 def main(argv=None) -> int:
@@ -66,38 +51,36 @@ def main(argv=None) -> int:
         texts = throughput.dev_sentences(cfg, args.sentences)
         summarizer = Summarizer(cfg, trainer.tokenizer, copy.deepcopy(model), device="cpu", precision=args.precision)
         summarizer(texts, batch_size=bs)  # untimed: every batch width met once
-        totals: dict[str, float] = {}
-        m = summarizer.model
-        wrap(m, "write_summary", "write_summary", totals)
-        wrap(m, "_encode", "encoder", totals)
-        wrap(fastdecode.StaticDecoder, "__init__", "decoder_setup", totals)
-        wrap(fastdecode.StaticDecoder, "step", "decoder_steps", totals)
-        wrap(m.compressor.lm_head, "forward", "decoder_steps/lm_head", totals)
+        clock = throughput.Clock("cpu")
+        timers, m = throughput.Breakdown(clock), summarizer.model  # names nest: "write_summary/encoder"
+        timers.wrap(m, "write_summary", "write_summary")
+        timers.wrap(m, "_encode", "encoder")
+        timers.wrap(fastdecode.StaticDecoder, "__init__", "decoder_setup")
+        timers.wrap(fastdecode.StaticDecoder, "step", "decoder_steps")
+        timers.wrap(m.compressor.lm_head, "forward", "lm_head")
         if m.copy_head is not None:
-            wrap(m.copy_head, "forward", "copy_head", totals)
-        wrap(modeling, "choose_spelled", "whole_word_choice", totals)
-        wrap(m, "_rules", "length_rules", totals)
+            timers.wrap(m.copy_head, "forward", "copy_head")
+        timers.wrap(modeling, "choose_spelled", "whole_word_choice")  # looked up at call time
+        timers.wrap(m, "_rules", "length_rules")
         passes = []
         for _ in range(args.passes):
-            totals.clear()
-            begin = time.perf_counter()
+            timers.total.clear()
+            begin = clock()
             summarizer(texts, batch_size=bs)
-            whole = time.perf_counter() - begin
-            parts = {k: round(1e3 * v, 1) for k, v in sorted(totals.items())}
+            whole = clock() - begin
+            parts = {k.removeprefix("write_summary/"): round(1e3 * v, 1) for k, v in sorted(timers.total.items())}
             top = sum(v for k, v in parts.items() if "/" not in k and k != "write_summary")
             parts["rest_of_write_summary"] = round(parts["write_summary"] - top, 1)
             parts["outside_write_summary"] = round(1e3 * whole - parts["write_summary"], 1)  # tokenizing, batching
             passes.append({"ms": round(1e3 * whole, 1), "sentences_per_s": round(args.sentences / whole, 1),
                            "parts_ms": parts})
             print(json.dumps(passes[-1]), file=sys.stderr)
-    hw, detail = throughput.hardware("cpu")
-    out = {"benchmark": "summarize_parts", "commit": throughput.commit(), "date": dt.date.today().isoformat(),
-           "hardware": hw, "hardware_detail": detail, "allocator": allocator, "precision": summarizer.precision,
-           "sentences": args.sentences, "batch_size": bs, "model": "configs/throughput.yaml, untrained",
-           "median_sentences_per_s": statistics.median(p["sentences_per_s"] for p in passes), "passes": passes}
-    path = Path(args.out or ROOT / "benchmarks" / "results" / f"summarize-parts-{dt.date.today():%Y%m%d}-{hw}.json")
-    path.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"median {out['median_sentences_per_s']} sentences/s; wrote {path}", file=sys.stderr)
+    median = statistics.median(p["sentences_per_s"] for p in passes)
+    print(f"median {median} sentences/s", file=sys.stderr)
+    throughput.write_result("summarize-parts", {
+        "allocator": allocator, "precision": summarizer.precision, "sentences": args.sentences, "batch_size": bs,
+        "model": "configs/throughput.yaml, untrained", "median_sentences_per_s": median, "passes": passes},
+        out=args.out)
     return 0
 
 

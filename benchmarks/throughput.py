@@ -66,11 +66,10 @@ def hardware(device: str) -> tuple[str, str]:
         short = "h200" if "H200" in name else "h100" if "H100" in name else name.lower().replace(" ", "-")
         return short, f"{name}, torch {torch.__version__}, CUDA {torch.version.cuda}"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    model = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
-                  if line.startswith("model name")), "unknown CPU")
+    info = dict(line.split(":", 1) for line in reversed(_read("/proc/cpuinfo").splitlines()) if ":" in line)
+    info = {key.strip(): value.strip() for key, value in info.items()}  # the first processor's fields
+    model, flags = info.get("model name", "unknown CPU"), set(info.get("flags", "").split())
     threads = torch.get_num_threads()
-    flags = set(next((line.split(":", 1)[1].split() for line in _read("/proc/cpuinfo").splitlines()
-                      if line.startswith("flags")), []))
     bf16 = "AMX" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else "none"
     # "cpu2" machines differ between sessions (Intel with AMX, AMD EPYC without): compare within one only
     return f"cpu{cores}", (f"{cores} cores of {model}, native bf16: {bf16}, {threads} torch threads, "
@@ -84,6 +83,20 @@ def _read(path: str) -> str:
         return ""
 
 
+def write_result(name: str, fields: dict, *, out: str | None = None, device: str = "cpu",
+                 detail_suffix: str = "") -> Path:
+    """benchmarks/results/<name>-<YYYYMMDD>-<hardware>.json, or `out`: benchmark, commit, date and hardware
+    first, then `fields`. Returns the path."""
+    hw, detail = hardware(device)
+    payload = {"benchmark": name, "commit": commit(), "date": dt.date.today().isoformat(), "hardware": hw,
+               "hardware_detail": detail + detail_suffix, **fields}
+    path = Path(out) if out else ROOT / "benchmarks" / "results" / f"{name}-{dt.date.today():%Y%m%d}-{hw}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+    return path
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
@@ -94,8 +107,10 @@ def commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         if head.returncode == 0:
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                   capture_output=True, text=True).stdout.strip()
+            status = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                                    text=True).stdout.splitlines()
+            # changed tracked files, or new code (an uncommitted benchmark is not in HEAD); new results are not
+            dirty = any(not line.startswith("??") or line.rstrip().endswith(".py") for line in status)
             return head.stdout.strip() + ("-dirty" if dirty else "")
     except OSError:
         pass
@@ -479,20 +494,14 @@ def main(argv=None) -> int:
     except SummaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    hw, detail = hardware(device)
-    if device == "cpu":
-        detail += f"; load average {load_before} before the run, {load_average()} after (1, 5, 15 min)"
-    payload = {"benchmark": "throughput", "commit": commit(), "date": dt.date.today().isoformat(), "hardware": hw,
-               "hardware_detail": detail, "allocator": allocator_state(), "configs": {"throughput": result},
-               "reference_naive_eager_cpu2_batch64": REFERENCE}
-    name = f"throughput-{dt.date.today():%Y%m%d}-{hw}.json"
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    suffix = f"; load average {load_before} before the run, {load_average()} after (1, 5, 15 min)" \
+        if device == "cpu" else ""
     keys = ("batch_size", "train_docs_per_s", "supervised_docs_per_s", "train_over_supervised_time",
             "summarize_sentences_per_s", "peak_mem_mb")
     print(json.dumps({k: result[k] for k in keys}))
-    print(f"wrote {out}", file=sys.stderr)
+    write_result("throughput", {"allocator": allocator_state(), "configs": {"throughput": result},
+                                "reference_naive_eager_cpu2_batch64": REFERENCE},
+                 out=args.out, device=device, detail_suffix=suffix)
     return 0
 
 
