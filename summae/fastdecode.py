@@ -45,8 +45,8 @@ class StaticDecoder:
         dtype = self._compute_dtype(enc)
         # bf16 on CPU: one query per row as two batched matmuls and a softmax over T, in fp32 (keys and
         # values kept in fp32, contiguous). The CPU flash-attention kernel tiles for long queries and was
-        # 2.5-3.6x slower at this shape in bf16; in fp32 it kept up (docs/performance.md, "Single-query
-        # attention on CPU")
+        # 3-5x slower at this shape in bf16; in fp32 the whole loop did not gain (docs/performance.md,
+        # "Single-query attention on CPU")
         self.matmul_attention = enc.device.type == "cpu" and dtype != torch.float32
         cache_dtype = torch.float32 if self.matmul_attention else dtype
         layout = torch.contiguous_format if self.matmul_attention else torch.preserve_format
