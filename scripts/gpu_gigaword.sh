@@ -7,7 +7,7 @@ set -uo pipefail
 minutes=${1:-6}; run=${2:-gpu}; shift $(( $# < 2 ? $# : 2 ))
 out=${OUT:-/tmp/summae-out}; mkdir -p "$out"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=$PWD:/tmp/site HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+export PYTHONPATH=$PWD:/tmp/site HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 python3 benchmarks/gigaword.py --data-dir .devdata --minutes "$minutes" --run "$run" \
   --output-dir /tmp/run-"$run" --out "$out/gigaword-$run.json" "$@" 2>&1 | tee "$out/gigaword-$run.log"

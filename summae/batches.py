@@ -26,11 +26,11 @@ def encode_texts(tokenizer, texts: list[str], max_tokens: int) -> tuple[list[lis
 
 def pad_ids(rows: list[list[int]], *, eos_id: int, pad_id: int, width: int) -> torch.Tensor:
     """Rows + EOS, padded to `width` columns: list of lists -> (N, width) long tensor."""
-    out = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    for i, row in enumerate(rows):
-        row = row[: width - 1] + [eos_id]
-        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
+    if not rows:
+        return torch.full((0, width), pad_id, dtype=torch.long)
+    # one tensor from padded lists: a tensor per row cost ~3 us each, 2048 rows a batch on a GPU
+    return torch.tensor([row[: width - 1] + [eos_id] + [pad_id] * (width - 1 - len(row[: width - 1])) for row in rows],
+                        dtype=torch.long)
 
 
 def trim(batch: torch.Tensor, pad_id: int | None) -> torch.Tensor:
