@@ -103,7 +103,10 @@ def load_average() -> str:
 
 
 def commit() -> str:
-    """HEAD (+ -dirty when tracked files differ); $SUMMAE_COMMIT where the tree has no .git (the GPU machine)."""
+    """$SUMMAE_COMMIT when set (the GPU machine: its copy of the tree may carry a stale .git), else HEAD
+    (+ -dirty when tracked files differ)."""
+    if os.environ.get("SUMMAE_COMMIT"):
+        return os.environ["SUMMAE_COMMIT"]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         if head.returncode == 0:
@@ -114,7 +117,7 @@ def commit() -> str:
             return head.stdout.strip() + ("-dirty" if dirty else "")
     except OSError:
         pass
-    return os.environ.get("SUMMAE_COMMIT", "unknown")
+    return "unknown"
 
 
 # ---- timing -------------------------------------------------------------------------------------------------
