@@ -3,7 +3,7 @@
 #   .devdata/gigaword/{train.article,train.headline,dev.article,dev.title}.txt, labeled.jsonl (only for
 #   --labeled-pairs runs) and .devdata/duc2003/* (copies of ../shared/data, ~29 MB, git-ignored: never commit news data), and
 #   .whl/ (datasets, rouge-score and friends, built by ../shared/devicekit/make_wheels.sh).
-# Then: run(carry=[".devdata", ".whl"], command="bash scripts/gpu_gigaword.sh 6 gpu").
+# Then: run(carry=[".devdata", ".whl"], command="SUMMAE_COMMIT=<sha> bash scripts/gpu_job.sh 3").
 # Usage (from anywhere): bash scripts/make_gigaword_devdata.sh [SHARED_DIR]  (default and relative paths: from the repo root)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

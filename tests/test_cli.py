@@ -503,3 +503,15 @@ def test_cli_leaves_tokenizer_parallelism_to_the_user(monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     _quiet_libraries()
     assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+
+
+def test_parallel_tokenizing_gives_the_same_ids(tiny_run, monkeypatch):
+    from summae.batches import encode_texts
+    from summae.factory import load_for_inference
+
+    _, tokenizer, _ = load_for_inference(tiny_run["dir"] / "best")
+    texts = [f"the {i} quick brown foxes jumped over {i * 7} lazy dogs near the river bank" for i in range(300)]
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    serial = encode_texts(tokenizer, texts, 12)
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    assert encode_texts(tokenizer, texts, 12) == serial
