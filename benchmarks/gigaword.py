@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     except SummaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    sets = report["sets"]
+    eval_list, sets = sets, report["sets"]
     keep = ("rouge1", "rouge2", "rougeL", "words")
     result = {
         "benchmark": "gigaword", "run": args.run, "commit": started_at, "date": dt.date.today().isoformat(),
@@ -141,6 +141,18 @@ def main(argv=None) -> int:
                          for name, payload in sets.items() if "teacher" in payload["baselines"]}
     result["readability"] = {name: payload["readability"] for name, payload in sets.items()
                              if "readability" in payload}
+    import torch
+
+    if device == "auto" and torch.cuda.is_available():
+        # the default decoding replays CUDA graphs on a GPU; the same model decoded kernel by kernel must agree
+        from summae.pipeline import score_model
+
+        dev_set = next(s for s in eval_list if s.name == "dev")
+        graphed = (out_dir / "dev.summaries.txt").read_text(encoding="utf-8").split("\n")
+        eager, hyps, rate = score_model(out_dir, dev_set, device="cuda", cuda_graphs=False)
+        result["dev_without_cuda_graphs"] = {**{k: eager[k] for k in keep},
+                                             "identical_summaries": sum(a == b for a, b in zip(hyps, graphed)),
+                                             "of": len(hyps), "summarize_sentences_per_s": round(rate, 1)}
     result["samples"] = sets["dev"]["samples"]
     result["random_samples"] = sets["dev"]["random_samples"]
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /

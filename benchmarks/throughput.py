@@ -320,7 +320,7 @@ PASSES = 3  # timed summarizing passes over the n sentences (the median is repor
 
 
 def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *, precision: str = "auto",
-                      batch_size: int) -> dict:
+                      batch_size: int, cuda_graphs: bool = True) -> dict:
     """Summarizer's default decoding (greedy; `precision` as `summae summarize --precision`) over n dev
     sentences in batches of batch_size, on a copy of the model (bf16 converts it); one warm-up batch.
 
@@ -338,12 +338,13 @@ def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *,
     texts = dev_sentences(cfg, n)
     ids, _ = encode_texts(trainer.tokenizer, texts, cfg.model.max_source_tokens - 1)
     tokens = sum(len(x) + 1 for x in ids)  # + EOS, as the compressor reads them
-    summarizer = Summarizer(cfg, trainer.tokenizer, copy.deepcopy(model), device=device, precision=precision)
+    summarizer = Summarizer(cfg, trainer.tokenizer, copy.deepcopy(model), device=device, precision=precision,
+                            cuda_graphs=cuda_graphs)
     summarizer(texts[:bs], batch_size=bs)  # warm-up (not timed)
     passes = []
     for _ in range(PASSES):
         begin = clock()
-        summarizer(texts, batch_size=bs)
+        summaries = summarizer(texts, batch_size=bs)
         passes.append(clock() - begin)
     whole = statistics.median(passes)
     seconds = []
@@ -356,7 +357,10 @@ def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *,
             "summarize_sentences_per_s": round(n / whole, 1), "summarize_tokens_per_s": round(tokens / whole, 1),
             "summarize_seconds": round(whole, 3), "summarize_pass_seconds": [round(x, 3) for x in passes],
             "summarize_unsorted_sentences_per_s": round(n / total, 1),
-            "summarize_unsorted_batch_ms": summary_ms(seconds)}
+            "summarize_unsorted_batch_ms": summary_ms(seconds),
+            "summarize_cuda_graphs": summarizer.writer is not None and summarizer.writer.enabled,
+            "summarize_graph_captures": summarizer.writer.captures if summarizer.writer is not None else 0,
+            "_summaries": summaries}
 
 
 def parse_args(argv):
@@ -438,11 +442,22 @@ def run(args, device: str) -> dict:
         memory.start()
         summarize = measure_summarize(cfg, trainer, model, device, n_sent, clock, batch_size=sum_bs)
         mem["summarize"] = memory.mb()
+        if summarize["summarize_cuda_graphs"]:
+            echo(f"(c'') summarizing {n_sent} dev sentences without CUDA graphs (--no-cuda-graphs), for comparison")
+            eager = measure_summarize(cfg, trainer, model, device, n_sent, clock, batch_size=sum_bs, cuda_graphs=False)
+            same = sum(a == b for a, b in zip(summarize["_summaries"], eager.pop("_summaries")))
+            summarize.update({k.replace("summarize_", "summarize_eager_"): v for k, v in eager.items()
+                              if k not in ("summarize_precision", "summarize_batch_size", "summarize_cuda_graphs",
+                                           "summarize_graph_captures", "summarize_sentences")})
+            summarize["summarize_graph_vs_eager_identical"] = round(same / n_sent, 4)
+        summarize.pop("_summaries")
         if summarize["summarize_precision"] != "fp32":
             echo(f"(c') summarizing {n_sent} dev sentences in fp32 (--precision fp32), for comparison")
             fp32 = measure_summarize(cfg, trainer, model, device, n_sent, clock, precision="fp32", batch_size=sum_bs)
+            fp32.pop("_summaries")
             summarize.update({k.replace("summarize_", "summarize_fp32_"): v for k, v in fp32.items()
-                              if k not in ("summarize_precision", "summarize_batch_size")})
+                              if k not in ("summarize_precision", "summarize_batch_size", "summarize_cuda_graphs",
+                                           "summarize_graph_captures")})
         params = param_counts(model, trainer.accelerator.unwrap_model(trainer.disc))
     return report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params, breakdown)
 

@@ -35,8 +35,10 @@ def length_rule_mask(counts: torch.Tensor, target: torch.Tensor, step: torch.Ten
     # every position is in one of five states, so the (..., V) mask is one gather from a (5, V) table
     # instead of five full-size boolean ops (this runs once per decoding step)
     state = (counts < target).long() + 2 * (counts == 0).long()  # (...,): below target + 2 * first token
-    last = torch.as_tensor(step, device=counts.device) >= max_steps - 1  # () or (S,)
-    state = torch.where(last, torch.full_like(state, 4), state)  # broadcast over B
+    if isinstance(step, int):  # a decoding step: no host-to-device copy (a CUDA graph cannot capture one)
+        state = torch.full_like(state, 4) if step >= max_steps - 1 else state
+    else:
+        state = torch.where(step >= max_steps - 1, torch.full_like(state, 4), state)  # (S,) broadcast over B
     table = rule_table(word_start, banned, eos_id) if table is None else table
     return table[state]  # (..., V)
 
@@ -202,7 +204,7 @@ def document_word_mask(prev: torch.Tensor, doc_ids: torch.Tensor, boundary: torc
 
 def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tensor, doc_ids: torch.Tensor,
                    boundary: torch.Tensor, pad_id: int, temperature: float = 0.0,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None, sync_free: bool = False) -> torch.Tensor:
     """The token `choose` picks under `forbid` plus the document's spelling after prev, (B, V) -> (B,).
 
     Equal to choose(apply_mask(scores, spelled), ...) where spelled = forbid | document_word_mask(prev, ...),
@@ -241,8 +243,11 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
     spelled = torch.where(take_bound, bound_id, best_id)
     # the rules' choice: `top` outside the word-ending rows; recomputed in the rare rows that need it, where prev
     # ends a word but the rules allow no boundary token and no follower
-    free = top.clone()
     lost = ends_word & (spelled == vocab)
-    if bool(lost.any()):
-        free[lost] = apply_mask(scores[lost], forbid[lost]).argmax(-1)
+    if sync_free:  # no host sync (CUDA graphs): the rules' choice of every row, one more pass over V
+        free = torch.where(lost, apply_mask(scores, forbid).argmax(-1), top)
+    else:
+        free = top.clone()
+        if bool(lost.any()):
+            free[lost] = apply_mask(scores[lost], forbid[lost]).argmax(-1)
     return torch.where(spelled < vocab, spelled, free)

@@ -72,7 +72,8 @@ def cmd_summarize(args) -> int:
 
     if args.input != "-" and not Path(args.input).exists():
         raise SummaeError(f"input file not found: {args.input}")
-    summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device, precision=args.precision)
+    summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device, precision=args.precision,
+                                            cuda_graphs=not args.no_cuda_graphs)
     counts = summarize_file(summarizer, args.input, args.output, words=args.words, ratio=args.ratio, beams=args.beams,
                             batch_size=args.batch_size, field=args.field, output_field=args.output_field,
                             overwrite=args.overwrite, fmt=args.format, skip_bad=args.skip_bad,
@@ -238,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto (default): bf16 where the hardware has native bf16 matmuls (CUDA; CPUs with AMX or "
                         "AVX512-BF16), else fp32")
+    p.add_argument("--no-cuda-graphs", action="store_true",
+                   help="on a GPU, decode kernel by kernel instead of replaying CUDA graphs (same summaries, slower)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
     length.add_argument("--ratio", type=ratio, help="summary words as a share of each document's words, (0, 1]")

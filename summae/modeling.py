@@ -156,11 +156,13 @@ class SummaeModel(nn.Module):
     @torch.no_grad()
     def write_summary(self, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: torch.Tensor, *,
                       temperature: float = 0.0, generator: torch.Generator | None = None,
-                      enc: torch.Tensor | None = None) -> torch.Tensor:
+                      enc: torch.Tensor | None = None, sync_free: bool = False) -> torch.Tensor:
         """Greedy (temperature 0) or sampled summaries under the length rules, with a KV cache.
 
-        enc: the compressor's encoder states (B, L+1, D) when the caller already has them. Returns (B, S) ids:
-        the summary, its EOS, then pad.
+        enc: the compressor's encoder states (B, L+1, D) when the caller already has them. sync_free: never
+        read a value back to the host (all max_summary_tokens steps run, even once every row has ended), so
+        that a CUDA graph can capture the decoding (summae.cudagraphs); the summaries are the same. Returns
+        (B, S) ids: the summary, its EOS, then pad.
         """
         enc = self._encode(comp_ids, comp_mask) if enc is None else enc
         counts = torch.zeros(comp_ids.shape[0], dtype=torch.long, device=comp_ids.device)
@@ -192,7 +194,7 @@ class SummaeModel(nn.Module):
                 forbid = forbid | used
             if self.whole_words:  # the same choice as masking with _spelled, without the (B, V) mask
                 nxt = choose_spelled(scores.float(), forbid, last, comp_ids[:, 1:], self.boundary,
-                                     self.vocab.pad_id, temperature, generator)
+                                     self.vocab.pad_id, temperature, generator, sync_free=sync_free)
             else:
                 nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
             last = nxt
@@ -201,7 +203,8 @@ class SummaeModel(nn.Module):
             return nxt
 
         return self._decode_loop(self.compressor, step_scores, comp_ids.shape[0], self.max_summary_tokens, pick,
-                                 static=self.fast_decoding and not self.compressor.get_decoder().training)
+                                 static=self.fast_decoding and not self.compressor.get_decoder().training,
+                                 stop_early=not sync_free)
 
     @torch.no_grad()
     def reconstruct_greedy(self, summary_ids: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
@@ -218,10 +221,12 @@ class SummaeModel(nn.Module):
         return self._decode_loop(self.reconstructor, step_scores, summary_ids.shape[0], max_tokens,
                                  lambda scores, step: scores.argmax(-1))
 
-    def _decode_loop(self, model, step_scores, batch: int, max_steps: int, pick, static: bool = False) -> torch.Tensor:
+    def _decode_loop(self, model, step_scores, batch: int, max_steps: int, pick, static: bool = False,
+                     stop_early: bool = True) -> torch.Tensor:
         """Token-by-token decoding with a KV cache. step_scores(tokens (B, 1), cache_args) -> ((B, V), output), or
         with `static` step_scores(tokens, step) (the cache is the caller's); pick(scores, step) -> (B,) chooses
-        each token. Returns (B, max_steps): tokens, EOS, then pad."""
+        each token. stop_early: stop once every row has ended (a host sync per step). Returns (B, max_steps):
+        tokens, EOS, then pad."""
         device = self.word_start.device
         cache_kw = _cache_kwarg(model)
         tokens = torch.full((batch, 1), self.vocab.start_id, dtype=torch.long, device=device)
@@ -238,7 +243,7 @@ class SummaeModel(nn.Module):
             nxt = torch.where(done, torch.full_like(nxt, self.vocab.pad_id), nxt)
             out_ids[:, step] = nxt
             done |= nxt == self.vocab.eos_id
-            if bool(done.all()):
+            if stop_early and bool(done.all()):
                 break
             tokens = nxt[:, None]
         return out_ids

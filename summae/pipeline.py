@@ -28,11 +28,12 @@ def score_baselines(eval_set: EvalSet) -> dict[str, dict]:
 
 
 def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", batch_size: int = 256,
-                words: int | None = None, save_to: Path | None = None) -> tuple[dict, list[str], float]:
+                words: int | None = None, save_to: Path | None = None,
+                cuda_graphs: bool = True) -> tuple[dict, list[str], float]:
     """Summaries of eval_set with the default decoding (or --words), their ROUGE, and sentences/s."""
     from summae.summarize import Summarizer
 
-    summarizer = Summarizer.from_pretrained(model_dir, device=device)
+    summarizer = Summarizer.from_pretrained(model_dir, device=device, cuda_graphs=cuda_graphs)
     begin = time.perf_counter()
     hyps = summarizer(eval_set.documents, words=words, batch_size=batch_size)
     rate = len(hyps) / max(time.perf_counter() - begin, 1e-9)

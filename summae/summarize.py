@@ -32,9 +32,12 @@ class Summarizer:
     rules (the summary starts a word, never exceeds the word target, stops at it).
     """
 
-    def __init__(self, cfg, tokenizer, model, device: str | torch.device = "cpu", precision: str = "fp32"):
+    def __init__(self, cfg, tokenizer, model, device: str | torch.device = "cpu", precision: str = "fp32",
+                 cuda_graphs: bool = True):
         """precision: fp32, bf16 or auto (see resolve_precision). Anything but fp32 converts the model's
-        compressor to that dtype in place, so pass a model only this Summarizer uses (from_pretrained does)."""
+        compressor to that dtype in place, so pass a model only this Summarizer uses (from_pretrained does).
+        cuda_graphs: on a CUDA device, replay greedy decoding from CUDA graphs (summae.cudagraphs); the
+        summaries are the same, the host launches one graph per batch instead of each kernel."""
         self.cfg, self.tokenizer = cfg, tokenizer
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -42,14 +45,20 @@ class Summarizer:
         if self.precision != "fp32":
             # the compressor's matmuls in bf16; the copy head computes its mixture in fp32 either way
             self.model.compressor.to(torch.bfloat16)
+        self.writer = None  # CUDA graphs of the greedy decoding (BART decoders: the static-cache loop only)
+        if cuda_graphs and self.device.type == "cuda" and self.model.fast_decoding:
+            from summae.cudagraphs import GraphedWriter
+
+            self.writer = GraphedWriter(self.model)
         self.truncated = 0  # documents cut to model.max_source_tokens so far (summarize_file reports it)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, device: str = "auto", precision: str = "auto") -> "Summarizer":
+    def from_pretrained(cls, path: str | Path, *, device: str = "auto", precision: str = "auto",
+                        cuda_graphs: bool = True) -> "Summarizer":
         from summae.factory import load_for_inference
 
         cfg, tokenizer, model = load_for_inference(path)
-        return cls(cfg, tokenizer, model, device=pick_device(device), precision=precision)
+        return cls(cfg, tokenizer, model, device=pick_device(device), precision=precision, cuda_graphs=cuda_graphs)
 
     def __call__(self, texts: list[str], *, words: int | None = None, ratio: float | None = None,
                  beams: int = 1, batch_size: int = BATCH_SIZE) -> list[str]:
@@ -112,12 +121,19 @@ class Summarizer:
         """Summaries of one batch: `ids` the documents' token ids (encode_texts), `texts` the documents."""
         model, vocab = self.model, self.model.vocab
         width = max(len(x) for x in ids) + 1  # the batch's longest document + EOS: no all-padding columns
+        graphed = self.writer is not None and beams == 1
+        if graphed:  # a few widths, so a few captured graphs (padding columns are masked)
+            from summae.cudagraphs import padded_width
+
+            width = padded_width(width, self.cfg.model.max_source_tokens)
         docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)
         mask = docs != vocab.pad_id
         doc_words = model.word_start[docs].sum(1)  # (B,)
         target = words_for_request(doc_words, words=words, ratio=ratio, max_words=self.cfg.summary.max_words)
         comp_ids, comp_mask = model.compressor_inputs(docs, mask, target)
-        if beams == 1:
+        if graphed:
+            out = self.writer(model._encode(comp_ids, comp_mask), comp_ids, comp_mask, target)
+        elif beams == 1:
             out = model.write_summary(comp_ids, comp_mask, target)
         else:
             out = model.beam_summary(comp_ids, comp_mask, target, beams=beams)

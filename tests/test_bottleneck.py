@@ -393,6 +393,9 @@ def test_choose_spelled_is_choose_under_the_spelling_mask(docs, data):
     boundary = torch.tensor([data.draw(st.booleans()) for _ in range(8)])
     assert choose_spelled(scores, forbid, prev, doc, boundary, PAD).tolist() == \
         masked_choice(scores, forbid, prev, doc, boundary=boundary).tolist()
+    # without the host sync (CUDA graphs): the same choice
+    assert choose_spelled(scores, forbid, prev, doc, boundary, PAD, sync_free=True).tolist() == \
+        masked_choice(scores, forbid, prev, doc, boundary=boundary).tolist()
     seed = data.draw(st.integers(0, 2**16))
     sampled = choose_spelled(scores, forbid, prev, doc, boundary, PAD, 0.7, torch.Generator().manual_seed(seed))
     expected = masked_choice(scores, forbid, prev, doc, 0.7, torch.Generator().manual_seed(seed), boundary)

@@ -515,3 +515,25 @@ def test_parallel_tokenizing_gives_the_same_ids(tiny_run, monkeypatch):
     serial = encode_texts(tokenizer, texts, 12)
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
     assert encode_texts(tokenizer, texts, 12) == serial
+
+
+def test_the_cuda_graph_branch_pads_widths_and_writes_the_same_summaries(tiny_run):
+    """Summarizer's CUDA-graph branch, run on the CPU with the graph replaced by the call it captures
+    (write_summary(..., sync_free=True) from the encoder states): widths padded to multiples of 8, same summaries."""
+    from summae.summarize import Summarizer
+
+    plain = Summarizer.from_pretrained(tiny_run["dir"], device="cpu", precision="fp32")
+    graphed = Summarizer.from_pretrained(tiny_run["dir"], device="cpu", precision="fp32")
+    assert plain.writer is None  # graphs only on CUDA
+    widths = []
+
+    def writer(enc, comp_ids, comp_mask, target):
+        widths.append(comp_ids.shape[1] - 1)  # minus the length token
+        return graphed.model.write_summary(comp_ids, comp_mask, target, enc=enc, sync_free=True)
+
+    graphed.writer = writer
+    records = (REPO / "summae" / "data" / "debian" / "test.jsonl").read_text(encoding="utf-8").splitlines()[:60]
+    docs = [" ".join(json.loads(r)["document"].split()[: 1 + i % 23]) for i, r in enumerate(records)]
+    limit = plain.cfg.model.max_source_tokens
+    assert graphed(docs, batch_size=8) == plain(docs, batch_size=8)
+    assert widths and all(w % 8 == 0 or w == limit for w in widths) and len(set(widths)) > 1

@@ -608,3 +608,22 @@ def test_forward_masks_the_written_summary_with_the_spelling_rule_too(built, bat
         out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=labels, summary_ids=summary, target=target)
     assert torch.isfinite(out.losses["rec"])
     assert out.summary_one_hot.shape[:2] == summary.shape
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_sync_free_decoding_writes_the_same_summaries(built, batch, temperature):
+    """write_summary(sync_free=True), what summae.cudagraphs captures: all steps, no host reads, same ids."""
+    model, _, _ = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    written = [model.write_summary(comp_ids, comp_mask, target, temperature=temperature, sync_free=sync_free,
+                                   generator=torch.Generator().manual_seed(3)) for sync_free in (False, True)]
+    assert torch.equal(written[0], written[1])
+
+
+def test_padded_width_rounds_up_within_the_limit():
+    from summae.cudagraphs import WIDTH_STEP, padded_width
+
+    assert WIDTH_STEP == 8
+    assert [padded_width(w, 48) for w in (1, 8, 9, 41, 47, 48)] == [8, 8, 16, 48, 48, 48]
+    assert padded_width(50, 48) == 50  # never below the batch's own width
