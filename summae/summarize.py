@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +20,20 @@ from summae.errors import SummaeError
 
 SORT_WINDOW = 16  # batches read ahead and sorted by length, so a batch pads to similar lengths
 BATCH_SIZE = 256  # default documents per batch: on 2 CPU cores bf16 summarizing is ~1.6x faster at 256 than at 64
+
+
+def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    """The texts in lists of `size` (the last may be shorter), each checked to be a string."""
+    window: list[str] = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise SummaeError(f"texts[{i}] is {type(text).__name__}, expected a string")
+        window.append(text)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
 
 
 def clean_summary(text: str, limit: int) -> str:
@@ -50,6 +66,9 @@ class Summarizer:
             from summae.cudagraphs import GraphedWriter
 
             self.writer = GraphedWriter(self.model)
+        # tokenize the next window in a background thread while this one decodes: on a GPU the host is free
+        # while the device works; on the CPU the decoding already uses every core
+        self.prefetch = self.device.type == "cuda"
         self.truncated = 0  # documents cut to model.max_source_tokens so far (summarize_file reports it)
 
     @classmethod
@@ -90,22 +109,33 @@ class Summarizer:
             raise SummaeError("pass a list of texts, not a single string: summarizer([text])")
         if words is None and ratio is None:
             words = self.cfg.summary.default_words
-        window: list[str] = []
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise SummaeError(f"texts[{i}] is {type(text).__name__}, expected a string")
-            window.append(text)
-            if len(window) == batch_size * SORT_WINDOW:
-                yield from self._window(window, words, ratio, beams, batch_size)
-                window = []
-        if window:
-            yield from self._window(window, words, ratio, beams, batch_size)
+        windows = _windows(texts, batch_size * SORT_WINDOW)
+        if not self.prefetch:
+            for window in windows:
+                yield from self._window(window, self._encode(window, self.tokenizer), words, ratio, beams, batch_size)
+            return
+        # the next window is tokenized on the CPU cores while this one decodes on the GPU (a tokenizer copy of
+        # its own: the Rust tokenizer refuses calls from two threads that would change its settings)
+        ahead_tokenizer = copy.deepcopy(self.tokenizer)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summae-tokenize") as pool:
+            current = None
+            for window in windows:
+                ahead = (window, pool.submit(self._encode, window, ahead_tokenizer))
+                if current is not None:
+                    yield from self._window(current[0], current[1].result(), words, ratio, beams, batch_size)
+                current = ahead
+            if current is not None:
+                yield from self._window(current[0], current[1].result(), words, ratio, beams, batch_size)
 
-    def _window(self, texts: list[str], words, ratio, beams: int, batch_size: int) -> list[str]:
+    def _encode(self, texts: list[str], tokenizer) -> tuple[list[list[int]], int]:
+        return encode_texts(tokenizer, [t if t.strip() else "" for t in texts], self.cfg.model.max_source_tokens - 1)
+
+    def _window(self, texts: list[str], encoded: tuple[list[list[int]], int], words, ratio, beams: int,
+                batch_size: int) -> list[str]:
         """Summaries of `texts` in their order, from batches of documents of similar token counts (a batch
-        pads to its longest: sorting by characters left one long document in almost every batch)."""
-        limit = self.cfg.model.max_source_tokens
-        ids, cut = encode_texts(self.tokenizer, [t if t.strip() else "" for t in texts], limit - 1)
+        pads to its longest: sorting by characters left one long document in almost every batch).
+        encoded: _encode(texts)."""
+        ids, cut = encoded
         self.truncated += cut
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[str] = [""] * len(texts)

@@ -537,3 +537,24 @@ def test_the_cuda_graph_branch_pads_widths_and_writes_the_same_summaries(tiny_ru
     limit = plain.cfg.model.max_source_tokens
     assert graphed(docs, batch_size=8) == plain(docs, batch_size=8)
     assert widths and all(w % 8 == 0 or w == limit for w in widths) and len(set(widths)) > 1
+
+
+def test_tokenizing_the_next_window_ahead_gives_the_same_summaries_in_order(tiny_run):
+    """Summarizer.prefetch (on by default on a GPU): window k+1 is tokenized in a thread while k decodes."""
+    from summae import summarize as module
+    from summae.errors import SummaeError
+    from summae.summarize import Summarizer
+
+    summarizer = Summarizer.from_pretrained(tiny_run["dir"], device="cpu", precision="fp32")
+    assert summarizer.prefetch is False  # CPU: decoding already uses every core
+    records = (REPO / "summae" / "data" / "debian" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    docs = [" ".join(json.loads(r)["document"].split()[: 1 + i % 19]) for i, r in enumerate(records[:75])]
+    docs[7] = ""  # an empty document keeps its place
+    batch = 2
+    assert len(docs) > 2 * batch * module.SORT_WINDOW  # three windows, the last one short
+    plain = summarizer(docs, batch_size=batch)
+    summarizer.prefetch = True
+    assert summarizer(docs, batch_size=batch) == plain
+    assert list(summarizer.stream(iter(docs), batch_size=batch)) == plain
+    with pytest.raises(SummaeError, match=r"texts\[3\] is int"):
+        summarizer(docs[:3] + [5], batch_size=batch)
