@@ -67,7 +67,7 @@ def main(argv=None) -> int:
 
     from summae.batches import encode_texts
     from summae.cli import _quiet_libraries
-    from summae.summarize import BATCH_SIZE, Summarizer
+    from summae.summarize import Summarizer, default_batch_size
 
     _quiet_libraries()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
             seconds.append(clock() - start)
         train["wall_ms_per_step"] = round(1e3 * statistics.median(seconds), 2)
 
-        bs = args.batch_size or (2048 if cuda else BATCH_SIZE)
+        bs = args.batch_size or default_batch_size(device)
         n = args.sentences or bs
         texts = throughput.dev_sentences(cfg, n)
         import copy

@@ -435,9 +435,9 @@ def run(args, device: str) -> dict:
         sup_s = timed_steps(supervised_step_fn(trainer, model), batches, warmup=args.warmup, clock=clock)
         mem["supervised"] = memory.mb()
         n_sent = args.sentences or (20000 if device == "cuda" else 2048)
-        from summae.summarize import BATCH_SIZE
+        from summae.summarize import default_batch_size
 
-        sum_bs = args.summarize_batch_size or (2048 if device == "cuda" else BATCH_SIZE)
+        sum_bs = args.summarize_batch_size or default_batch_size(device)  # as `summae summarize`: 256 cpu, 2048 cuda
         echo(f"(c) summarizing {n_sent} dev sentences (default decoding, batch {sum_bs})")
         memory.start()
         summarize = measure_summarize(cfg, trainer, model, device, n_sent, clock, batch_size=sum_bs)

@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the model's summary.default_words words.")
     p.add_argument("--model", help="a run directory (uses best/, else last/) or a checkpoint directory "
                                     "(default: the ready model shipped with summae)")
-    _record_file_args(p, output_field="generated_summary", value="summary", batch_size=256)
+    _record_file_args(p, output_field="generated_summary", value="summary", batch_size=None)
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto (default): bf16 where the hardware has native bf16 matmuls (CUDA; CPUs with AMX or "
                         "AVX512-BF16), else fp32")
@@ -292,12 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _record_file_args(p, *, output_field: str, value: str, batch_size: int = 64) -> None:
-    """The input/output options of the commands that write one value per document (summarize, score)."""
+def _record_file_args(p, *, output_field: str, value: str, batch_size: int | None = 64) -> None:
+    """The input/output options of the commands that write one value per document (summarize, score).
+    batch_size None: the summarizer's default for the device (summae.summarize.default_batch_size)."""
     p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
     p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
     p.add_argument("--batch-size", type=positive_int, default=batch_size,
-                   help=f"documents per batch (default {batch_size})")
+                   help=f"documents per batch (default {batch_size})" if batch_size is not None else
+                   "documents per batch (default 256 on the CPU, 2048 / --beams on a GPU)")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
     p.add_argument("--output-field", default=output_field,

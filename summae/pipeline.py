@@ -27,7 +27,7 @@ def score_baselines(eval_set: EvalSet) -> dict[str, dict]:
             for name, kind in eval_set.baselines.items()}
 
 
-def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", batch_size: int = 256,
+def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", batch_size: int | None = None,
                 words: int | None = None, save_to: Path | None = None,
                 cuda_graphs: bool = True) -> tuple[dict, list[str], float]:
     """Summaries of eval_set with the default decoding (or --words), their ROUGE, and sentences/s."""

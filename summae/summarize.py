@@ -20,6 +20,15 @@ from summae.errors import SummaeError
 
 SORT_WINDOW = 16  # batches read ahead and sorted by length, so a batch pads to similar lengths
 BATCH_SIZE = 256  # default documents per batch: on 2 CPU cores bf16 summarizing is ~1.6x faster at 256 than at 64
+GPU_BATCH_SIZE = 2048  # on a GPU (divided by --beams): the batch of benchmarks/throughput.py's GPU measurement
+
+
+def default_batch_size(device: torch.device | str, beams: int = 1) -> int:
+    """Documents per batch when none is given: 256 on the CPU, 2048 // beams (at least 16) on a GPU, where a
+    larger batch costs about the same time per call (decoding is bound by the host: docs/performance.md)."""
+    if torch.device(device).type == "cuda":
+        return max(16, GPU_BATCH_SIZE // max(1, beams))
+    return BATCH_SIZE
 
 
 def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -80,10 +89,11 @@ class Summarizer:
         return cls(cfg, tokenizer, model, device=pick_device(device), precision=precision, cuda_graphs=cuda_graphs)
 
     def __call__(self, texts: list[str], *, words: int | None = None, ratio: float | None = None,
-                 beams: int = 1, batch_size: int = BATCH_SIZE) -> list[str]:
+                 beams: int = 1, batch_size: int | None = None) -> list[str]:
+        """batch_size: documents per batch (default: default_batch_size(device, beams))."""
         return list(self.stream(texts, words=words, ratio=ratio, beams=beams, batch_size=batch_size))
 
-    def check_request(self, *, words: int | None, ratio: float | None, beams: int, batch_size: int) -> None:
+    def check_request(self, *, words: int | None, ratio: float | None, beams: int, batch_size: int | None) -> None:
         limit = self.cfg.summary.max_words
         for name, value, kind in (("words", words, int), ("ratio", ratio, (int, float)), ("beams", beams, int),
                                   ("batch_size", batch_size, int)):
@@ -98,13 +108,14 @@ class Summarizer:
             raise SummaeError(f"--ratio must be in (0, 1], got {ratio}")
         if beams < 1 or beams > 64:
             raise SummaeError(f"--beams must be between 1 and 64, got {beams}")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise SummaeError(f"--batch-size must be >= 1, got {batch_size}")
 
     def stream(self, texts: Iterable[str], *, words=None, ratio=None, beams: int = 1,
-               batch_size: int = BATCH_SIZE) -> Iterator[str]:
+               batch_size: int | None = None) -> Iterator[str]:
         """Summaries in input order, at most SORT_WINDOW batches of texts in memory at a time."""
         self.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
+        batch_size = default_batch_size(self.device, beams) if batch_size is None else batch_size
         if isinstance(texts, (str, bytes)):  # iterating it would summarize one character at a time
             raise SummaeError("pass a list of texts, not a single string: summarizer([text])")
         if words is None and ratio is None:
@@ -312,7 +323,8 @@ def annotate_file(input_path: str, output_path: str | None, produce, *, field: s
 
 
 def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,
-                   beams: int = 1, batch_size: int = BATCH_SIZE, field: str = "document", output_field: str = "generated_summary",
+                   beams: int = 1, batch_size: int | None = None, field: str = "document",
+                   output_field: str = "generated_summary",
                    overwrite: bool = False, fmt: str | None = None, skip_bad: bool = False, progress: bool = True,
                    encoding: str = "utf-8") -> dict:
     """txt in -> one summary per line out; jsonl in -> the records plus `output_field`.

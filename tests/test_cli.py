@@ -558,3 +558,11 @@ def test_tokenizing_the_next_window_ahead_gives_the_same_summaries_in_order(tiny
     assert list(summarizer.stream(iter(docs), batch_size=batch)) == plain
     with pytest.raises(SummaeError, match=r"texts\[3\] is int"):
         summarizer(docs[:3] + [5], batch_size=batch)
+
+
+def test_default_batch_size_is_larger_on_a_gpu_and_shrinks_with_beams():
+    from summae.summarize import default_batch_size
+
+    assert default_batch_size("cpu") == default_batch_size("cpu", beams=4) == 256
+    assert default_batch_size("cuda") == 2048 and default_batch_size("cuda:1", beams=4) == 512
+    assert default_batch_size("cuda", beams=64) == 32 and default_batch_size("cuda", beams=1000) == 16
