@@ -24,8 +24,8 @@ GPU_BATCH_SIZE = 2048  # on a GPU (divided by --beams): the batch of benchmarks/
 
 
 def default_batch_size(device: torch.device | str, beams: int = 1) -> int:
-    """Documents per batch when none is given: 256 on the CPU, 2048 // beams (at least 16) on a GPU, where a
-    larger batch costs about the same time per call (decoding is bound by the host: docs/performance.md)."""
+    """Documents per batch when none is given: 256 on the CPU, 2048 // beams (at least 16) on a GPU, where
+    decoding is bound by the host's per-call work more than by the batch (docs/performance.md)."""
     if torch.device(device).type == "cuda":
         return max(16, GPU_BATCH_SIZE // max(1, beams))
     return BATCH_SIZE
