@@ -31,6 +31,14 @@ def default_batch_size(device: torch.device | str, beams: int = 1) -> int:
     return BATCH_SIZE
 
 
+def set_attention(model, implementation: str) -> None:
+    """Switch a transformers model's attention implementation ("eager", "sdpa") in place."""
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(implementation)
+    else:  # older transformers
+        model.config._attn_implementation = implementation
+
+
 def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
     """The texts in lists of `size` (the last may be shorter), each checked to be a string."""
     window: list[str] = []
@@ -70,6 +78,11 @@ class Summarizer:
         if self.precision != "fp32":
             # the compressor's matmuls in bf16; the copy head computes its mixture in fp32 either way
             self.model.compressor.to(torch.bfloat16)
+        if self.precision == "bf16" and self.device.type == "cpu":
+            # the encoder's self-attention as matmuls and a softmax: the CPU flash-attention kernel tiles for
+            # long sequences and is slower in bf16 at summary-input lengths (as in fastdecode's decoding
+            # steps; docs/performance.md). Greedy decoding never uses transformers' decoder attention
+            set_attention(self.model.compressor, "eager")
         self.writer = None  # CUDA graphs of the greedy decoding (BART decoders: the static-cache loop only)
         if cuda_graphs and self.device.type == "cuda" and self.model.fast_decoding:
             from summae.cudagraphs import GraphedWriter
