@@ -75,7 +75,8 @@ class GraphedWriter:
                 self._write(*inputs)
         torch.cuda.current_stream(device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: CUDA work of other threads (another Summarizer, a training loop) may go on meanwhile
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             out = self._write(*inputs)
         self.captures += 1
         return graph, inputs, out
