@@ -13,37 +13,25 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from throughput import commit  # (one definition of a run's commit for every benchmark)
+from throughput import hardware as _hardware
 
 
-def hardware() -> tuple[str, str]:
+def hardware(device: str | None = None) -> tuple[str, str]:
+    """benchmarks/throughput.py's hardware() for the device a run uses: cuda where one is available, unless
+    device is "cpu"."""
     import torch
 
-    if torch.cuda.is_available():
-        name = torch.cuda.get_device_name(0)
-        short = "h200" if "H200" in name else "h100" if "H100" in name else name.lower().replace(" ", "-")
-        return short, f"{name}, torch {torch.__version__}"
-    cores = os.cpu_count() or 1
-    return f"cpu{cores}", f"{cores} CPU cores, torch {torch.__version__}"
-
-
-def commit() -> str:
-    """HEAD (+ -dirty), or $SUMMAE_COMMIT where the tree has no .git (the GPU machine gets a bare copy)."""
-    if os.environ.get("SUMMAE_COMMIT"):
-        return os.environ["SUMMAE_COMMIT"]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return head.stdout.strip() + ("-dirty" if dirty else "")
-    except OSError:
-        return "unknown"
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return _hardware(device)
 
 
 def eval_sets(data_dir: Path):
@@ -106,7 +94,7 @@ def main(argv=None) -> int:
         overrides.append("train.adv_weight=0")
     try:
         cfg = load_config(args.config, overrides)
-        hw, detail = hardware()
+        hw, detail = hardware("cpu" if args.device == "cpu" else None)
         out_dir = Path(args.output_dir or ROOT / "runs" / f"gigaword-{args.run}")
         device = "cpu" if args.device == "cpu" else "auto"
         sets = eval_sets(data_dir)
