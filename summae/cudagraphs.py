@@ -8,8 +8,9 @@ back to the host, which a capture cannot hold); the graph covers `write_summary(
 the encoder states on.
 
 Shapes: `Summarizer` pads a batch's width up to a multiple of WIDTH_STEP when it decodes through graphs, so
-a file meets a handful of widths. Graphs are kept per input shape, the least recently used dropped past
-MAX_GRAPHS. If a capture or replay fails, the writer turns graphs off for good with one warning and decodes
+a file meets a handful of widths. A shape is decoded eagerly the first time it is met and captured the second
+time (a capture costs a few eager runs: a short input never pays it). Graphs are kept per input shape, the
+least recently used dropped past MAX_GRAPHS. If a capture or replay fails, the writer turns graphs off for good with one warning and decodes
 eagerly from then on: the summaries are the same either way.
 """
 
@@ -34,6 +35,7 @@ class GraphedWriter:
     def __init__(self, model):
         self.model = model
         self.graphs: OrderedDict[tuple, tuple] = OrderedDict()  # shape key -> (graph, static inputs, output)
+        self.seen: set[tuple] = set()  # shapes met once (decoded eagerly): the next meeting captures
         self.enabled = True
         self.captures = 0  # graphs captured so far (benchmarks report it)
 
@@ -47,6 +49,9 @@ class GraphedWriter:
             key = tuple((tuple(x.shape), x.dtype) for x in args)
             try:
                 entry = self.graphs.get(key)
+                if entry is None and key not in self.seen:
+                    self.seen.add(key)
+                    return self.model.write_summary(comp_ids, comp_mask, target, enc=enc)
                 if entry is None:
                     entry = self._capture(args)
                     self.graphs[key] = entry

@@ -627,3 +627,60 @@ def test_padded_width_rounds_up_within_the_limit():
     assert WIDTH_STEP == 8
     assert [padded_width(w, 48) for w in (1, 8, 9, 41, 47, 48)] == [8, 8, 16, 48, 48, 48]
     assert padded_width(50, 48) == 50  # never below the batch's own width
+
+
+def _fake_capture(writer, captured):
+    """GraphedWriter._capture without CUDA: the 'graph' reruns the captured call on the static inputs."""
+    class FakeGraph:
+        def __init__(self, inputs, out):
+            self.inputs, self.out = inputs, out
+
+        def replay(self):
+            self.out.copy_(writer._write(*self.inputs))
+
+    def capture(args):
+        inputs = [x.clone() for x in args]
+        out = writer._write(*inputs)
+        captured.append(tuple(tuple(x.shape) for x in args))
+        return FakeGraph(inputs, out), inputs, out
+
+    return capture
+
+
+def test_graphed_writer_decodes_a_shape_once_then_captures_and_replays_it(built, batch, monkeypatch):
+    from summae.cudagraphs import GraphedWriter
+
+    model, _, _ = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    with torch.no_grad():
+        enc = model._encode(comp_ids, comp_mask)
+    expected = model.write_summary(comp_ids, comp_mask, target)
+    writer, captured = GraphedWriter(model), []
+    monkeypatch.setattr(writer, "_capture", _fake_capture(writer, captured))
+    assert torch.equal(writer(enc, comp_ids, comp_mask, target), expected) and not captured  # met once: eager
+    for _ in range(2):
+        assert torch.equal(writer(enc, comp_ids, comp_mask, target), expected)
+    assert len(captured) == 1  # captured at the second meeting, replayed at the third
+    flipped = [x.flip(0) for x in (enc, comp_ids, comp_mask, target)]  # same shape, other rows: a replay
+    assert torch.equal(writer(*flipped), expected.flip(0)) and len(captured) == 1
+
+
+def test_graphed_writer_turns_graphs_off_when_a_capture_fails(built, batch, monkeypatch):
+    from summae.cudagraphs import GraphedWriter
+
+    model, _, _ = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    with torch.no_grad():
+        enc = model._encode(comp_ids, comp_mask)
+    expected = model.write_summary(comp_ids, comp_mask, target)
+    writer = GraphedWriter(model)
+
+    def failing(args):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(writer, "_capture", failing)
+    for _ in range(3):
+        assert torch.equal(writer(enc, comp_ids, comp_mask, target), expected)
+    assert not writer.enabled and not writer.graphs
