@@ -370,6 +370,13 @@ def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *,
             "_summaries": summaries}
 
 
+def beside(other: dict, label: str) -> dict:
+    """A second measure_summarize() result renamed summarize_<label>_*, without what the first already says."""
+    same = ("summarize_sentences", "summarize_precision", "summarize_batch_size", "summarize_cuda_graphs",
+            "summarize_graph_captures", "_summaries")
+    return {k.replace("summarize_", f"summarize_{label}_"): v for k, v in other.items() if k not in same}
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(ROOT / "configs" / "throughput.yaml"))
@@ -452,19 +459,14 @@ def run(args, device: str) -> dict:
         if summarize["summarize_cuda_graphs"]:
             echo(f"(c'') summarizing {n_sent} dev sentences without CUDA graphs (--no-cuda-graphs), for comparison")
             eager = measure_summarize(cfg, trainer, model, device, n_sent, clock, batch_size=sum_bs, cuda_graphs=False)
-            same = sum(a == b for a, b in zip(summarize["_summaries"], eager.pop("_summaries")))
-            summarize.update({k.replace("summarize_", "summarize_eager_"): v for k, v in eager.items()
-                              if k not in ("summarize_precision", "summarize_batch_size", "summarize_cuda_graphs",
-                                           "summarize_graph_captures", "summarize_sentences")})
+            same = sum(a == b for a, b in zip(summarize["_summaries"], eager["_summaries"]))
+            summarize.update(beside(eager, "eager"))
             summarize["summarize_graph_vs_eager_identical"] = round(same / n_sent, 4)
         summarize.pop("_summaries")
         if summarize["summarize_precision"] != "fp32":
             echo(f"(c') summarizing {n_sent} dev sentences in fp32 (--precision fp32), for comparison")
-            fp32 = measure_summarize(cfg, trainer, model, device, n_sent, clock, precision="fp32", batch_size=sum_bs)
-            fp32.pop("_summaries")
-            summarize.update({k.replace("summarize_", "summarize_fp32_"): v for k, v in fp32.items()
-                              if k not in ("summarize_precision", "summarize_batch_size", "summarize_cuda_graphs",
-                                           "summarize_graph_captures")})
+            summarize.update(beside(measure_summarize(cfg, trainer, model, device, n_sent, clock, precision="fp32",
+                                                      batch_size=sum_bs), "fp32"))
         params = param_counts(model, trainer.accelerator.unwrap_model(trainer.disc))
     return report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params, breakdown)
 

@@ -10,8 +10,8 @@ the encoder states on.
 Shapes: `Summarizer` pads a batch's width up to a multiple of WIDTH_STEP when it decodes through graphs, so
 a file meets a handful of widths. A shape is decoded eagerly the first time it is met and captured the second
 time (a capture costs a few eager runs: a short input never pays it). Graphs are kept per input shape, the
-least recently used dropped past MAX_GRAPHS. If a capture or replay fails, the writer turns graphs off for good with one warning and decodes
-eagerly from then on: the summaries are the same either way.
+least recently used dropped past MAX_GRAPHS. If a capture or replay fails, the writer turns graphs off for
+good with one warning and decodes eagerly from then on: the summaries are the same either way.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -91,6 +91,7 @@ class Summarizer:
         # tokenize the next window in a background thread while this one decodes: on a GPU the host is free
         # while the device works; on the CPU the decoding already uses every core
         self.prefetch = self.device.type == "cuda"
+        self._ahead_tokenizer = None  # the background thread's tokenizer copy, made on first use
         self.truncated = 0  # documents cut to model.max_source_tokens so far (summarize_file reports it)
 
     @classmethod
@@ -139,12 +140,13 @@ class Summarizer:
                 yield from self._window(window, self._encode(window, self.tokenizer), words, ratio, beams, batch_size)
             return
         # the next window is tokenized on the CPU cores while this one decodes on the GPU (a tokenizer copy of
-        # its own: the Rust tokenizer refuses calls from two threads that would change its settings)
-        ahead_tokenizer = copy.deepcopy(self.tokenizer)
+        # its own, made once: the Rust tokenizer refuses calls from two threads that would change its settings)
+        if self._ahead_tokenizer is None:
+            self._ahead_tokenizer = copy.deepcopy(self.tokenizer)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summae-tokenize") as pool:
             current = None
             for window in windows:
-                ahead = (window, pool.submit(self._encode, window, ahead_tokenizer))
+                ahead = (window, pool.submit(self._encode, window, self._ahead_tokenizer))
                 if current is not None:
                     yield from self._window(current[0], current[1].result(), words, ratio, beams, batch_size)
                 current = ahead

@@ -647,7 +647,8 @@ def _fake_capture(writer, captured):
     return capture
 
 
-def test_graphed_writer_decodes_a_shape_once_then_captures_and_replays_it(built, batch, monkeypatch):
+def _writer_inputs(built, batch):
+    """A GraphedWriter on the built model, its inputs (enc, comp_ids, comp_mask, target) and write_summary's ids."""
     from summae.cudagraphs import GraphedWriter
 
     model, _, _ = built
@@ -655,32 +656,28 @@ def test_graphed_writer_decodes_a_shape_once_then_captures_and_replays_it(built,
     comp_ids, comp_mask = compressor_inputs(model, doc, target)
     with torch.no_grad():
         enc = model._encode(comp_ids, comp_mask)
-    expected = model.write_summary(comp_ids, comp_mask, target)
-    writer, captured = GraphedWriter(model), []
+    return GraphedWriter(model), (enc, comp_ids, comp_mask, target), model.write_summary(comp_ids, comp_mask, target)
+
+
+def test_graphed_writer_decodes_a_shape_once_then_captures_and_replays_it(built, batch, monkeypatch):
+    writer, args, expected = _writer_inputs(built, batch)
+    captured = []
     monkeypatch.setattr(writer, "_capture", _fake_capture(writer, captured))
-    assert torch.equal(writer(enc, comp_ids, comp_mask, target), expected) and not captured  # met once: eager
+    assert torch.equal(writer(*args), expected) and not captured  # met once: eager
     for _ in range(2):
-        assert torch.equal(writer(enc, comp_ids, comp_mask, target), expected)
+        assert torch.equal(writer(*args), expected)
     assert len(captured) == 1  # captured at the second meeting, replayed at the third
-    flipped = [x.flip(0) for x in (enc, comp_ids, comp_mask, target)]  # same shape, other rows: a replay
+    flipped = [x.flip(0) for x in args]  # same shape, other rows: a replay
     assert torch.equal(writer(*flipped), expected.flip(0)) and len(captured) == 1
 
 
 def test_graphed_writer_turns_graphs_off_when_a_capture_fails(built, batch, monkeypatch):
-    from summae.cudagraphs import GraphedWriter
+    writer, args, expected = _writer_inputs(built, batch)
 
-    model, _, _ = built
-    doc, target = batch
-    comp_ids, comp_mask = compressor_inputs(model, doc, target)
-    with torch.no_grad():
-        enc = model._encode(comp_ids, comp_mask)
-    expected = model.write_summary(comp_ids, comp_mask, target)
-    writer = GraphedWriter(model)
-
-    def failing(args):
+    def failing(_args):
         raise RuntimeError("operation not permitted when stream is capturing")
 
     monkeypatch.setattr(writer, "_capture", failing)
     for _ in range(3):
-        assert torch.equal(writer(enc, comp_ids, comp_mask, target), expected)
+        assert torch.equal(writer(*args), expected)
     assert not writer.enabled and not writer.graphs
