@@ -39,7 +39,7 @@ def main(argv=None) -> int:
 
     import summae.fastdecode as fastdecode
     import summae.modeling as modeling
-    from summae.runtime import huge_pages_state, tune_cpu_allocator
+    from summae.runtime import tune_cpu_allocator
     from summae.summarize import BATCH_SIZE, Summarizer
 
     allocator = tune_cpu_allocator()
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     median = statistics.median(p["sentences_per_s"] for p in passes)
     print(f"median {median} sentences/s", file=sys.stderr)
     throughput.write_result("summarize-parts", {
-        "allocator": allocator, "huge_pages": huge_pages_state(), "precision": summarizer.precision, "sentences": args.sentences, "batch_size": bs,
+        "allocator": allocator, "precision": summarizer.precision, "sentences": args.sentences, "batch_size": bs,
         "model": "configs/throughput.yaml, untrained", "median_sentences_per_s": median, "passes": passes},
         out=args.out)
     return 0

@@ -392,7 +392,7 @@ def parse_args(argv):
     parser.add_argument("--summarize-batch-size", type=int,
                         help="summarizing batch (default: summae summarize's, 256, on cpu; 2048 on cuda)")
     parser.add_argument("--default-allocator", action="store_true",
-                        help="leave glibc's allocator and huge pages as they are (the CLI tunes both: summae/runtime.py)")
+                        help="leave glibc's allocator as it is (the CLI tunes it: summae/runtime.py)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/throughput-DATE-HW.json)")
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.breakdown_steps < 0:
@@ -507,7 +507,7 @@ def main(argv=None) -> int:
     from summae.errors import SummaeError
 
     _quiet_libraries()
-    from summae.runtime import allocator_state, huge_pages_state, tune_cpu_allocator
+    from summae.runtime import allocator_state, tune_cpu_allocator
 
     if not args.default_allocator:
         tune_cpu_allocator()  # as `summae` does at start-up (summae/runtime.py)
@@ -526,7 +526,7 @@ def main(argv=None) -> int:
     keys = ("batch_size", "train_docs_per_s", "supervised_docs_per_s", "train_over_supervised_time",
             "summarize_sentences_per_s", "peak_mem_mb")
     print(json.dumps({k: result[k] for k in keys}))
-    write_result("throughput", {"allocator": allocator_state(), "huge_pages": huge_pages_state(), "configs": {"throughput": result},
+    write_result("throughput", {"allocator": allocator_state(), "configs": {"throughput": result},
                                 "reference_naive_eager_cpu2_batch64": REFERENCE},
                  out=args.out, device=device, detail_suffix=suffix)
     return 0

@@ -1,4 +1,4 @@
-"""Process-wide settings that make CPU work faster: glibc's allocator tuned for large tensors, and huge pages.
+"""Process-wide settings that make CPU work faster: glibc's allocator tuned for large tensors.
 
 glibc's malloc hands large blocks back to the kernel when they are freed (blocks it mmap'ed, and the top
 of the heap past M_TRIM_THRESHOLD) and takes them back, page by page, at the next allocation. A
@@ -9,18 +9,10 @@ summarizing batch allocates and frees tensors of 2-25 MB at every decoding step 
 the process for the next batch: the peak memory is a little higher (2713 vs 2529 MB in
 benchmarks/throughput.py: benchmarks/results/allocator-20261128-cpu2.json), it is only not handed back early.
 
-Huge pages: PyTorch's CPU allocator asks the kernel to back each tensor of 2 MiB or more with transparent huge
-pages (madvise MADV_HUGEPAGE) when THP_MEM_ALLOC_ENABLE=1 (c10/core/alloc_cpu.cpp). Where the kernel's mode
-is "madvise" (the usual default) nothing else gets them, so each 4 KiB page of a 25 MB activation is a TLB entry
-of its own. `tune_cpu_allocator()` sets THP_MEM_ALLOC_ENABLE=1 unless the user set it or the kernel's mode is
-"never"; PyTorch reads it at its first allocation, so call it before the first tensor (the CLI does, before
-torch is imported). Summarizing ran about 5% faster with it, the training step ... (docs/performance.md,
-"Huge pages").
-
 The CLI calls `tune_cpu_allocator()` once at start-up. Library users call it themselves: a library must
 not change a host process's allocator behind its back. It changes nothing where the allocator is not
 glibc's, where LD_PRELOAD names another allocator (jemalloc, tcmalloc), where the user set glibc's own
-MALLOC_* variables, or where SUMMAE_TUNE_MALLOC=0 (which also leaves huge pages alone).
+MALLOC_* variables, or where SUMMAE_TUNE_MALLOC=0.
 """
 
 from __future__ import annotations
@@ -34,8 +26,6 @@ import sys
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top goes back to the kernel past 1 GiB only
-HUGE_PAGES_ENV = "THP_MEM_ALLOC_ENABLE"  # PyTorch: madvise(MADV_HUGEPAGE) on CPU tensors of >= 2 MiB
-THP_MODE = "/sys/kernel/mm/transparent_hugepage/enabled"  # "always [madvise] never": the bracketed one is on
 
 _state: dict[str, str] = {}
 
@@ -45,7 +35,6 @@ def tune_cpu_allocator() -> str:
     `allocator_state()`): "tuned", or why not."""
     if _state:
         return _state["allocator"]
-    _state["huge_pages"] = _huge_pages()
     _state["allocator"] = _tune()
     return _state["allocator"]
 
@@ -53,27 +42,6 @@ def tune_cpu_allocator() -> str:
 def allocator_state() -> str:
     """"tuned", "default" (never asked), or why tuning was skipped."""
     return _state.get("allocator", "default")
-
-
-def huge_pages_state() -> str:
-    """"on" (tensors of 2 MiB or more ask for transparent huge pages), "default" (never asked), or why not."""
-    return _state.get("huge_pages", "default")
-
-
-def _huge_pages() -> str:
-    if os.environ.get("SUMMAE_TUNE_MALLOC", "1") == "0":
-        return "default (SUMMAE_TUNE_MALLOC=0)"
-    if HUGE_PAGES_ENV in os.environ:
-        return f"as set by the user ({HUGE_PAGES_ENV}={os.environ[HUGE_PAGES_ENV]})"
-    try:
-        with open(THP_MODE, encoding="ascii") as f:
-            mode = f.read()
-    except OSError:
-        return "default (no transparent huge pages here)"
-    if "[never]" in mode:
-        return "default (transparent huge pages: never)"
-    os.environ[HUGE_PAGES_ENV] = "1"  # read by PyTorch at its first allocation
-    return "on"
 
 
 def _tune() -> str:
