@@ -173,28 +173,70 @@ def lead_targets(doc_ids: torch.Tensor, target: torch.Tensor, *, word_start: tor
     return out
 
 
-def document_word_mask(prev: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
+def piece_positions(tokens: torch.Tensor, doc_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Document positions that hold each token and have a token after them: (B,) -> (B, L-1), or (B, S) ->
+    (B, S, L-1) bool; pad is never a document piece."""
+    body = doc_ids[:, :-1]  # (B, L-1): position j is followed by doc_ids[:, j + 1]
+    if tokens.dim() == 1:
+        return (body == tokens[:, None]) & (body != pad_id)
+    return (body[:, None, :] == tokens[:, :, None]) & (body != pad_id)[:, None, :]
+
+
+def advance_word(ends: torch.Tensor, tokens: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor,
+                 pad_id: int) -> torch.Tensor:
+    """Where the word being written ends in the document, after `tokens` (B,) are added: (B, L-1) bool.
+
+    ends (B, L-1): the same before them (all False at the start of a summary). A boundary token (a word-start
+    piece, EOS) begins a new word, found wherever the document holds it. A continuation piece extends the
+    word where the document continues it with that piece (a match of the whole word so far, not of its last
+    piece alone); where the word so far is not in the document (a novel word, or no match continues), the
+    piece starts a match of its own, as a word start would. No host sync: a CUDA graph can capture it.
+    """
+    at = piece_positions(tokens, doc_ids, pad_id)  # (B, L-1)
+    extended = torch.zeros_like(at)
+    extended[:, 1:] = ends[:, :-1] & at[:, 1:]  # the word so far ends at j - 1, the document has the piece at j
+    restart = boundary[tokens] | ~extended.any(-1)  # (B,)
+    return torch.where(restart[:, None], at, extended)
+
+
+def word_ends(ids: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """advance_word over a whole sequence: (B, S) ids -> (B, S, L-1), where the word ends after ids[:, :s+1]."""
+    ends = torch.zeros(ids.shape[0], max(doc_ids.shape[1] - 1, 0), dtype=torch.bool, device=ids.device)
+    out = []
+    for s in range(ids.shape[1]):
+        ends = advance_word(ends, ids[:, s], doc_ids, boundary, pad_id)
+        out.append(ends)
+    return torch.stack(out, dim=1) if out else ends[:, None][:, :0]  # (B, 0, L-1) for an empty sequence
+
+
+def ends_before(ids: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """The `ends` each position of ids (B, S) was chosen after (B, S, L-1): word_ends shifted right by one,
+    nothing at the first position (the summary's start is in no document)."""
+    ends = word_ends(ids, doc_ids, boundary, pad_id)
+    return torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1]], dim=1)
+
+
+def document_word_mask(ends: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
     """Tokens that would break a document word, as a bool mask (..., V): copied words are spelled as in the document.
 
-    prev (B,) or (B, S): the token before the one being chosen; doc_ids (B, L): the document's tokens, its EOS
-    included, pad elsewhere; boundary (V,) bool: tokens that begin something new (word-start pieces and EOS).
-    Where prev occurs in the document, the next token must follow prev there: a continuation piece that comes
-    after prev in the document, or, if prev ends a word somewhere in the document, any boundary token. Where
-    prev is not in the document (a novel piece, or the start of the summary), nothing is forbidden. So a word the
-    model begins by copying is finished as the document spells it, and never spliced with another word's pieces
-    ("concorcorde", "hklmalmamama" from an under-trained copy head).
+    ends (B, L-1) or (B, S, L-1): the document positions where the word written so far ends (advance_word;
+    piece_positions(prev, ...) for a match of the last piece alone); doc_ids (B, L): the document's tokens, its
+    EOS included, pad elsewhere; boundary (V,) bool: tokens that begin something new (word-start pieces and EOS).
+    Where the word occurs in the document, the next token must continue it there: a continuation piece that
+    follows one of its occurrences, or, if an occurrence ends a document word, any boundary token. Where it does
+    not occur (a novel piece, or the start of the summary), nothing is forbidden. So a word the model begins by
+    copying is finished as the document spells it, and never spliced with another word's pieces ("concorcorde",
+    "hklmalmamama" from an under-trained copy head; "ground-tube" from "ground-breaking" and "test-tube").
     """
-    squeeze = prev.dim() == 1
-    prev = prev[:, None] if squeeze else prev  # (B, S)
-    batch, steps = prev.shape
-    follows = doc_ids[:, None, :-1] == prev[:, :, None]  # (B, S, L-1): document position j holds prev
-    follows &= doc_ids[:, None, :-1] != pad_id
+    squeeze = ends.dim() == 2
+    follows = ends[:, None] if squeeze else ends  # (B, S, L-1): document position j ends the word
+    batch, steps, _ = follows.shape
     vocab = boundary.shape[0]
     following = doc_ids[:, None, 1:]  # (B, 1, L-1): the token after position j
     in_doc = follows.any(-1, keepdim=True)  # (B, S, 1)
-    ends_word = (follows & boundary[following]).any(-1, keepdim=True)  # (B, S, 1): prev ends a word somewhere
-    # start from "forbid all but the boundaries where prev may end a word", then allow the followers; the
-    # positions where prev does not occur point at a spare column V, dropped at the end
+    ends_word = (follows & boundary[following]).any(-1, keepdim=True)  # (B, S, 1): an occurrence ends a word
+    # start from "forbid all but the boundaries where the word may end", then allow the followers; the
+    # positions that do not end the word point at a spare column V, dropped at the end
     out = (in_doc & ~(ends_word & boundary)).expand(batch, steps, vocab)
     out = torch.cat([out, out.new_zeros(batch, steps, 1)], dim=-1)  # (B, S, V + 1)
     out.scatter_(2, torch.where(follows, following, vocab), False)
@@ -202,17 +244,18 @@ def document_word_mask(prev: torch.Tensor, doc_ids: torch.Tensor, boundary: torc
     return out[:, 0] if squeeze else out
 
 
-def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tensor, doc_ids: torch.Tensor,
+def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, ends: torch.Tensor, doc_ids: torch.Tensor,
                    boundary: torch.Tensor, pad_id: int, temperature: float = 0.0,
                    generator: torch.Generator | None = None, sync_free: bool = False) -> torch.Tensor:
-    """The token `choose` picks under `forbid` plus the document's spelling after prev, (B, V) -> (B,).
+    """The token `choose` picks under `forbid` plus the document's spelling of the word so far, (B, V) -> (B,).
 
-    Equal to choose(apply_mask(scores, spelled), ...) where spelled = forbid | document_word_mask(prev, ...),
-    or forbid alone in rows where that leaves no token, ties included (the lowest token id wins, as in
-    argmax). It never builds the (B, V) spelling mask: the allowed set after prev is the document's followers
-    of prev (at most L tokens, scored by a gather), plus all boundary tokens where prev ends a word. So one
-    pass over V (the rules' scores, the non-boundary tokens of those rows set to -inf) and one argmax give
-    both the rules' choice of the other rows and the best boundary token of these.
+    ends (B, L-1): where the word written so far ends in the document (advance_word). Equal to
+    choose(apply_mask(scores, spelled), ...) where spelled = forbid | document_word_mask(ends, ...), or forbid
+    alone in rows where that leaves no token, ties included (the lowest token id wins, as in argmax). It never
+    builds the (B, V) spelling mask: the allowed set is the document's followers of those positions (at most
+    L tokens, scored by a gather), plus all boundary tokens where one of them ends a word. So one pass over V
+    (the rules' scores, the non-boundary tokens of those rows set to -inf) and one argmax give both the rules'
+    choice of the other rows and the best boundary token of these.
     """
     if temperature != 0:  # a Gumbel-max sample is the argmax of perturbed scores: the same draws as `choose`
         uniform = torch.rand(scores.shape, device=scores.device, generator=generator).clamp_(1e-9, 1 - 1e-9)
@@ -220,7 +263,7 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
     if doc_ids.shape[1] < 2:  # documents of one token (EOS): no piece follows another, the rules alone decide
         return apply_mask(scores, forbid).argmax(-1)
 
-    follows = (doc_ids[:, :-1] == prev[:, None]) & (doc_ids[:, :-1] != pad_id)  # (B, L-1)
+    follows = ends  # (B, L-1): the word so far ends at position j
     following = doc_ids[:, 1:]  # (B, L-1)
     ends_word = (follows & boundary[following]).any(-1)  # (B,)
     follower_ok = follows & ~forbid.gather(1, following)  # followers the rules allow
@@ -230,7 +273,7 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
     # lowest token id among the best followers (argmax's tie rule); vocab where none is allowed
     best_id = torch.where(follower_ok & (follower_val == best_val[:, None]), following, vocab).min(-1).values
 
-    # one masked pass over V: the rules, and in rows where prev ends a word every non-boundary token too (only
+    # one masked pass over V: the rules, and in rows where the word may end every non-boundary token too (only
     # boundary tokens compete with the followers there)
     masked = scores.masked_fill(forbid | (ends_word[:, None] & ~boundary), NEG_INF)
     top = masked.argmax(-1)  # (B,): the best boundary token there, the rules' choice elsewhere
@@ -241,8 +284,8 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, prev: torch.Tenso
     take_bound = (bound_id < vocab) & ((best_id == vocab) | (top_val > best_val)
                                        | ((top_val == best_val) & (bound_id < best_id)))
     spelled = torch.where(take_bound, bound_id, best_id)
-    # the rules' choice: `top` outside the word-ending rows; recomputed in the rare rows that need it, where prev
-    # ends a word but the rules allow no boundary token and no follower
+    # the rules' choice: `top` outside the word-ending rows; recomputed in the rare rows that need it, where the
+    # word may end but the rules allow no boundary token and no follower
     lost = ends_word & (spelled == vocab)
     if sync_free:  # no host sync (CUDA graphs): the rules' choice of every row, one more pass over V
         free = torch.where(lost, apply_mask(scores, forbid).argmax(-1), top)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from summae.bottleneck import apply_mask
+from summae.bottleneck import advance_word, apply_mask
 
 
 @torch.no_grad()
@@ -26,6 +26,8 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
     scores[:, 0] = 0.0  # one live beam at the start, so the K beams begin different
     finished = torch.zeros(batch * k, dtype=torch.bool, device=device)
     start = torch.full((batch * k, 1), vocab.start_id, dtype=torch.long, device=device)
+    doc = ids[:, 1:]  # (B*K, L): the documents, without the length token
+    ends = torch.zeros(batch * k, max(doc.shape[1] - 1, 0), dtype=torch.bool, device=device)  # advance_word
     for step in range(steps):
         dec_in = torch.cat([start, seqs], dim=1)  # (B*K, step + 1)
         logits, _ = model.compressor_scores(enc, mask, ids, dec_in)
@@ -36,7 +38,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
             used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.word_start  # (B*K, V)
             forbid = forbid | used
         if model.whole_words:
-            forbid = model._spelled(forbid, dec_in[:, -1], ids)
+            forbid = model._spelled(forbid, ends, ids)
         logp = apply_mask(logp, forbid)
         # a finished beam continues only with pad, at no cost
         logp = torch.where(finished[:, None], torch.full_like(logp, float("-inf")), logp)
@@ -47,6 +49,8 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         rows = (torch.arange(batch, device=device)[:, None] * k + index // width).reshape(-1)  # (B*K,)
         tokens = (index % width).reshape(-1, 1)
         seqs = torch.cat([seqs[rows], tokens], dim=1)
+        if model.whole_words:
+            ends = advance_word(ends[rows], tokens[:, 0], doc, model.boundary, vocab.pad_id)
         finished = finished[rows] | (tokens[:, 0] == vocab.eos_id)
         scores = top
         if bool(finished.all()):

@@ -17,8 +17,9 @@ from torch import nn
 from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
-                               length_rule_mask, repeat_mask, rule_table, soft_embed, straight_through, word_counts)
+from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
+                               ends_before, length_rule_mask, repeat_mask, rule_table, soft_embed, straight_through,
+                               word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.fastdecode import StaticDecoder, supports as static_decoding_supported
@@ -121,10 +122,11 @@ class SummaeModel(nn.Module):
                                 word_start=self.word_start, banned=self.banned, eos_id=self.vocab.eos_id,
                                 table=self.rule_rows)
 
-    def _spelled(self, forbid: torch.Tensor, prev: torch.Tensor, comp_ids: torch.Tensor) -> torch.Tensor:
-        """forbid (..., V) plus the document's spelling after prev (B,) or (B, S); where the two leave no token
-        (the length rules want a word to end that the document continues), the rules alone decide."""
-        spelled = forbid | document_word_mask(prev, comp_ids[:, 1:], self.boundary, self.vocab.pad_id)
+    def _spelled(self, forbid: torch.Tensor, ends: torch.Tensor, comp_ids: torch.Tensor) -> torch.Tensor:
+        """forbid (..., V) plus the document's spelling of the word so far, which ends at the document positions
+        `ends` (B, L) or (B, S, L) (advance_word, ends_before); where the two leave no token (the length rules want
+        a word to end that the document continues), the rules alone decide."""
+        spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], self.boundary, self.vocab.pad_id)
         return torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
 
     def _encode(self, ids, mask):
@@ -185,19 +187,21 @@ class SummaeModel(nn.Module):
 
         used = torch.zeros(comp_ids.shape[0], self.word_start.shape[0], dtype=torch.bool, device=comp_ids.device)
 
-        last = torch.full((comp_ids.shape[0],), self.vocab.start_id, dtype=torch.long, device=comp_ids.device)
+        doc = comp_ids[:, 1:]  # (B, L): the document, without the length token
+        # where the word being written ends in the document (none at the start: the summary's start is no piece)
+        ends = torch.zeros(doc.shape[0], max(doc.shape[1] - 1, 0), dtype=torch.bool, device=doc.device)
 
         def pick(scores, step):
-            nonlocal last
+            nonlocal ends
             forbid = self._rules(counts, target, step)
             if self.no_repeat_words:
                 forbid = forbid | used
             if self.whole_words:  # the same choice as masking with _spelled, without the (B, V) mask
-                nxt = choose_spelled(scores.float(), forbid, last, comp_ids[:, 1:], self.boundary,
-                                     self.vocab.pad_id, temperature, generator, sync_free=sync_free)
+                nxt = choose_spelled(scores.float(), forbid, ends, doc, self.boundary, self.vocab.pad_id,
+                                     temperature, generator, sync_free=sync_free)
+                ends = advance_word(ends, nxt, doc, self.boundary, self.vocab.pad_id)
             else:
                 nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
-            last = nxt
             counts.add_(self.word_start[nxt].long())
             used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= self.word_start[nxt]
             return nxt
@@ -308,7 +312,8 @@ class SummaeModel(nn.Module):
             if self.no_repeat_words:
                 forbid = forbid | repeat_mask(summary_ids, self.word_start)
             if self.whole_words:
-                forbid = self._spelled(forbid, shift_right(summary_ids, start, pad), comp_ids)
+                ends = ends_before(summary_ids, comp_ids[:, 1:], self.boundary, pad)  # (B, S, L)
+                forbid = self._spelled(forbid, ends, comp_ids)
             masked = apply_mask(scores.float(), forbid)
             keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != pad)  # (B, S)
             out.summary_one_hot = straight_through(masked, summary_ids, self.tau) * keep[..., None]

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summae.bottleneck import (after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
-                               lead_targets, length_rule_mask, repeat_mask, soft_embed, straight_through,
-                               target_words, word_counts, words_for_request)
+from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
+                               ends_before, lead_targets, length_rule_mask, piece_positions, repeat_mask, soft_embed,
+                               straight_through, target_words, word_counts, word_ends, words_for_request)
 
 PAD, EOS, UNK, A, B, C, D, LEN1 = range(8)
 WORD_START = torch.tensor([False, False, False, True, True, False, False, False])
@@ -326,7 +326,9 @@ BOUNDARY = WORD_START | (torch.arange(8) == EOS)
 
 
 def spelled_allowed(prev, doc):
-    forbid = document_word_mask(torch.tensor(prev), torch.tensor(doc), BOUNDARY, PAD)
+    """Allowed tokens after a word that ends wherever the document holds its last piece, prev."""
+    doc = torch.tensor(doc)
+    forbid = document_word_mask(piece_positions(torch.tensor(prev), doc, PAD), doc, BOUNDARY, PAD)
     return [set((~row).nonzero().flatten().tolist()) for row in forbid]
 
 
@@ -356,7 +358,8 @@ def test_document_word_mask_matches_a_python_reference(docs, data):
     width = max(len(d) for d in docs) + 2
     rows = [d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs]
     prev = [[data.draw(st.sampled_from([A, B, C, D, UNK])) for _ in range(3)] for _ in rows]
-    forbid = document_word_mask(torch.tensor(prev), torch.tensor(rows), BOUNDARY, PAD)  # (B, S, V)
+    ends = piece_positions(torch.tensor(prev), torch.tensor(rows), PAD)  # (B, S, L-1)
+    forbid = document_word_mask(ends, torch.tensor(rows), BOUNDARY, PAD)  # (B, S, V)
     for b, d in enumerate(rows):
         real = [t for t in d if t != PAD]
         for s, p in enumerate(prev[b]):
@@ -371,9 +374,9 @@ def test_document_word_mask_matches_a_python_reference(docs, data):
             assert set(forbid[b, s].nonzero().flatten().tolist()) == expected
 
 
-def masked_choice(scores, forbid, prev, doc, temperature=0.0, generator=None, boundary=BOUNDARY):
+def masked_choice(scores, forbid, ends, doc, temperature=0.0, generator=None, boundary=BOUNDARY):
     """The reference choose_spelled must equal: the full (B, V) spelling mask, the rules alone where it is full."""
-    spelled = forbid | document_word_mask(prev, doc, boundary, PAD)
+    spelled = forbid | document_word_mask(ends, doc, boundary, PAD)
     spelled = torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
     return choose(apply_mask(scores, spelled), temperature, generator)
 
@@ -385,20 +388,22 @@ def test_choose_spelled_is_choose_under_the_spelling_mask(docs, data):
     width = max(len(d) for d in docs) + 2
     doc = torch.tensor([d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs])
     rows = doc.shape[0]
-    prev = torch.tensor([data.draw(st.sampled_from([A, B, C, D, UNK])) for _ in range(rows)])
+    # where the word so far ends: any set of document positions (advance_word makes them; every set is possible)
+    ends = torch.tensor([[data.draw(st.booleans()) for _ in range(width - 1)] for _ in range(rows)])
+    ends &= doc[:, :-1] != PAD
     # few distinct score values, so ties are common: the lowest token id must win them, as in argmax
     scores = torch.tensor([[data.draw(st.sampled_from([0.0, 1.0, 2.0])) for _ in range(8)] for _ in range(rows)])
     forbid = torch.tensor([[data.draw(st.booleans()) for _ in range(8)] for _ in range(rows)])
     # any boundary set, so that continuation pieces may have lower ids than word starts (as in real vocabularies)
     boundary = torch.tensor([data.draw(st.booleans()) for _ in range(8)])
-    assert choose_spelled(scores, forbid, prev, doc, boundary, PAD).tolist() == \
-        masked_choice(scores, forbid, prev, doc, boundary=boundary).tolist()
+    assert choose_spelled(scores, forbid, ends, doc, boundary, PAD).tolist() == \
+        masked_choice(scores, forbid, ends, doc, boundary=boundary).tolist()
     # without the host sync (CUDA graphs): the same choice
-    assert choose_spelled(scores, forbid, prev, doc, boundary, PAD, sync_free=True).tolist() == \
-        masked_choice(scores, forbid, prev, doc, boundary=boundary).tolist()
+    assert choose_spelled(scores, forbid, ends, doc, boundary, PAD, sync_free=True).tolist() == \
+        masked_choice(scores, forbid, ends, doc, boundary=boundary).tolist()
     seed = data.draw(st.integers(0, 2**16))
-    sampled = choose_spelled(scores, forbid, prev, doc, boundary, PAD, 0.7, torch.Generator().manual_seed(seed))
-    expected = masked_choice(scores, forbid, prev, doc, 0.7, torch.Generator().manual_seed(seed), boundary)
+    sampled = choose_spelled(scores, forbid, ends, doc, boundary, PAD, 0.7, torch.Generator().manual_seed(seed))
+    expected = masked_choice(scores, forbid, ends, doc, 0.7, torch.Generator().manual_seed(seed), boundary)
     assert sampled.tolist() == expected.tolist()
 
 
@@ -406,15 +411,70 @@ def test_choose_spelled_finishes_a_copied_word_and_frees_the_choice_after_it():
     doc = torch.tensor([[A, C, D, B, EOS, PAD]] * 3)  # words "acd" and "b"
     scores = torch.tensor([[0.0, 0, 0, 0, 9, 0, 1, 5]] * 3)  # "▁b" scores best, then token 7, then "d"
     forbid = torch.zeros(3, 8, dtype=torch.bool)
-    prev = torch.tensor([C, D, UNK])
+    ends = piece_positions(torch.tensor([C, D, UNK]), doc, PAD)
     # after "c" only "d" may follow; after "d" (a word end) the best new word; after <unk> anything
-    assert choose_spelled(scores, forbid, prev, doc, BOUNDARY, PAD).tolist() == [D, B, B]
+    assert choose_spelled(scores, forbid, ends, doc, BOUNDARY, PAD).tolist() == [D, B, B]
     forbid[:, D] = True  # the rules forbid "d": after "c" nothing is left, so the rules alone decide
-    assert choose_spelled(scores, forbid, prev, doc, BOUNDARY, PAD).tolist() == [B, B, B]
+    assert choose_spelled(scores, forbid, ends, doc, BOUNDARY, PAD).tolist() == [B, B, B]
 
 
 def test_choose_spelled_on_documents_of_one_token_follows_the_rules_alone():
     doc = torch.tensor([[EOS], [EOS]])  # blank documents: EOS only
     scores = torch.tensor([[0.0, 0, 0, 0, 9, 0, 1, 5], [0.0, 0, 0, 3, 1, 0, 1, 0]])
     forbid = torch.zeros(2, 8, dtype=torch.bool)
-    assert choose_spelled(scores, forbid, torch.tensor([EOS, A]), doc, BOUNDARY, PAD).tolist() == [B, A]
+    ends = piece_positions(torch.tensor([EOS, A]), doc, PAD)  # (2, 0): no position has a follower
+    assert choose_spelled(scores, forbid, ends, doc, BOUNDARY, PAD).tolist() == [B, A]
+
+
+# ---------------------------------------------------------------- advance_word: the whole word, not its last piece
+
+
+def reference_word_ends(ids, doc):
+    """advance_word in plain Python: document positions (with a follower) where the word so far ends."""
+    real = [t for t in doc if t != PAD]
+    out, ends = [], set()
+    for t in ids:
+        at = {j for j in range(len(real) - 1) if real[j] == t}
+        extended = {j for j in at if j - 1 in ends}
+        ends = at if (BOUNDARY[t] or not extended) else extended
+        out.append(ends)
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([A, B, C, D]), min_size=1, max_size=8), min_size=1, max_size=4),
+       st.data())
+def test_word_ends_match_a_python_reference(docs, data):
+    width = max(len(d) for d in docs) + 2
+    rows = [d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs]
+    ids = [[data.draw(st.sampled_from([A, B, C, D, UNK])) for _ in range(5)] for _ in rows]
+    got = word_ends(torch.tensor(ids), torch.tensor(rows), BOUNDARY, PAD)  # (B, S, L-1)
+    for b in range(len(rows)):
+        for s, expected in enumerate(reference_word_ends(ids[b], rows[b])):
+            assert set(got[b, s].nonzero().flatten().tolist()) == expected
+    before = ends_before(torch.tensor(ids), torch.tensor(rows), BOUNDARY, PAD)
+    assert not before[:, 0].any() and torch.equal(before[:, 1:], got[:, :-1])
+
+
+def test_a_copied_word_follows_one_occurrence_to_its_end_and_is_never_spliced():
+    # "▁a c d ▁b c c </s>": the piece "c" follows "▁a" and "▁b", "d" only the "c" of "▁a c"; after "▁b c" the
+    # document goes on with "c", never with the "d" of the other word (a match of "c" alone would allow both)
+    doc = torch.tensor([[A, C, D, B, C, C, EOS, PAD]])
+    ends = torch.zeros(1, 7, dtype=torch.bool)
+    allowed = []
+    for token in (B, C):
+        ends = advance_word(ends, torch.tensor([token]), doc, BOUNDARY, PAD)
+        allowed.append(set((~document_word_mask(ends, doc, BOUNDARY, PAD)[0]).nonzero().flatten().tolist()))
+    assert allowed == [{C}, {C}]  # "▁b" goes on with "c"; "▁b c" with "c" ("▁b c c"), not "d"
+    # a match of the last piece alone would allow "▁b c d" (and, as the last "c" ends a word, any new word)
+    assert spelled_allowed([C], doc.tolist())[0] == {C, D, A, B, EOS}
+    ends = advance_word(ends, torch.tensor([C]), doc, BOUNDARY, PAD)  # "▁b c c" ends before EOS
+    assert set((~document_word_mask(ends, doc, BOUNDARY, PAD)[0]).nonzero().flatten().tolist()) == {A, B, EOS}
+
+
+def test_a_novel_piece_starts_a_match_of_its_own():
+    doc = torch.tensor([[A, C, D, EOS]])
+    ends = advance_word(torch.zeros(1, 3, dtype=torch.bool), torch.tensor([UNK]), doc, BOUNDARY, PAD)
+    assert not ends.any()  # <unk> is in no document: nothing constrains the next piece
+    ends = advance_word(ends, torch.tensor([C]), doc, BOUNDARY, PAD)
+    assert ends.tolist() == [[False, True, False]]  # "c" alone, where the document has it: "d" must follow

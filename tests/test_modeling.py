@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from summae.batches import encode_texts, pad_ids
-from summae.bottleneck import apply_mask, word_counts
+from summae.bottleneck import apply_mask, ends_before, word_counts
 from summae.config import load_config
 from summae.discriminator import Discriminator
 from summae.factory import build_models, load_for_inference, padded_vocab_size
@@ -237,7 +237,8 @@ def test_cached_greedy_decoding_matches_a_full_forward_pass_under_the_rules(buil
                     if model.word_start[tok]:
                         forbid[b, t, tok] = True
     if model.whole_words:
-        forbid = model._spelled(forbid, shift_right(summary, vocab.start_id, vocab.pad_id), comp_ids)
+        ends = ends_before(summary, comp_ids[:, 1:], model.boundary, vocab.pad_id)  # (B, S, L-1)
+        forbid = model._spelled(forbid, ends, comp_ids)
     again = apply_mask(logits.float(), forbid).argmax(-1)  # (B, S)
     live = ~(torch.cumsum((summary == vocab.eos_id).long(), 1) - (summary == vocab.eos_id).long()).bool()
     assert torch.equal(again[live], summary[live])
