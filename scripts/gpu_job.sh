@@ -34,7 +34,8 @@ echo "== throughput $(date +%T)"
 timeout 200 python3 benchmarks/throughput.py --data-dir .devdata "${throughput[@]}" --out "$out/throughput.json" \
   2>&1 | tee "$out/throughput.log" || status=1
 echo "== gigaword $(date +%T)"
+run_dir=$(mktemp -d /tmp/summae-run-gpu.XXXXXX)  # a fresh run directory each time (a DRY run leaves its own behind)
 timeout 340 python3 benchmarks/gigaword.py --data-dir .devdata "${gigaword[@]}" --run gpu \
-  --output-dir /tmp/summae-run-gpu --out "$out/gigaword.json" 2>&1 | tee "$out/gigaword.log" || status=1
+  --output-dir "$run_dir/run" --out "$out/gigaword.json" 2>&1 | tee "$out/gigaword.log" || status=1
 echo "== done $(date +%T), status $status"
 exit $status
