@@ -124,8 +124,8 @@ class SummaeModel(nn.Module):
 
     def _spelled(self, forbid: torch.Tensor, ends: torch.Tensor, comp_ids: torch.Tensor) -> torch.Tensor:
         """forbid (..., V) plus the document's spelling of the word so far, which ends at the document positions
-        `ends` (B, L) or (B, S, L) (advance_word, ends_before); where the two leave no token (the length rules want
-        a word to end that the document continues), the rules alone decide."""
+        `ends` (B, L-1) or (B, S, L-1) of the document's L tokens (advance_word, ends_before); where the two
+        leave no token (the length rules want a word to end that the document continues), the rules decide."""
         spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], self.boundary, self.vocab.pad_id)
         return torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
 
@@ -312,7 +312,7 @@ class SummaeModel(nn.Module):
             if self.no_repeat_words:
                 forbid = forbid | repeat_mask(summary_ids, self.word_start)
             if self.whole_words:
-                ends = ends_before(summary_ids, comp_ids[:, 1:], self.boundary, pad)  # (B, S, L)
+                ends = ends_before(summary_ids, comp_ids[:, 1:], self.boundary, pad)  # (B, S, L-1)
                 forbid = self._spelled(forbid, ends, comp_ids)
             masked = apply_mask(scores.float(), forbid)
             keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != pad)  # (B, S)
