@@ -7,6 +7,7 @@ a one-line SummaeError, so a typo in a config never trains the wrong model silen
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import types
 import typing
@@ -16,6 +17,13 @@ from pathlib import Path
 import yaml
 
 from summae.errors import SummaeError
+
+_log = logging.getLogger(__name__)
+
+# keys that configs once had and that are now dropped on load, with why: saved runs and checkpoints still
+# carry them (their value 0 was the only one ever written), so they load without a word; any other value
+# gets a warning, because it never did anything
+RETIRED = {"train.num_workers": "data is read in the training process; the key was never used"}
 
 
 @dataclass
@@ -101,7 +109,6 @@ class TrainConfig:
     sample_every: int = 200  # steps between printed DOCUMENT -> SUMMARY -> RECONSTRUCTION tables; 0 = never
     eval_every: int = 500  # steps between dev evaluations (and best/ selection); 0 = only at the end
     save_every: int = 500  # steps between last/ checkpoints; 0 = only at the end
-    num_workers: int = 0  # DataLoader worker processes
     on_nonfinite: str = "skip"  # NaN/inf loss or grad norm: skip (the step) | rollback (to last/) | lower_lr | stop
     max_bad_steps: int = 10  # non-finite steps in a row after which training stops anyway, >= 1
     collapse_steps: int = 200  # steps in a row of a pinned D or identical summaries = a collapse; 0 = never check
@@ -178,8 +185,8 @@ class Config:
             (t.mixed_precision in ("no", "bf16", "fp16"),
              f"train.mixed_precision must be no, bf16 or fp16, got {t.mixed_precision!r}"),
             (t.log_every >= 1, f"train.log_every must be >= 1, got {t.log_every}"),
-            (min(t.sample_every, t.eval_every, t.save_every, t.num_workers) >= 0,
-             "train.sample_every, eval_every, save_every and num_workers must be >= 0"),
+            (min(t.sample_every, t.eval_every, t.save_every) >= 0,
+             "train.sample_every, eval_every and save_every must be >= 0"),
             (t.on_nonfinite in ("skip", "rollback", "lower_lr", "stop"),
              f"train.on_nonfinite must be skip, rollback, lower_lr or stop, got {t.on_nonfinite!r}"),
             (t.on_collapse in ("warn", "rollback", "lower_lr", "stop"),
@@ -218,6 +225,13 @@ def _build(cls, raw: dict, where: str, prefix: str = ""):
         raise SummaeError(f"{where}: {prefix.rstrip('.') or 'config'} must be a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    retired = [key for key in raw if f"{prefix}{key}" in RETIRED]
+    if retired:
+        raw = dict(raw)  # the caller's mapping stays as it was
+        for key in retired:
+            value = raw.pop(key)
+            if str(getattr(value, "parsed", value)) != "0":
+                _log.warning(f"{where}: {prefix}{key} is ignored ({RETIRED[prefix + key]})")
     unknown = sorted(set(raw) - names)
     if unknown:
         raise SummaeError(f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(names))})")

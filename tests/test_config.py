@@ -225,3 +225,18 @@ def test_resolve_path_is_relative_to_data_dir_except_bundled_and_absolute():
     assert cfg.resolve_path("a/b.jsonl") == str(Path("/data/a/b.jsonl"))
     assert cfg.resolve_path("bundled:debian/train.jsonl") == "bundled:debian/train.jsonl"
     assert cfg.resolve_path("/abs/x.txt") == "/abs/x.txt"
+
+
+def test_a_retired_key_loads_quietly_at_zero_and_with_a_warning_otherwise(tmp_path, caplog):
+    # saved runs and the shipped ready model carry train.num_workers: 0, from before it was retired
+    path = tmp_path / "old.yaml"
+    path.write_text("train:\n  num_workers: 0\n  steps: 7\n")
+    with caplog.at_level("WARNING", logger="summae.config"):
+        cfg = load_config(path)
+    assert cfg.train.steps == 7 and not hasattr(cfg.train, "num_workers")
+    assert caplog.records == []
+    with caplog.at_level("WARNING", logger="summae.config"):
+        load_config(path, ["train.num_workers=4"])
+    assert len(caplog.records) == 1
+    assert "train.num_workers is ignored" in caplog.records[0].getMessage()
+    assert "num_workers" not in Config().to_yaml()  # never written again
