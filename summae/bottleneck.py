@@ -182,11 +182,16 @@ def piece_positions(tokens: torch.Tensor, doc_ids: torch.Tensor, pad_id: int) ->
     return (body[:, None, :] == tokens[:, :, None]) & (body != pad_id)[:, None, :]
 
 
+def empty_ends(doc_ids: torch.Tensor) -> torch.Tensor:
+    """The `ends` before a summary's first token, (B, L-1) all False: its start is in no document."""
+    return torch.zeros(doc_ids.shape[0], max(doc_ids.shape[1] - 1, 0), dtype=torch.bool, device=doc_ids.device)
+
+
 def advance_word(ends: torch.Tensor, tokens: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor,
                  pad_id: int) -> torch.Tensor:
     """Where the word being written ends in the document, after `tokens` (B,) are added: (B, L-1) bool.
 
-    ends (B, L-1): the same before them (all False at the start of a summary). A boundary token (a word-start
+    ends (B, L-1): the same before them (empty_ends at the start of a summary). A boundary token (a word-start
     piece, EOS) begins a new word, found wherever the document holds it. A continuation piece extends the
     word where the document continues it with that piece (a match of the whole word so far, not of its last
     piece alone); where the word so far is not in the document (a novel word, or no match continues), the
@@ -201,7 +206,7 @@ def advance_word(ends: torch.Tensor, tokens: torch.Tensor, doc_ids: torch.Tensor
 
 def word_ends(ids: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
     """advance_word over a whole sequence: (B, S) ids -> (B, S, L-1), where the word ends after ids[:, :s+1]."""
-    ends = torch.zeros(ids.shape[0], max(doc_ids.shape[1] - 1, 0), dtype=torch.bool, device=ids.device)
+    ends = empty_ends(doc_ids)
     out = []
     for s in range(ids.shape[1]):
         ends = advance_word(ends, ids[:, s], doc_ids, boundary, pad_id)
@@ -263,10 +268,9 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, ends: torch.Tenso
     if doc_ids.shape[1] < 2:  # documents of one token (EOS): no piece follows another, the rules alone decide
         return apply_mask(scores, forbid).argmax(-1)
 
-    follows = ends  # (B, L-1): the word so far ends at position j
-    following = doc_ids[:, 1:]  # (B, L-1)
-    ends_word = (follows & boundary[following]).any(-1)  # (B,)
-    follower_ok = follows & ~forbid.gather(1, following)  # followers the rules allow
+    following = doc_ids[:, 1:]  # (B, L-1): the token after position j, where `ends` says the word may end
+    ends_word = (ends & boundary[following]).any(-1)  # (B,)
+    follower_ok = ends & ~forbid.gather(1, following)  # followers the rules allow
     follower_val = torch.where(follower_ok, scores.gather(1, following), NEG_INF)  # (unmasked where allowed)
     best_val = follower_val.max(-1).values  # (B,); -inf where no follower is allowed
     vocab = scores.shape[-1]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from summae.bottleneck import advance_word, apply_mask
+from summae.bottleneck import advance_word, apply_mask, empty_ends
 
 
 @torch.no_grad()
@@ -27,7 +27,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
     finished = torch.zeros(batch * k, dtype=torch.bool, device=device)
     start = torch.full((batch * k, 1), vocab.start_id, dtype=torch.long, device=device)
     doc = ids[:, 1:]  # (B*K, L): the documents, without the length token
-    ends = torch.zeros(batch * k, max(doc.shape[1] - 1, 0), dtype=torch.bool, device=device)  # advance_word
+    ends = empty_ends(doc)  # (B*K, L-1): where each beam's word ends in its document (advance_word)
     for step in range(steps):
         dec_in = torch.cat([start, seqs], dim=1)  # (B*K, step + 1)
         logits, _ = model.compressor_scores(enc, mask, ids, dec_in)

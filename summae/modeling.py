@@ -18,8 +18,8 @@ from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
 from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
-                               ends_before, length_rule_mask, repeat_mask, rule_table, soft_embed, straight_through,
-                               word_counts)
+                               empty_ends, ends_before, length_rule_mask, repeat_mask, rule_table, soft_embed,
+                               straight_through, word_counts)
 from summae.config import Config
 from summae.errors import SummaeError
 from summae.fastdecode import StaticDecoder, supports as static_decoding_supported
@@ -188,8 +188,7 @@ class SummaeModel(nn.Module):
         used = torch.zeros(comp_ids.shape[0], self.word_start.shape[0], dtype=torch.bool, device=comp_ids.device)
 
         doc = comp_ids[:, 1:]  # (B, L): the document, without the length token
-        # where the word being written ends in the document (none at the start: the summary's start is no piece)
-        ends = torch.zeros(doc.shape[0], max(doc.shape[1] - 1, 0), dtype=torch.bool, device=doc.device)
+        ends = empty_ends(doc)  # where the word being written ends in the document (advance_word)
 
         def pick(scores, step):
             nonlocal ends

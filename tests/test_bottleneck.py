@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
-                               ends_before, lead_targets, length_rule_mask, piece_positions, repeat_mask, soft_embed,
-                               straight_through, target_words, word_counts, word_ends, words_for_request)
+                               empty_ends, ends_before, lead_targets, length_rule_mask, piece_positions, repeat_mask,
+                               soft_embed, straight_through, target_words, word_counts, word_ends, words_for_request)
 
 PAD, EOS, UNK, A, B, C, D, LEN1 = range(8)
 WORD_START = torch.tensor([False, False, False, True, True, False, False, False])
@@ -325,6 +325,12 @@ def test_words_for_request_ratio_is_a_share_of_each_document():
 BOUNDARY = WORD_START | (torch.arange(8) == EOS)
 
 
+def padded_docs(docs):
+    """Token lists -> documents as the compressor reads them: each + EOS, padded to the longest + 2."""
+    width = max(len(d) for d in docs) + 2
+    return [d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs]
+
+
 def spelled_allowed(prev, doc):
     """Allowed tokens after a word that ends wherever the document holds its last piece, prev."""
     doc = torch.tensor(doc)
@@ -355,8 +361,7 @@ def test_document_word_mask_takes_every_occurrence():
 @given(st.lists(st.lists(st.sampled_from([A, B, C, D]), min_size=1, max_size=7), min_size=1, max_size=4),
        st.data())
 def test_document_word_mask_matches_a_python_reference(docs, data):
-    width = max(len(d) for d in docs) + 2
-    rows = [d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs]
+    rows = padded_docs(docs)
     prev = [[data.draw(st.sampled_from([A, B, C, D, UNK])) for _ in range(3)] for _ in rows]
     ends = piece_positions(torch.tensor(prev), torch.tensor(rows), PAD)  # (B, S, L-1)
     forbid = document_word_mask(ends, torch.tensor(rows), BOUNDARY, PAD)  # (B, S, V)
@@ -385,9 +390,8 @@ def masked_choice(scores, forbid, ends, doc, temperature=0.0, generator=None, bo
 @given(st.lists(st.lists(st.sampled_from([A, B, C, D]), min_size=1, max_size=7), min_size=1, max_size=5),
        st.data())
 def test_choose_spelled_is_choose_under_the_spelling_mask(docs, data):
-    width = max(len(d) for d in docs) + 2
-    doc = torch.tensor([d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs])
-    rows = doc.shape[0]
+    doc = torch.tensor(padded_docs(docs))
+    rows, width = doc.shape
     # where the word so far ends: any set of document positions (advance_word makes them; every set is possible)
     ends = torch.tensor([[data.draw(st.booleans()) for _ in range(width - 1)] for _ in range(rows)])
     ends &= doc[:, :-1] != PAD
@@ -445,8 +449,7 @@ def reference_word_ends(ids, doc):
 @given(st.lists(st.lists(st.sampled_from([A, B, C, D]), min_size=1, max_size=8), min_size=1, max_size=4),
        st.data())
 def test_word_ends_match_a_python_reference(docs, data):
-    width = max(len(d) for d in docs) + 2
-    rows = [d + [EOS] + [PAD] * (width - len(d) - 1) for d in docs]
+    rows = padded_docs(docs)
     ids = [[data.draw(st.sampled_from([A, B, C, D, UNK])) for _ in range(5)] for _ in rows]
     got = word_ends(torch.tensor(ids), torch.tensor(rows), BOUNDARY, PAD)  # (B, S, L-1)
     for b in range(len(rows)):
@@ -460,7 +463,7 @@ def test_a_copied_word_follows_one_occurrence_to_its_end_and_is_never_spliced():
     # "▁a c d ▁b c c </s>": the piece "c" follows "▁a" and "▁b", "d" only the "c" of "▁a c"; after "▁b c" the
     # document goes on with "c", never with the "d" of the other word (a match of "c" alone would allow both)
     doc = torch.tensor([[A, C, D, B, C, C, EOS, PAD]])
-    ends = torch.zeros(1, 7, dtype=torch.bool)
+    ends = empty_ends(doc)
     allowed = []
     for token in (B, C):
         ends = advance_word(ends, torch.tensor([token]), doc, BOUNDARY, PAD)
@@ -474,7 +477,7 @@ def test_a_copied_word_follows_one_occurrence_to_its_end_and_is_never_spliced():
 
 def test_a_novel_piece_starts_a_match_of_its_own():
     doc = torch.tensor([[A, C, D, EOS]])
-    ends = advance_word(torch.zeros(1, 3, dtype=torch.bool), torch.tensor([UNK]), doc, BOUNDARY, PAD)
+    ends = advance_word(empty_ends(doc), torch.tensor([UNK]), doc, BOUNDARY, PAD)
     assert not ends.any()  # <unk> is in no document: nothing constrains the next piece
     ends = advance_word(ends, torch.tensor([C]), doc, BOUNDARY, PAD)
     assert ends.tolist() == [[False, True, False]]  # "c" alone, where the document has it: "d" must follow
