@@ -9,8 +9,9 @@ DIR holds a copy of an older summae renamed to `summae_old` (imports rewritten),
 Both builds read the same config (configs/throughput.yaml, fp32 on CPU), the same tokenizer and the same
 batches; each round times one training step, one supervised step and one summarizing batch of each build,
 old and new back to back, so load from other processes hits both alike. Summarizing uses each build's
-default decoding (`--precision auto`; bf16 converts the model in place, so use
---summarize-only for it) at summae summarize's batch. --summarize-only skips the two steps
+default decoding (`--precision auto`) at summae summarize's batch, on a copy of the model (bf16 converts
+the model it gets in place; until 2026-11-30 it got the trained one, so runs without --summarize-only trained a
+bf16 compressor). --summarize-only skips the two steps
 (a summarizing change; the model is then the untrained throughput model). Prints medians and ratios as JSON
 and, with --out, writes them with the commit, date and hardware. Both builds run with the CLI's allocator
 tuning (summae/runtime.py).
@@ -19,6 +20,7 @@ tuning (summae/runtime.py).
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import json
 import os
@@ -80,7 +82,7 @@ def main(argv=None) -> int:
             cfg, trainer = build(package, base + list(args.set), f"{tmp}/{name}")
             model = trainer.accelerator.unwrap_model(trainer.model)
             summarizer = importlib.import_module(f"{package}.summarize").Summarizer(
-                cfg, trainer.tokenizer, model, precision=args.precision)
+                cfg, trainer.tokenizer, copy.deepcopy(model), precision=args.precision)  # training stays fp32
             builds[name] = dict(cfg=cfg, trainer=trainer, model=model, summarizer=summarizer,
                                 reals=trainer.real_batches.iterate(0), gen=torch.Generator().manual_seed(0),
                                 sup=supervised_step_fn(trainer, model))

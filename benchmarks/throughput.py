@@ -53,7 +53,8 @@ FLOPS_FORMULA = (
     "embeddings, H = V*D (tied output head), C = copy head, Dc = discriminator convolutions + output, De = its "
     "V*d embedding. train = 2*(Pd+H+C)*S [write summary: it reuses the G forward's encoder pass] + 6*Dc*2S "
     "[D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
-    "[compressor: sampled + lead rows] + H*S [one-hot @ E] + Pe*S + (Pd+H)*L [reconstructor] + (De+Dc)*S "
+    "[compressor: sampled + lead rows] + H*S [one-hot @ E] + Pe*S + Pd*L + H*Lt [reconstructor; its output "
+    "head runs on the Lt labelled tokens per document only, the batches' mean, since 2026-11-30] + (De+Dc)*S "
     "[D on one-hots]); supervised = 6*(Pe*Ls + (Pd+H)*S); summarize = 2*(Pe*Ls + (Pd+H+C)*S) per sentence")
 
 
@@ -195,11 +196,11 @@ def param_counts(model, disc) -> dict[str, int]:
             "total_generator": count(model), "total_discriminator": count(disc)}
 
 
-def flops_per_doc(p: dict[str, int], *, Ls: int, L: int, S: int) -> dict[str, float]:
+def flops_per_doc(p: dict[str, int], *, Ls: int, L: int, S: int, Lt: float) -> dict[str, float]:
     pe, pd, h, c, dc, de = p["Pe"], p["Pd"], p["H"], p["C"], p["Dc"], p["De"]
     write = 2 * (pd + h + c) * S  # the train step's summaries decode from the G forward's encoder states
     d_step = 6 * dc * 2 * S
-    g_step = 6 * (pe * Ls + (pd + h + c) * 2 * S + h * S + pe * S + (pd + h) * L + (de + dc) * S)
+    g_step = 6 * (pe * Ls + (pd + h + c) * 2 * S + h * S + pe * S + pd * L + h * Lt + (de + dc) * S)
     return {"train": write + d_step + g_step, "supervised": 6 * (pe * Ls + (pd + h) * S),
             "summarize": 2 * pe * Ls + write}
 
@@ -249,7 +250,7 @@ def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Cloc
     parts.wrap(modeling, "repeat_mask", "repeat_mask")  # module-level helpers, looked up at call time
     parts.wrap(modeling, "straight_through", "straight_through")
     parts.wrap(modeling, "token_nll", "token_nll")
-    parts.wrap(model, "reconstruct", "reconstruct")
+    parts.wrap(model, "reconstruction_loss", "reconstruction_loss")
     if model.copy_head is not None:
         parts.wrap(model.copy_head, "forward", "copy_head")
     parts.wrap(trainer, "_d_step", "2_d_step")
@@ -474,7 +475,8 @@ def run(args, device: str) -> dict:
 def report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, mem_kind, params, breakdown) -> dict:
     bs, m = cfg.train.batch_size, cfg.model
     train_med, sup_med = statistics.median(train_s), statistics.median(sup_s)
-    flops = flops_per_doc(params, Ls=m.max_source_tokens + 1, L=m.max_source_tokens, S=m.max_summary_tokens)
+    flops = flops_per_doc(params, Ls=m.max_source_tokens + 1, L=m.max_source_tokens, S=m.max_summary_tokens,
+                          Lt=tokens / bs)
     rates = {"train": bs / train_med, "supervised": bs / sup_med, "summarize": summarize["summarize_sentences_per_s"]}
     achieved = {k: rates[k] * flops[k] for k in flops}  # FLOP/s
     result = {

@@ -8,6 +8,7 @@ by name; the trainer decides their weights.
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +37,40 @@ class SummaeOutput:
     losses: dict[str, torch.Tensor] = field(default_factory=dict)  # "rec", "lead": scalars
     summary_one_hot: torch.Tensor | None = None  # (B, S, V) straight-through one-hots of the summary
     summary_mask: torch.Tensor | None = None  # (B, S) True on summary tokens (EOS included)
-    rec_logits: torch.Tensor | None = None  # (B, L, V) reconstructor logits over the document
     summary_ids: torch.Tensor | None = None  # (B, S) the summaries written in this forward (write_temperature)
+
+
+@contextmanager
+def cross_projections_once(model, rows: int):
+    """Within: a BART decoder's cross-attention projects the keys and values of the first `rows` rows of the
+    encoder states only and repeats them, for encoder states that are those rows repeated (enc.repeat(k, 1, 1)).
+
+    The values and every gradient are the same (the repeated rows are equal, so the weights' gradient sums the
+    same products, and the encoder's gets the same sum through the first copy), for 1/k of the projections'
+    work: the training step decodes the written summaries and the lead targets of one encoder pass. Other
+    architectures run as they are.
+    """
+    from transformers import BartForConditionalGeneration
+
+    projections = [proj for layer in model.get_decoder().layers
+                   for proj in (layer.encoder_attn.k_proj, layer.encoder_attn.v_proj)
+                   ] if type(model) is BartForConditionalGeneration else []
+    if not projections or any(type(proj) is not nn.Linear for proj in projections):
+        yield
+        return
+
+    def once(proj):
+        def forward(states):  # (k * rows, L, D) -> the projection of the first rows, repeated k times
+            return F.linear(states[:rows], proj.weight, proj.bias).repeat(states.shape[0] // rows, 1, 1)
+        return forward
+
+    for proj in projections:
+        proj.forward = once(proj)
+    try:
+        yield
+    finally:
+        for proj in projections:
+            del proj.forward
 
 
 def build_seq2seq(cfg: Config, vocab_size: int, vocab: VocabInfo):
@@ -291,9 +324,10 @@ class SummaeModel(nn.Module):
         dec_in = torch.cat([shift_right(t, start, pad) for t in targets], dim=0)  # (kB, S)
         reps = len(targets)
         enc_rep = enc.repeat(reps, 1, 1)  # (kB, L+1, D)
-        out_c = self.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc_rep),
-                                attention_mask=comp_mask.repeat(reps, 1), decoder_input_ids=dec_in,
-                                output_hidden_states=self.copy_head is not None)
+        with cross_projections_once(self.compressor, n) if reps > 1 else nullcontext():
+            out_c = self.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc_rep),
+                                    attention_mask=comp_mask.repeat(reps, 1), decoder_input_ids=dec_in,
+                                    output_hidden_states=self.copy_head is not None)
         args = (enc_rep, comp_mask.repeat(reps, 1), comp_ids.repeat(reps, 1))
         out = SummaeOutput(summary_ids=written)
         if lead_ids is not None:
@@ -321,12 +355,37 @@ class SummaeModel(nn.Module):
             out.summary_mask = lead_ids != pad
             out.summary_one_hot = F.one_hot(lead_ids, self.word_start.shape[0]).float() * out.summary_mask[..., None]
         if out.summary_one_hot is not None:
-            out.rec_logits = self.reconstruct(out.summary_one_hot, out.summary_mask, doc_labels)
-            out.losses["rec"] = token_nll(out.rec_logits, doc_labels, pad)
+            out.losses["rec"] = self.reconstruction_loss(out.summary_one_hot, out.summary_mask, doc_labels)
         return out
 
     def reconstruct(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor) -> torch.Tensor:
         """Reconstructor logits (B, L, V) of the document, reading only the summary one-hots (B, S, V)."""
+        inputs_embeds, dec_in = self._reconstructor_inputs(one_hot, doc_labels)
+        return self.reconstructor(inputs_embeds=inputs_embeds, attention_mask=mask.long(),
+                                  decoder_input_ids=dec_in).logits
+
+    def reconstruction_loss(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor) -> torch.Tensor:
+        """token_nll(self.reconstruct(one_hot, mask, doc_labels), doc_labels): the training loss "rec".
+
+        For a BART reconstructor (the one summae builds) the V-way output head and its softmax run only where a
+        label is a document token, not on the padding of the batch's width: with 48-token batches about a
+        quarter of the positions, and the head is the largest matmul of the step (docs/performance.md).
+        """
+        from transformers import BartForConditionalGeneration
+
+        rec = self.reconstructor
+        if type(rec) is not BartForConditionalGeneration:  # other architectures: the whole (B, L, V) logits
+            return token_nll(self.reconstruct(one_hot, mask, doc_labels), doc_labels, self.vocab.pad_id)
+        inputs_embeds, dec_in = self._reconstructor_inputs(one_hot, doc_labels)
+        hidden = rec.model(inputs_embeds=inputs_embeds, attention_mask=mask.long(),
+                           decoder_input_ids=dec_in).last_hidden_state  # (B, L, D)
+        keep = doc_labels != self.vocab.pad_id
+        logits = rec.lm_head(hidden[keep]) + rec.final_logits_bias  # (N, V): the labelled positions only
+        return F.cross_entropy(logits.float(), doc_labels[keep])
+
+    def _reconstructor_inputs(self, one_hot: torch.Tensor, doc_labels: torch.Tensor):
+        """The reconstructor's encoder input embeddings (B, S, D) from the one-hots, and its teacher-forced
+        decoder input (B, L): the document shifted right, some tokens <unk> in training (rec_word_dropout)."""
         embed = self.reconstructor.get_input_embeddings()
         scale = getattr(embed, "embed_scale", 1.0)  # scaled-embedding models multiply inside the lookup
         inputs_embeds = soft_embed(one_hot, embed.weight) * scale  # (B, S, D)
@@ -336,8 +395,7 @@ class SummaeModel(nn.Module):
             drop = torch.rand(dec_in.shape, device=dec_in.device) < self.rec_word_dropout
             drop[:, 0] = False
             dec_in = torch.where(drop & (dec_in != self.vocab.pad_id), torch.full_like(dec_in, self.vocab.unk_id), dec_in)
-        return self.reconstructor(inputs_embeds=inputs_embeds, attention_mask=mask.long(),
-                                  decoder_input_ids=dec_in).logits
+        return inputs_embeds, dec_in
 
     @torch.no_grad()
     def reconstruction_nll(self, summary_ids: torch.Tensor, doc_labels: torch.Tensor) -> torch.Tensor:

@@ -4,18 +4,21 @@ The models are untrained: the tests check the mechanics (length rules, gradient 
 """
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from transformers.modeling_outputs import BaseModelOutput
 
 from summae.batches import encode_texts, pad_ids
 from summae.bottleneck import apply_mask, ends_before, word_counts
 from summae.config import load_config
 from summae.discriminator import Discriminator
 from summae.factory import build_models, load_for_inference, padded_vocab_size
-from summae.modeling import SummaeModel, shift_right
+from summae.losses import token_nll
+from summae.modeling import SummaeModel, cross_projections_once, shift_right
 from summae.tokenization import VocabInfo, length_token, train_sentencepiece
 
 REPO = Path(__file__).resolve().parents[1]
@@ -270,6 +273,63 @@ def test_beam_search_with_one_beam_is_the_greedy_summary(built, batch):
 # ---------------------------------------------------------------- training forward pass
 
 
+def test_reconstruction_loss_on_the_labelled_positions_equals_the_loss_of_the_whole_logits(built, batch):
+    """The training loss runs the reconstructor's output head on the document tokens only; the value and every
+    gradient are those of token_nll over the (B, L, V) logits, which ignores the padding."""
+    model, _, vocab = built
+    doc, target = batch
+    doc = doc.clone()
+    for i in range(0, doc.shape[0], 2):  # every other document shorter: EOS, then padding
+        end = 2 + i % (doc.shape[1] - 3)
+        doc[i, end] = vocab.eos_id
+        doc[i, end + 1:] = vocab.pad_id
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    summary = model.write_summary(comp_ids, comp_mask, target)
+    mask = summary != vocab.pad_id
+    one_hot = F.one_hot(summary, model.word_start.shape[0]).float() * mask[..., None]
+    losses, grads = [], []
+    for packed in (True, False):
+        model.zero_grad(set_to_none=True)
+        one = one_hot.clone().requires_grad_(True)
+        loss = (model.reconstruction_loss(one, mask, doc) if packed
+                else token_nll(model.reconstruct(one, mask, doc), doc, vocab.pad_id))  # eval(): no word dropout
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append([one.grad] + [p.grad.clone() for p in model.reconstructor.parameters()])
+    model.zero_grad(set_to_none=True)
+    assert torch.allclose(losses[0], losses[1], atol=1e-6)
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_cross_projections_once_gives_the_same_outputs_and_gradients(built, batch):
+    """The training step decodes two row sets from one encoder pass; projecting the cross-attention keys and
+    values once for both changes no value and no gradient."""
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    n = comp_ids.shape[0]
+    dec_in = torch.randint(5, model.word_start.shape[0], (2 * n, 6))
+    results = []
+    for shared in (False, True):
+        model.zero_grad(set_to_none=True)
+        enc = model._encode(comp_ids, comp_mask).detach().requires_grad_(True)
+        with cross_projections_once(model.compressor, n) if shared else nullcontext():
+            out = model.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc.repeat(2, 1, 1)),
+                                   attention_mask=comp_mask.repeat(2, 1), decoder_input_ids=dec_in)
+            if shared:  # active: the second half is the first half's projection, whatever it holds
+                probe = model.compressor.get_decoder().layers[0].encoder_attn.k_proj(torch.randn(2 * n, 3, enc.shape[-1]))
+                assert torch.equal(probe[:n], probe[n:])
+        (out.logits * torch.linspace(-1, 1, out.logits.shape[-1])).sum().backward()
+        layer = model.compressor.get_decoder().layers[0].encoder_attn
+        results.append([out.logits.detach(), enc.grad, layer.k_proj.weight.grad.clone(),
+                        layer.v_proj.bias.grad.clone()])
+    model.zero_grad(set_to_none=True)
+    assert "forward" not in vars(model.compressor.get_decoder().layers[0].encoder_attn.k_proj)  # restored
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
 def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(built, batch, cfg):
     model, _, vocab = built
     doc, target = batch
@@ -282,7 +342,6 @@ def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(b
         # no lead_ids: the reconstruction loss is the only loss, and the summary its only path to the compressor
         out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, summary_ids=summary, target=target)
         assert set(out.losses) == {"rec"} and torch.isfinite(out.losses["rec"])
-        assert out.rec_logits.shape == (*doc.shape, model.word_start.shape[0])
         # the forward value of the bottleneck is the summary itself, zero after EOS
         keep = out.summary_mask
         assert torch.allclose(out.summary_one_hot, F.one_hot(summary, out.summary_one_hot.shape[-1]).float()
