@@ -12,7 +12,7 @@ old and new back to back, so load from other processes hits both alike. Summariz
 default decoding (`--precision auto`) at summae summarize's batch, on a copy of the model (bf16 converts
 the model it gets in place; until 2026-11-30 it got the trained one, so runs without --summarize-only trained a
 bf16 compressor). --summarize-only skips the two steps
-(a summarizing change; the model is then the untrained throughput model). Prints medians and ratios as JSON
+(a summarizing change; the model is then the untrained throughput model). Prints medians, their ratios and the median of the rounds' ratios (`*_speedup_paired`) as JSON
 and, with --out, writes them with the commit, date and hardware. Both builds run with the CLI's allocator
 tuning (summae/runtime.py).
 """
@@ -119,9 +119,13 @@ def main(argv=None) -> int:
         if not args.summarize_only:
             out[f"{name}_train_over_supervised"] = round(med[f"{name}_train"] / med[f"{name}_sup"], 3)
         out[f"{name}_summarize_sentences_per_s"] = round(args.sentences / med[f"{name}_summarize"], 1)
-    if not args.summarize_only:
-        out["train_speedup"] = round(med["old_train"] / med["new_train"], 3)
-    out["summarize_speedup"] = round(med["old_summarize"] / med["new_summarize"], 3)
+    for part in parts:
+        if part != "sup":
+            old_s, new_s = times[f"old_{part}"], times[f"new_{part}"]
+            out[f"{part}_speedup"] = round(med[f"old_{part}"] / med[f"new_{part}"], 3)
+            # the median of each round's old / new: robust where this VM's speed shifts between rounds, which
+            # moves the medians of the two builds by different amounts
+            out[f"{part}_speedup_paired"] = round(statistics.median(o / n for o, n in zip(old_s, new_s)), 3)
     print(json.dumps(out, indent=1))
     if args.out:
         write_result("ab_speed", out, out=args.out)

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
+                               first_argmax, outer_and,
                                empty_ends, ends_before, lead_targets, length_rule_mask, piece_positions, repeat_mask,
                                soft_embed, straight_through, target_words, word_counts, word_ends, words_for_request)
 
@@ -167,6 +168,32 @@ def _st_example(seed=0):
     logits = (torch.randn(3, 7, 50, generator=gen) * 3).requires_grad_()
     ids = torch.randint(0, 50, (3, 7), generator=gen)
     return logits, ids
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data(), st.sampled_from([8, 64, 192]), st.integers(1, 5))
+def test_the_cpu_decoding_paths_equal_masked_fill_and_argmax(data, vocab, rows):
+    """apply_mask without gradient, first_argmax and outer_and take faster ways on the CPU (docs/performance.md);
+    their results must be torch's masked_fill, argmax (the lowest index on ties) and broadcast &, exactly."""
+    values = st.sampled_from([0.0, -1.5, 2.0, 1e30, -1e30, float("-inf")])  # ties, huge values, -inf
+    scores = torch.tensor([[data.draw(values) for _ in range(vocab)] for _ in range(rows)])
+    forbid = torch.tensor([[data.draw(st.booleans()) for _ in range(vocab)] for _ in range(rows)])
+    if data.draw(st.booleans()):
+        forbid[0] = True  # a row with no token left
+    masked = apply_mask(scores, forbid)
+    assert torch.equal(masked, scores.masked_fill(forbid, float("-inf")))
+    assert torch.equal(apply_mask(scores, forbid[0]), scores.masked_fill(forbid[0], float("-inf")))  # broadcast
+    assert torch.equal(first_argmax(masked), masked.argmax(-1))
+    assert torch.equal(first_argmax(masked[None]), masked[None].argmax(-1))  # (..., V)
+    column = torch.tensor([data.draw(st.booleans()) for _ in range(vocab)])
+    assert torch.equal(outer_and(forbid[:, 0].clone(), column), forbid[:, :1] & column)
+
+
+def test_apply_mask_keeps_the_masked_fill_gradient():
+    scores = torch.randn(3, 64, requires_grad=True)
+    forbid = torch.rand(3, 64) < 0.5
+    apply_mask(scores, forbid).exp().sum().backward()
+    assert torch.equal(scores.grad == 0, forbid)  # no gradient into forbidden tokens
 
 
 def test_straight_through_forward_is_one_hot_within_float_rounding():
@@ -383,7 +410,11 @@ def masked_choice(scores, forbid, ends, doc, temperature=0.0, generator=None, bo
     """The reference choose_spelled must equal: the full (B, V) spelling mask, the rules alone where it is full."""
     spelled = forbid | document_word_mask(ends, doc, boundary, PAD)
     spelled = torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
-    return choose(apply_mask(scores, spelled), temperature, generator)
+    masked = scores.masked_fill(spelled, float("-inf"))  # torch's own ops, not the fast CPU paths under test
+    if temperature == 0:
+        return masked.argmax(-1)
+    uniform = torch.rand(masked.shape, generator=generator).clamp_(1e-9, 1 - 1e-9)
+    return (masked / temperature - torch.log(-torch.log(uniform))).argmax(-1)
 
 
 @settings(max_examples=150, deadline=None)
@@ -396,10 +427,13 @@ def test_choose_spelled_is_choose_under_the_spelling_mask(docs, data):
     ends = torch.tensor([[data.draw(st.booleans()) for _ in range(width - 1)] for _ in range(rows)])
     ends &= doc[:, :-1] != PAD
     # few distinct score values, so ties are common: the lowest token id must win them, as in argmax
-    scores = torch.tensor([[data.draw(st.sampled_from([0.0, 1.0, 2.0])) for _ in range(8)] for _ in range(rows)])
-    forbid = torch.tensor([[data.draw(st.booleans()) for _ in range(8)] for _ in range(rows)])
+    # 8 tokens, or 64 or 128 (the vocabulary sizes where the CPU's chunked argmax takes over; the tokens above 8
+    # never occur in the documents)
+    vocab = data.draw(st.sampled_from([8, 64, 128]))
+    scores = torch.tensor([[data.draw(st.sampled_from([0.0, 1.0, 2.0])) for _ in range(vocab)] for _ in range(rows)])
+    forbid = torch.tensor([[data.draw(st.booleans()) for _ in range(vocab)] for _ in range(rows)])
     # any boundary set, so that continuation pieces may have lower ids than word starts (as in real vocabularies)
-    boundary = torch.tensor([data.draw(st.booleans()) for _ in range(8)])
+    boundary = torch.tensor([data.draw(st.booleans()) for _ in range(vocab)])
     assert choose_spelled(scores, forbid, ends, doc, boundary, PAD).tolist() == \
         masked_choice(scores, forbid, ends, doc, boundary=boundary).tolist()
     # without the host sync (CUDA graphs): the same choice
