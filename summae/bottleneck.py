@@ -119,14 +119,37 @@ def choose(logits: torch.Tensor, temperature: float, generator: torch.Generator 
     return first_argmax(logits.float() / temperature + gumbel)
 
 
-def straight_through(logits: torch.Tensor, hard_ids: torch.Tensor, tau: float) -> torch.Tensor:
+def straight_through(logits: torch.Tensor, hard_ids: torch.Tensor, tau: float, forbid: torch.Tensor | None = None,
+                     keep: torch.Tensor | None = None) -> torch.Tensor:
     """One-hot of hard_ids (B, S) in the forward pass, softmax(logits / tau) gradients in the backward.
 
-    Masked (-inf) logits get zero probability, so gradients never flow into forbidden tokens.
+    forbid (B, S, V) bool: tokens masked to -inf before the softmax (apply_mask), so they get no probability and
+    no gradient. keep (B, S) bool: positions that count; the others are zero, forward and backward. Equal to
+    straight_through(apply_mask(logits, forbid), ...) * keep[..., None] built from autograd ops, with fewer
+    passes over (B, S, V): the mask without masked_fill's scalar loop, the softmax gradient computed directly.
     """
-    soft = torch.softmax(logits.float() / tau, dim=-1)  # (B, S, V)
-    hard = F.one_hot(hard_ids, soft.shape[-1]).to(soft.dtype)  # (B, S, V)
-    return hard + (soft - soft.detach())  # parenthesised: the forward value is exactly the one-hot
+    return _StraightThrough.apply(logits, hard_ids, tau, forbid, keep)
+
+
+class _StraightThrough(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits, hard_ids, tau, forbid, keep):
+        scores = logits.detach().float()
+        scores = apply_mask(scores, forbid) if forbid is not None else scores.clone()  # no gradient here: fast path
+        soft = torch.softmax(scores.div_(tau), dim=-1)  # (B, S, V)
+        value = torch.ones_like(hard_ids, dtype=soft.dtype) if keep is None else keep.to(soft.dtype)
+        hard = torch.zeros_like(soft).scatter_(-1, hard_ids[..., None], value[..., None])  # exactly one-hot
+        ctx.save_for_backward(soft, value)
+        ctx.tau, ctx.dtype = tau, logits.dtype
+        return hard
+
+    @staticmethod
+    def backward(ctx, grad):
+        soft, value = ctx.saved_tensors
+        grad = grad.float() * value[..., None]
+        # the softmax's gradient: soft * (g - <g, soft>), zero where soft is (the masked tokens), over tau
+        grad_logits = soft * (grad - (grad * soft).sum(-1, keepdim=True))
+        return grad_logits.div_(ctx.tau).to(ctx.dtype), None, None, None, None
 
 
 def soft_embed(one_hot: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -275,12 +298,13 @@ def document_word_mask(ends: torch.Tensor, doc_ids: torch.Tensor, boundary: torc
     following = doc_ids[:, None, 1:]  # (B, 1, L-1): the token after position j
     in_doc = follows.any(-1, keepdim=True)  # (B, S, 1)
     ends_word = (follows & boundary[following]).any(-1, keepdim=True)  # (B, S, 1): an occurrence ends a word
-    # start from "forbid all but the boundaries where the word may end", then allow the followers; the
-    # positions that do not end the word point at a spare column V, dropped at the end
-    out = (in_doc & ~(ends_word & boundary)).expand(batch, steps, vocab)
-    out = torch.cat([out, out.new_zeros(batch, steps, 1)], dim=-1)  # (B, S, V + 1)
-    out.scatter_(2, torch.where(follows, following, vocab), False)
-    out = out[..., :vocab]
+    # start from "forbid all but the boundaries where the word may end" (on uint8: torch's CPU kernels run bool
+    # ops with a row broadcast along the last dimension as scalar loops), then allow the followers: each
+    # position j lowers its token's entry to 0 where it ends the word so far, and leaves it where it does not
+    u8 = torch.uint8
+    out = (in_doc.view(u8) & ~(ends_word.view(u8) & boundary.view(u8))).expand(batch, steps, vocab).contiguous()
+    out.scatter_reduce_(2, following.expand(batch, steps, -1), (~follows).view(u8), reduce="amin")
+    out = out.view(torch.bool)
     return out[:, 0] if squeeze else out
 
 

@@ -160,7 +160,10 @@ class SummaeModel(nn.Module):
         `ends` (B, L-1) or (B, S, L-1) of the document's L tokens (advance_word, ends_before); where the two
         leave no token (the length rules want a word to end that the document continues), the rules decide."""
         spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], self.boundary, self.vocab.pad_id)
-        return torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
+        # where(spelled.all(-1), forbid, spelled) on uint8, whose CPU kernels vectorise a row broadcast (bool's do not)
+        u8 = torch.uint8
+        full = spelled.view(u8).amin(-1, keepdim=True)  # (..., 1): 1 where the spelling leaves no token
+        return ((forbid.view(u8) & full) | (spelled.view(u8) & (full ^ 1))).view(torch.bool)
 
     def _encode(self, ids, mask):
         return self.compressor.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, D)
@@ -347,9 +350,8 @@ class SummaeModel(nn.Module):
             if self.whole_words:
                 ends = ends_before(summary_ids, comp_ids[:, 1:], self.boundary, pad)  # (B, S, L-1)
                 forbid = self._spelled(forbid, ends, comp_ids)
-            masked = apply_mask(scores.float(), forbid)
             keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != pad)  # (B, S)
-            out.summary_one_hot = straight_through(masked, summary_ids, self.tau) * keep[..., None]
+            out.summary_one_hot = straight_through(scores, summary_ids, self.tau, forbid=forbid, keep=keep)
             out.summary_mask = keep
         elif rec_from_lead and lead_ids is not None:
             out.summary_mask = lead_ids != pad

@@ -235,6 +235,30 @@ def test_straight_through_gives_masked_tokens_no_probability_and_no_gradient():
     assert torch.isfinite(out).all()
 
 
+def test_straight_through_with_forbid_and_keep_equals_the_masked_product_in_values_and_gradients():
+    """The training step's form, straight_through(scores, ids, tau, forbid, keep), against the same built from
+    autograd ops: straight_through(apply_mask(scores, forbid), ids, tau) * keep."""
+    torch.manual_seed(0)
+    logits = torch.randn(3, 7, 64) * 3
+    ids = torch.randint(0, 40, (3, 7))
+    forbid = torch.rand(3, 7, 64) < 0.4
+    forbid[..., 40:] = True
+    forbid.scatter_(2, ids[..., None], False)  # the chosen tokens are allowed
+    keep = torch.rand(3, 7) < 0.7
+    weights = torch.randn(3, 7, 64)
+    outs, grads = [], []
+    for fused in (True, False):
+        x = logits.clone().requires_grad_(True)
+        out = (straight_through(x, ids, 0.5, forbid=forbid, keep=keep) if fused
+               else straight_through(x.masked_fill(forbid, float("-inf")), ids, 0.5) * keep[..., None])
+        (out * weights).sum().backward()
+        outs.append(out.detach())
+        grads.append(x.grad)
+    assert torch.equal(outs[0], outs[1])  # exactly the one-hots, zero where keep is False
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    assert (grads[0][forbid] == 0).all() and (grads[0][~keep] == 0).all()
+
+
 def test_soft_embed_of_a_hard_one_hot_is_an_embedding_lookup():
     gen = torch.Generator().manual_seed(0)
     weight = torch.randn(50, 16, generator=gen)

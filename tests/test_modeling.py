@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from transformers.modeling_outputs import BaseModelOutput
 
 from summae.batches import encode_texts, pad_ids
-from summae.bottleneck import apply_mask, ends_before, word_counts
+from summae.bottleneck import apply_mask, document_word_mask, ends_before, word_counts
 from summae.config import load_config
 from summae.discriminator import Discriminator
 from summae.factory import build_models, load_for_inference, padded_vocab_size
@@ -330,6 +330,19 @@ def test_cross_projections_once_gives_the_same_outputs_and_gradients(built, batc
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
+def test_spelled_is_the_spelling_mask_or_the_rules_where_it_leaves_nothing(built, batch):
+    model, _, vocab = built
+    doc, target = batch
+    comp_ids, _ = compressor_inputs(model, doc, target)
+    summary = torch.randint(4, model.word_start.shape[0], (doc.shape[0], 5))
+    summary[:, :3] = doc[:, :3]  # copied words, so the spelling constrains
+    ends = ends_before(summary, comp_ids[:, 1:], model.boundary, vocab.pad_id)
+    forbid = torch.rand(doc.shape[0], 5, model.word_start.shape[0]) < 0.5
+    forbid[:4] = True  # rows the rules leave nothing in: the rules decide there
+    spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], model.boundary, vocab.pad_id)
+    assert torch.equal(model._spelled(forbid, ends, comp_ids), torch.where(spelled.all(-1, keepdim=True), forbid, spelled))
+
+
 def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(built, batch, cfg):
     model, _, vocab = built
     doc, target = batch
@@ -412,6 +425,41 @@ def test_pure_copying_puts_all_mass_on_the_document_tokens(built, batch, cfg):
         outside = [i for i in range(probs.shape[-1]) if i not in source]
         assert probs[b][:, outside].max() < 1e-6
         assert torch.allclose(probs[b][:, sorted(source)].sum(-1), torch.ones(probs.shape[1]), atol=1e-4)
+
+
+def test_copy_head_mixture_is_the_gated_sum_of_both_distributions_in_values_and_gradients():
+    """p = g * softmax(logits) + (1 - g) * (attention summed per token id), as the docstring of summae.pointer
+    writes it, built from a dense (B, T, V) copy table here; the head's own forms (with gradient, and in place
+    without) must give the same values, and the same gradients."""
+    from summae.pointer import LOG_FLOOR, CopyHead
+
+    torch.manual_seed(0)
+    head = CopyHead(16)
+    logits = torch.randn(2, 3, 64, requires_grad=True)
+    dec_h, enc_h = torch.randn(2, 3, 16), torch.randn(2, 5, 16)
+    enc_mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
+    src = torch.tensor([[4, 9, 4, 7, 0], [5, 6, 7, 8, 5]])  # repeated ids: their attention adds up
+    out = head(logits=logits, dec_h=dec_h, enc_h=enc_h, enc_mask=enc_mask, src_ids=src)
+    weights = torch.randn(2, 3, 64)
+    (out * weights).sum().backward()
+    got_grad = logits.grad.clone()
+
+    logits.grad = None
+    head.zero_grad()
+    scores = (head.query(dec_h) @ enc_h.transpose(1, 2) / 4.0).masked_fill(~enc_mask.bool()[:, None, :], float("-inf"))
+    attn = scores.softmax(-1)
+    gate = torch.sigmoid(head.gate(torch.cat([dec_h, attn @ enc_h], dim=-1)))
+    table = torch.zeros(2, 3, 64)
+    for b in range(2):
+        for i in range(5):
+            table[b, :, src[b, i]] += attn[b, :, i]
+    expected = torch.log(gate * logits.softmax(-1) + (1 - gate) * table + LOG_FLOOR)
+    (expected * weights).sum().backward()
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(got_grad, logits.grad, atol=1e-6)
+    with torch.no_grad():
+        in_place = head(logits=logits, dec_h=dec_h, enc_h=enc_h, enc_mask=enc_mask, src_ids=src)
+    assert torch.allclose(in_place, expected, atol=1e-6)
 
 
 # ---------------------------------------------------------------- discriminator
