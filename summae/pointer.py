@@ -44,12 +44,11 @@ class CopyHead(nn.Module):
             return torch.log(gate * vocab_y + (1 - gate) * copy_y + LOG_FLOOR).squeeze(-1)
         vocab = torch.softmax(logits, dim=-1, dtype=torch.float32)  # (B, T, V), in fp32 without a converted copy
         index = src_ids[:, None, :].expand(-1, attn.shape[1], -1)  # (B, T, L)
+        copy = ((1 - gate) * attn).to(vocab.dtype)  # (B, T, L): attn is bf16 under CPU autocast
         if not torch.is_grad_enabled():
-            # decoding: the same mixture built in place, three passes over (B, T, V) fewer. attn is bf16
-            # under CPU autocast, where softmax keeps its dtype
-            mixture = vocab.mul_(gate).scatter_add_(2, index, ((1 - gate) * attn).to(vocab.dtype))
+            # decoding: the mixture built in place, two passes over (B, T, V) fewer
+            mixture = vocab.mul_(gate).scatter_add_(2, index, copy)
             return mixture if not log else mixture.add_(LOG_FLOOR).log_()
-        # (B, T, V): attention summed per token id
-        copy = torch.zeros_like(vocab).scatter_add_(2, index, attn.to(vocab.dtype))
-        mixture = gate * vocab + (1 - gate) * copy
+        # the copy mass added per token id onto the gated vocabulary distribution, without a (B, T, V) copy table
+        mixture = (gate * vocab).scatter_add(2, index, copy)
         return torch.log(mixture + LOG_FLOOR) if log else mixture
