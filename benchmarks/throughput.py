@@ -19,7 +19,9 @@ step, then the generator step: compressor + reconstructor + adversarial loss, op
 (b) a supervised step of the same compressor on the same batches: teacher forcing on the lead pseudo-summary
 (`compressor(..., labels=lead).loss`), backward, gradient clipping and AdamW on its parameters, same autocast;
 (c) `Summarizer` with the default decoding (greedy, summary.default_words words) over dev sentences.
-(a) and (b) report the median of --iters timed steps after --warmup untimed ones. Writes
+(a) and (b) report the median of --iters timed steps after --warmup untimed ones; they alternate, a training
+step then a supervised step on the same batch, so that drift of the machine's speed moves both alike (until
+2026-11-30 they ran as two blocks, (a) then (b)). Writes
 benchmarks/results/throughput-<YYYYMMDD>-<hardware>.json.
 """
 
@@ -144,6 +146,25 @@ def timed_steps(step_fn, batches, *, warmup: int, clock: Clock) -> list[float]:
         if i >= warmup:
             seconds.append(clock() - begin)
     return seconds
+
+
+def interleaved_steps(train_fn, sup_fn, model, batches, *, warmup: int, clock: Clock, memory: "PeakMemory"):
+    """(a) and (b) in turn: a training step, then a supervised step on the same batch. This VM's speed drifts
+    by 10-40% within minutes, and timed as two blocks the ratio of the two steps moved with it (3.0 to 3.8 at
+    one commit); alternating, both see the same machine. Returns the seconds of each after `warmup`, and the
+    peak memory of each (on CPU the process's peak so far for both, see PeakMemory)."""
+    train_s, sup_s, peaks = [], [], {"train": 0.0, "supervised": 0.0}
+    for i, batch in enumerate(batches):
+        for kind, fn, seconds in (("train", train_fn, train_s), ("supervised", sup_fn, sup_s)):
+            if kind == "supervised":
+                model.train()
+            memory.start()
+            begin = clock()
+            fn(i, batch)
+            if i >= warmup:
+                seconds.append(clock() - begin)
+            peaks[kind] = max(peaks[kind], memory.mb())
+    return train_s, sup_s, peaks["train"], peaks["supervised"]
 
 
 def summary_ms(seconds: list[float]) -> dict:
@@ -433,22 +454,17 @@ def run(args, device: str) -> dict:
         gen = torch.Generator().manual_seed(t.seed)
         step0 = t.pretrain_steps  # main phase: write summary, D step, G step
         echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-        echo(f"set-up {setup_s:.0f} s; (a) {n_steps} training steps of {t.batch_size} documents")
+        echo(f"set-up {setup_s:.0f} s; (a, b) {n_steps} training steps of {t.batch_size} documents, each followed "
+             "by a supervised compressor step on the same batch")
         mem = {"before_timing": memory.current_mb()}
-        memory.start()
-        train_s = timed_steps(lambda i, b: trainer.train_step(step0 + i, b, reals, gen), batches,
-                              warmup=args.warmup, clock=clock)
-        mem["train"] = memory.mb()
+        train_s, sup_s, mem["train"], mem["supervised"] = interleaved_steps(
+            lambda i, b: trainer.train_step(step0 + i, b, reals, gen), supervised_step_fn(trainer, model), model,
+            batches, warmup=args.warmup, clock=clock, memory=memory)
         breakdown = None
         if args.breakdown_steps:
             echo(f"(a') {args.breakdown_steps} instrumented training steps")
             breakdown = train_breakdown(trainer, model, batches[: args.breakdown_steps], step0 + n_steps, reals, gen,
                                         clock)
-        echo(f"(b) {n_steps} supervised compressor steps")
-        memory.start()
-        model.train()
-        sup_s = timed_steps(supervised_step_fn(trainer, model), batches, warmup=args.warmup, clock=clock)
-        mem["supervised"] = memory.mb()
         n_sent = args.sentences or (20000 if device == "cuda" else 2048)
         from summae.summarize import default_batch_size
 
@@ -482,6 +498,7 @@ def report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, m
     result = {
         "batch_size": bs, "device": device, "mixed_precision": cfg.train.mixed_precision,
         "iters": args.iters, "warmup": args.warmup, "setup_seconds": round(setup_s, 1),
+        "step_order": "interleaved: each training step, then a supervised step on the same batch",
         "source_tokens_per_doc": round(tokens / bs, 2), "padded_source_tokens": m.max_source_tokens,
         "train_docs_per_s": round(rates["train"], 1), "train_tokens_per_s": round(tokens / train_med, 1),
         "train_step_ms": summary_ms(train_s),
