@@ -173,17 +173,18 @@ def test_guard_sees_a_pinned_discriminator_and_identical_summaries_after_n_steps
 
 
 def poison_reconstructor(trainer: Trainer, steps: set[int], before=None) -> None:
-    """Make the reconstructor's training logits NaN at the given (1-based) steps: a real NaN loss."""
+    """Make the reconstructor's training logits NaN at the given (1-based) steps: a real NaN loss. The hook sits
+    on its output head, which the training loss runs on the labelled positions only (reconstruction_loss)."""
 
     def hook(module, args, output):
         step = trainer.state["step"] + 1  # the step being trained
         if module.training and step in steps:
             if before is not None:
                 before(step)
-            output["logits"] = output.logits * NAN
+            return output * NAN
         return output
 
-    trainer._unwrapped().reconstructor.register_forward_hook(hook)
+    trainer._unwrapped().reconstructor.get_output_embeddings().register_forward_hook(hook)
 
 
 def test_nan_loss_and_nan_gradient_skip_their_steps(fast, tmp_path, capsys):
@@ -243,18 +244,18 @@ def test_nan_loss_with_lower_lr_halves_both_rates_for_good(fast, tmp_path):
 
 
 def test_nonfinite_steps_in_a_row_stop_training_in_one_line(fast, tmp_path, cli, monkeypatch):
-    original = SummaeModel.reconstruct
+    original = SummaeModel.reconstruction_loss
     calls = []
 
     def poisoned(self, one_hot, mask, doc_labels):  # every training forward from the 3rd step on is NaN
-        logits = original(self, one_hot, mask, doc_labels)
+        loss = original(self, one_hot, mask, doc_labels)
         if self.training:
             calls.append(1)
             if len(calls) >= 3:
-                logits = logits * NAN
-        return logits
+                loss = loss * NAN
+        return loss
 
-    monkeypatch.setattr(SummaeModel, "reconstruct", poisoned)
+    monkeypatch.setattr(SummaeModel, "reconstruction_loss", poisoned)
     run = tmp_path / "run"
     sets = [*fast, "train.steps=8", "train.pretrain_steps=1", "train.save_every=2",
             "train.max_bad_steps=2"]
