@@ -75,8 +75,9 @@ def apply_mask(logits: torch.Tensor, forbid: torch.Tensor) -> torch.Tensor:
     """logits.masked_fill(forbid, -inf).
 
     Decoding on the CPU (fp32, no gradient) takes another way to the same values: torch's CPU masked_fill (and
-    where) run a scalar loop, 3.7 ms at (256, 8064) on 2 cores, against 0.7 ms for a bool-to-float conversion
-    through uint8 and two vectorised subtractions: x - 0 is x, and x - 2 * max_float is -inf.
+    where) run a scalar loop, 4.2 ms at (256, 8064) on 2 cores, against 0.7 ms for a bool-to-float conversion
+    through uint8 and two vectorised subtractions: x - 0 is x, and x - 2 * max_float is -inf
+    (benchmarks/cpu_ops.py).
     """
     if logits.device.type != "cpu" or logits.dtype != torch.float32 or (torch.is_grad_enabled() and logits.requires_grad):
         return logits.masked_fill(forbid, NEG_INF)
@@ -91,9 +92,9 @@ ARGMAX_CHUNK = 64  # summae's vocabularies are padded to a multiple of 64 (facto
 def first_argmax(x: torch.Tensor) -> torch.Tensor:
     """x.argmax(-1), ties to the lowest index, for x (..., V).
 
-    On the CPU torch's argmax over the last dimension is a scalar loop (1.8 ms at (256, 8064) on 2 cores, amax
-    0.06 ms). Here, where V is a multiple of 64: the max of each 64-wide chunk, the first chunk that holds the
-    row's max, and the argmax within that chunk alone (0.3 ms); elsewhere torch's argmax.
+    On the CPU torch's argmax over the last dimension is a scalar loop (1.9 ms at (256, 8064) on 2 cores, amax
+    0.07 ms). Here, where V is a multiple of 64: the max of each 64-wide chunk, the first chunk that holds the
+    row's max, and the argmax within that chunk alone (0.4 ms); elsewhere torch's argmax.
     """
     vocab = x.shape[-1]
     if x.device.type != "cpu" or vocab % ARGMAX_CHUNK or x.dim() < 2:
@@ -106,7 +107,7 @@ def first_argmax(x: torch.Tensor) -> torch.Tensor:
 
 def outer_and(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """rows[:, None] & columns for bool rows (B,) and columns (V,), as a (B, V) bool mask. Computed on uint8:
-    torch's CPU kernels run bool & with a row broadcast along the last dimension as a scalar loop (40x slower)."""
+    torch's CPU kernels run bool & with a row broadcast along the last dimension as a scalar loop (35x slower)."""
     return (rows.view(torch.uint8)[:, None] & columns.view(torch.uint8)).view(torch.bool)
 
 
@@ -305,12 +306,13 @@ def document_word_mask(ends: torch.Tensor, doc_ids: torch.Tensor, boundary: torc
     in_doc = follows.any(-1, keepdim=True)  # (B, S, 1)
     ends_word = (follows & boundary[following]).any(-1, keepdim=True)  # (B, S, 1): an occurrence ends a word
     # start from "forbid all but the boundaries where the word may end" (on uint8: torch's CPU kernels run bool
-    # ops with a row broadcast along the last dimension as scalar loops), then allow the followers: each
-    # position j lowers its token's entry to 0 where it ends the word so far, and leaves it where it does not
+    # ops with a row broadcast along the last dimension as scalar loops), then allow the followers; the
+    # positions that do not end the word point at a spare column V, dropped at the end
     u8 = torch.uint8
-    out = (in_doc.view(u8) & ~(ends_word.view(u8) & boundary.view(u8))).expand(batch, steps, vocab).contiguous()
-    out.scatter_reduce_(2, following.expand(batch, steps, -1), (~follows).view(u8), reduce="amin")
-    out = out.view(torch.bool)
+    start = in_doc.view(u8) & ~(ends_word.view(u8) & boundary.view(u8))  # (B, S, V)
+    out = torch.cat([start.expand(batch, steps, vocab), start.new_zeros(batch, steps, 1)], dim=-1)  # (B, S, V + 1)
+    out.scatter_(2, torch.where(follows, following, vocab), 0)
+    out = out[..., :vocab].contiguous().view(torch.bool)  # contiguous: later (B, S, V) ops read it fast
     return out[:, 0] if squeeze else out
 
 
