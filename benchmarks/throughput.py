@@ -148,7 +148,7 @@ def timed_steps(step_fn, batches, *, warmup: int, clock: Clock) -> list[float]:
     return seconds
 
 
-def interleaved_steps(train_fn, sup_fn, model, batches, *, warmup: int, clock: Clock, memory: "PeakMemory"):
+def interleaved_steps(train_fn, sup_fn, model, batches, *, warmup: int, clock: Clock, memory: PeakMemory):
     """(a) and (b) in turn: a training step, then a supervised step on the same batch. This VM's speed drifts
     by 10-40% within minutes, and timed as two blocks the ratio of the two steps moved with it (3.0 to 3.8 at
     one commit); alternating, both see the same machine. Returns the seconds of each after `warmup`, and the

@@ -8,7 +8,6 @@ The middle of the auto-encoder is a real token sequence. Its forward value is al
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 NEG_INF = float("-inf")
 

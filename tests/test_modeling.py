@@ -305,7 +305,7 @@ def test_reconstruction_loss_on_the_labelled_positions_equals_the_loss_of_the_wh
 def test_cross_projections_once_gives_the_same_outputs_and_gradients(built, batch):
     """The training step decodes two row sets from one encoder pass; projecting the cross-attention keys and
     values once for both changes no value and no gradient."""
-    model, _, vocab = built
+    model, _, _ = built
     doc, target = batch
     comp_ids, comp_mask = compressor_inputs(model, doc, target)
     n = comp_ids.shape[0]
