@@ -234,7 +234,8 @@ def _build(cls, raw: dict, where: str, prefix: str = ""):
                 _log.warning(f"{where}: {prefix}{key} is ignored ({RETIRED[prefix + key]})")
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise SummaeError(f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(names))})")
+        key = f"{prefix}{unknown[0]}"  # repr: a key with a newline (a YAML quirk, a typo) stays on one line
+        raise SummaeError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
     return cls(**{key: _coerce(hints[key], value, where, f"{prefix}{key}") for key, value in raw.items()})
 
 

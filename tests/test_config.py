@@ -149,6 +149,13 @@ def test_unknown_key_from_set_is_rejected_by_name(override, key):
     assert f"'{key}'" in str(err.value) and "unknown key" in str(err.value)
 
 
+def test_an_unknown_key_with_a_newline_is_named_on_one_line():
+    # found by tests/test_fuzz.py: --set "0\n0=None" printed the key's newline into the one-line error
+    with pytest.raises(SummaeError) as err:
+        load_config(TINY, ["0\n0=None"])
+    assert "unknown key '0\\n0'" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_unknown_key_in_the_file_is_rejected_by_name(tmp_path):
     path = write(tmp_path, "model:\n  d_model: 32\n  hidden_size: 64\n")
     with pytest.raises(SummaeError, match=r"unknown key 'model\.hidden_size'") as err:
