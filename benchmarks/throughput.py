@@ -263,6 +263,8 @@ def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Cloc
     acc = trainer.accelerator
     parts = Breakdown(clock)
     parts.wrap(model, "write_summary", "1_write_summary")  # inside 3_g_forward: it shares its encoder pass
+    if trainer.writer is not None:  # CUDA graphs: a replay never calls write_summary
+        parts.wrap(trainer, "writer", "1_write_summary_graphed")
     import summae.modeling as modeling
 
     parts.wrap(model, "_encode", "encode")
@@ -294,6 +296,58 @@ def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Cloc
     out["step_total"] = round(1e3 * whole / n, 2)
     out["rest_of_train_step"] = round(1e3 * (whole - top) / n, 2)  # targets, lead spans, .item() syncs, glue
     return out
+
+
+def writer_inputs(trainer, model, doc_labels, target=None):
+    """(enc, comp_ids, comp_mask, target) of a batch, as the training step hands them to its summary writer."""
+    import torch
+
+    vocab, acc = model.vocab, trainer.accelerator
+    if target is None:  # any valid word targets: the shapes and the writing are what matter here
+        target = (model.word_start[doc_labels].sum(1) // 3).clamp(1, trainer.cfg.summary.max_words)
+    comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_labels != vocab.pad_id, target)
+    with torch.no_grad(), acc.autocast():
+        enc = model._encode(comp_ids, comp_mask)
+    return enc, comp_ids, comp_mask, target
+
+
+def prime_train_writer(trainer, model, batches) -> dict:
+    """Capture the training writer's graphs for every width among `batches` before timing (a long run captures
+    each width once; a 13-step benchmark would otherwise time the captures), and a greedy graph of the first
+    batch, which `graph_vs_eager` replays after the timed steps have changed the weights."""
+    writer, temperature = trainer.writer, trainer.cfg.train.sample_temperature
+    widths = {}
+    for batch in batches:
+        widths.setdefault(batch.shape[1], batch)
+    model.compressor.get_decoder().eval()
+    try:
+        for batch in widths.values():
+            args = writer_inputs(trainer, model, batch)
+            for _ in range(2):  # eager, then the capture; under the step's autocast, as the step calls it
+                with trainer.accelerator.autocast():
+                    writer(*args, temperature)
+        first = writer_inputs(trainer, model, batches[0])
+        for _ in range(2):
+            with trainer.accelerator.autocast():
+                writer(*first, 0.0)
+    finally:
+        model.compressor.get_decoder().train(model.training)
+    return {"widths": sorted(widths), "captures": writer.captures, "enabled": writer.enabled}
+
+
+def graph_vs_eager(trainer, model, batch) -> float:
+    """Share of greedy summaries that the training writer's graph (captured before the timed steps, replayed
+    now, after their optimizer steps moved the weights in place) writes as eager decoding does: 1.0 unless a
+    replay reads stale weights."""
+    args = writer_inputs(trainer, model, batch)
+    model.compressor.get_decoder().eval()
+    try:
+        with trainer.accelerator.autocast():
+            graphed = trainer.writer(*args, 0.0)
+            eager = model.write_summary(args[1], args[2], args[3], enc=args[0], temperature=0.0)
+    finally:
+        model.compressor.get_decoder().train(model.training)
+    return round(float((graphed == eager).all(1).float().mean()), 4)
 
 
 # ---- the three measurements ---------------------------------------------------------------------------------
@@ -456,15 +510,31 @@ def run(args, device: str) -> dict:
         echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
         echo(f"set-up {setup_s:.0f} s; (a, b) {n_steps} training steps of {t.batch_size} documents, each followed "
              "by a supervised compressor step on the same batch")
+        graphs = None
+        if trainer.writer is not None:  # train.cuda_graphs on a GPU
+            echo("capturing the training writer's CUDA graphs for the batches' widths (untimed)")
+            graphs = prime_train_writer(trainer, model, batches)
         mem = {"before_timing": memory.current_mb()}
         train_s, sup_s, mem["train"], mem["supervised"] = interleaved_steps(
             lambda i, b: trainer.train_step(step0 + i, b, reals, gen), supervised_step_fn(trainer, model), model,
             batches, warmup=args.warmup, clock=clock, memory=memory)
+        if graphs is not None:
+            graphs["graph_vs_eager_identical"] = graph_vs_eager(trainer, model, batches[0])
+            graphs["enabled_after_timing"] = trainer.writer.enabled
+            echo(f"(a'') {args.iters} training steps without CUDA graphs (train.cuda_graphs=false), for comparison")
+            writer, trainer.writer = trainer.writer, None
+            try:
+                eager_s = timed_steps(lambda i, b: trainer.train_step(step0 + n_steps + i, b, reals, gen),
+                                      batches, warmup=args.warmup, clock=clock)
+            finally:
+                trainer.writer = writer
+            graphs["train_eager_docs_per_s"] = round(t.batch_size / statistics.median(eager_s), 1)
+            graphs["train_eager_step_ms"] = summary_ms(eager_s)
         breakdown = None
         if args.breakdown_steps:
             echo(f"(a') {args.breakdown_steps} instrumented training steps")
-            breakdown = train_breakdown(trainer, model, batches[: args.breakdown_steps], step0 + n_steps, reals, gen,
-                                        clock)
+            breakdown = train_breakdown(trainer, model, batches[: args.breakdown_steps], step0 + 2 * n_steps, reals,
+                                        gen, clock)
         n_sent = args.sentences or (20000 if device == "cuda" else 2048)
         from summae.summarize import default_batch_size
 
@@ -485,7 +555,10 @@ def run(args, device: str) -> dict:
             summarize.update(beside(measure_summarize(cfg, trainer, model, device, n_sent, clock, precision="fp32",
                                                       batch_size=sum_bs), "fp32"))
         params = param_counts(model, trainer.accelerator.unwrap_model(trainer.disc))
-    return report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params, breakdown)
+    result = report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, memory.kind, params,
+                    breakdown)
+    result["train_cuda_graphs"] = graphs  # None: the step wrote its summaries eagerly (CPU, or turned off)
+    return result
 
 
 def report(cfg, device, args, setup_s, tokens, train_s, sup_s, summarize, mem, mem_kind, params, breakdown) -> dict:

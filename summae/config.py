@@ -94,6 +94,7 @@ class TrainConfig:
     mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (accelerate)
     tau: float = 1.0  # softmax temperature of the straight-through gradient, > 0
     sample_temperature: float = 1.0  # temperature of the summary sampled in training; 0 = greedy
+    cuda_graphs: bool = True  # on a CUDA device, write the training summaries from CUDA graphs (summae.cudagraphs)
     rec_weight: float = 1.0  # weight of the reconstruction loss
     adv_weight: float = 0.5  # weight of the adversarial loss on the generator (0 disables it)
     lead_weight: float = 0.1  # weight of the pseudo-summary loss after pretraining (keeps words readable)

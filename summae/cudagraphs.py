@@ -12,6 +12,14 @@ a file meets a handful of widths. A shape is decoded eagerly the first time it i
 time (a capture costs a few eager runs: a short input never pays it). Graphs are kept per input shape, the
 least recently used dropped past MAX_GRAPHS. If a capture or replay fails, the writer turns graphs off for
 good with one warning and decodes eagerly from then on: the summaries are the same either way.
+
+Training uses the same writer for the summaries it samples (`train.cuda_graphs`): there the batch's encoder
+states come from the generator's forward, so the writer pads them (`pad_to`), and the sampling draws its
+Gumbel noise from the default CUDA generator, which a graph replays with fresh offsets each time (the same
+distribution as eager sampling, other draws). Two things keep a replay reading the current weights: the
+optimizer updates the parameters in place, and the writer runs under autocast with its weight-cast cache
+off, so the captured kernels cast the live fp32 weights instead of reading a cached bf16 copy that the end of
+an autocast region frees.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import logging
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 
 log = logging.getLogger(__name__)
 
@@ -30,30 +39,58 @@ WARMUP_RUNS = 2  # eager runs on a side stream before a capture (kernel selectio
 
 class GraphedWriter:
     """writer(enc, comp_ids, comp_mask, target) -> (B, S) summary ids, as model.write_summary(comp_ids,
-    comp_mask, target, enc=enc) gives them (greedy), replayed from a CUDA graph per input shape."""
+    comp_mask, target, enc=enc, temperature=temperature) gives them, replayed from a CUDA graph per input shape
+    and temperature. pad_to: pad the inputs' width (L+1) up to a multiple of WIDTH_STEP, at most pad_to
+    (padded positions masked: the same summaries), for callers whose batches come in many widths (training)."""
 
-    def __init__(self, model):
+    def __init__(self, model, *, pad_to: int | None = None):
         self.model = model
+        self.pad_to = pad_to
         self.graphs: OrderedDict[tuple, tuple] = OrderedDict()  # shape key -> (graph, static inputs, output)
         self.seen: set[tuple] = set()  # shapes met once (decoded eagerly): the next meeting captures
         self.enabled = True
         self.captures = 0  # graphs captured so far (benchmarks report it)
 
-    def _write(self, enc, comp_ids, comp_mask, target) -> torch.Tensor:
-        return self.model.write_summary(comp_ids, comp_mask, target, enc=enc, sync_free=True)
+    def _write(self, enc, comp_ids, comp_mask, target, temperature: float = 0.0) -> torch.Tensor:
+        return self.model.write_summary(comp_ids, comp_mask, target, enc=enc, temperature=temperature, sync_free=True)
+
+    def reset(self) -> None:
+        """Drop every captured graph (after the weights were loaded anew, say): shapes are captured again."""
+        self.graphs.clear()
+        self.seen.clear()
+
+    def _padded(self, enc, comp_ids, comp_mask) -> tuple:
+        width = comp_ids.shape[1]
+        wide = padded_width(width, self.pad_to)
+        if wide == width:
+            return enc, comp_ids, comp_mask
+        extra = wide - width
+        return (F.pad(enc, (0, 0, 0, extra)), F.pad(comp_ids, (0, extra), value=self.model.vocab.pad_id),
+                F.pad(comp_mask, (0, extra), value=0))
 
     def __call__(self, enc: torch.Tensor, comp_ids: torch.Tensor, comp_mask: torch.Tensor,
-                 target: torch.Tensor) -> torch.Tensor:
-        args = (enc, comp_ids, comp_mask, target)
+                 target: torch.Tensor, temperature: float = 0.0) -> torch.Tensor:
+        device = enc.device.type
+        # under autocast (training), casts are not cached: a captured cast then reads the live weights
+        with torch.autocast(device, dtype=torch.get_autocast_dtype(device), enabled=torch.is_autocast_enabled(device),
+                            cache_enabled=False):
+            return self._call(enc, comp_ids, comp_mask, target, temperature)
+
+    def _call(self, enc, comp_ids, comp_mask, target, temperature: float) -> torch.Tensor:
         if self.enabled:
-            key = tuple((tuple(x.shape), x.dtype) for x in args)
+            if self.pad_to is not None:
+                enc, comp_ids, comp_mask = self._padded(enc, comp_ids, comp_mask)
+            args = (enc, comp_ids, comp_mask, target)
+            device = enc.device.type  # a graph captured under autocast runs its casts: the key says which
+            autocast = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+            key = (tuple((tuple(x.shape), x.dtype) for x in args), float(temperature), autocast)
             try:
                 entry = self.graphs.get(key)
                 if entry is None and key not in self.seen:
                     self.seen.add(key)
-                    return self.model.write_summary(comp_ids, comp_mask, target, enc=enc)
+                    return self.model.write_summary(comp_ids, comp_mask, target, enc=enc, temperature=temperature)
                 if entry is None:
-                    entry = self._capture(args)
+                    entry = self._capture(args, temperature)
                     self.graphs[key] = entry
                     if len(self.graphs) > MAX_GRAPHS:
                         self.graphs.popitem(last=False)
@@ -67,22 +104,22 @@ class GraphedWriter:
             except RuntimeError as err:  # includes torch.OutOfMemoryError
                 self.enabled = False
                 self.graphs.clear()
-                log.warning("summarizing without CUDA graphs from here on: %s", str(err).splitlines()[0])
-        return self._write(*args)
+                log.warning("writing summaries without CUDA graphs from here on: %s", str(err).splitlines()[0])
+        return self._write(enc, comp_ids, comp_mask, target, temperature)
 
-    def _capture(self, args: tuple) -> tuple:
+    def _capture(self, args: tuple, temperature: float = 0.0) -> tuple:
         inputs = [x.clone() for x in args]
         device = inputs[0].device
         side = torch.cuda.Stream(device=device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side):
             for _ in range(WARMUP_RUNS):
-                self._write(*inputs)
+                self._write(*inputs, temperature)
         torch.cuda.current_stream(device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         # thread_local: CUDA work of other threads (another Summarizer, a training loop) may go on meanwhile
         with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-            out = self._write(*inputs)
+            out = self._write(*inputs, temperature)
         self.captures += 1
         return graph, inputs, out
 

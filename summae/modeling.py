@@ -298,7 +298,7 @@ class SummaeModel(nn.Module):
     # ---- training forward passes -----------------------------------------------------------------
     def forward(self, *, comp_ids, comp_mask, doc_labels, summary_ids=None, target=None, lead_ids=None,
                 rec_from_lead: bool = False, write_temperature: float | None = None,
-                sup_rows: int = 0) -> SummaeOutput:
+                sup_rows: int = 0, writer=None) -> SummaeOutput:
         """Losses of one batch.
 
         comp_ids/comp_mask (B, L+1): compressor input with its length token; doc_labels (B, L): document + EOS,
@@ -307,7 +307,8 @@ class SummaeModel(nn.Module):
         rec_from_lead (pretraining), the reconstructor reads the lead pseudo-summaries instead. With
         write_temperature and no summary_ids, the summaries are written here first (out.summary_ids). The
         last `sup_rows` rows are labeled pairs (semi-supervised option): their lead_ids are references, and
-        their loss is "sup" instead of "lead".
+        their loss is "sup" instead of "lead". writer: writes the summaries in place of `write_summary`, with the
+        same arguments (a summae.cudagraphs.GraphedWriter: CUDA graphs).
         """
         start, pad = self.vocab.start_id, self.vocab.pad_id
         enc = self._encode(comp_ids, comp_mask)  # (B, L+1, D)
@@ -317,8 +318,11 @@ class SummaeModel(nn.Module):
             # decoding runs without dropout, as in write_summary under eval()
             self.compressor.get_decoder().eval()
             try:
-                written = summary_ids = self.write_summary(comp_ids, comp_mask, target, enc=enc.detach(),
-                                                           temperature=write_temperature)
+                if writer is not None:
+                    written = summary_ids = writer(enc.detach(), comp_ids, comp_mask, target, write_temperature)
+                else:
+                    written = summary_ids = self.write_summary(comp_ids, comp_mask, target, enc=enc.detach(),
+                                                               temperature=write_temperature)
             finally:
                 self.compressor.get_decoder().train(self.training)
         # one decoder pass over [sampled summaries; lead targets]: a single forward keeps DDP happy

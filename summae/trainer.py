@@ -113,6 +113,12 @@ class Trainer:
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, schedule)
         (self.model, self.disc, self.opt_g, self.opt_d) = acc.prepare(self.model, self.disc, self.opt_g, self.opt_d)
         self.guard = guards.FaultGuard(t)
+        self.writer = None  # CUDA graphs of the training summaries' decoding (BART compressors, CUDA only)
+        model = self._unwrapped()
+        if t.cuda_graphs and acc.device.type == "cuda" and model.fast_decoding:
+            from summae.cudagraphs import GraphedWriter
+
+            self.writer = GraphedWriter(model, pad_to=m.max_source_tokens + 1)  # + the length token
         self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": self.dev.criterion,
                       "train_seconds": 0.0, "docs_seen": 0, "faults": {"nonfinite": 0, "collapse": 0}}
         if self.resume_dir is not None:
@@ -245,7 +251,7 @@ class Trainer:
                 # the generator forward, from the same encoder pass as the losses (one encoder run, not two)
                 out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, target=target,
                                  lead_ids=lead if (t.lead_weight > 0 or sup_rows) else None,
-                                 write_temperature=t.sample_temperature, sup_rows=sup_rows)
+                                 write_temperature=t.sample_temperature, sup_rows=sup_rows, writer=self.writer)
                 fake = out.summary_ids
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
@@ -414,6 +420,8 @@ class Trainer:
                 self._print(f"step {step}: no checkpoint to roll back to yet: going on from the current weights")
             elif fault.action == "rollback":
                 restore_weights(self._unwrapped(), self.accelerator.unwrap_model(self.disc), last)
+                if self.writer is not None:
+                    self.writer.reset()  # captured anew from the restored weights
                 checkpoint.load_training_state(last / checkpoint.TRAINING_STATE, self._optimizers())
                 self._print(f"step {step}: weights and optimizer state rolled back to last/ "
                             f"(step {checkpoint.read_state(last)['step']}); the step count goes on")

@@ -744,13 +744,15 @@ def _fake_capture(writer, captured):
             self.inputs, self.out = inputs, out
 
         def replay(self):
-            self.out.copy_(writer._write(*self.inputs))
+            self.out.copy_(writer._write(*self.inputs, self.temperature))
 
-    def capture(args):
+    def capture(args, temperature=0.0):
         inputs = [x.clone() for x in args]
-        out = writer._write(*inputs)
+        out = writer._write(*inputs, temperature)
         captured.append(tuple(tuple(x.shape) for x in args))
-        return FakeGraph(inputs, out), inputs, out
+        graph = FakeGraph(inputs, out)
+        graph.temperature = temperature
+        return graph, inputs, out
 
     return capture
 
@@ -782,10 +784,138 @@ def test_graphed_writer_decodes_a_shape_once_then_captures_and_replays_it(built,
 def test_graphed_writer_turns_graphs_off_when_a_capture_fails(built, batch, monkeypatch):
     writer, args, expected = _writer_inputs(built, batch)
 
-    def failing(_args):
+    def failing(_args, _temperature=0.0):
         raise RuntimeError("operation not permitted when stream is capturing")
 
     monkeypatch.setattr(writer, "_capture", failing)
     for _ in range(3):
         assert torch.equal(writer(*args), expected)
     assert not writer.enabled and not writer.graphs
+
+
+def _narrow_batch(built, batch, width):
+    """The batch cut to `width` document tokens (EOS ends the rows cut short), as a training batch of that width."""
+    model, _, vocab = built
+    doc, target = batch
+    doc = doc[:, :width].clone()
+    cut = doc[:, -1] != vocab.pad_id
+    doc[cut, -1] = vocab.eos_id
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    with torch.no_grad():
+        enc = model._encode(comp_ids, comp_mask)
+    return enc, comp_ids, comp_mask, target
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_graphed_writer_pads_training_widths_and_writes_the_same_summaries(built, batch, monkeypatch, temperature):
+    """pad_to (training): widths rounded up to WIDTH_STEP with masked padding; greedy and sampled summaries are
+    the ones write_summary gives at the batch's own width (the Gumbel noise does not depend on the width)."""
+    from summae.cudagraphs import GraphedWriter
+
+    model, _, _ = built
+    args = _narrow_batch(built, batch, 13)  # comp_ids: 14 columns, padded to 16
+    writer = GraphedWriter(model, pad_to=model.compressor.config.max_position_embeddings)
+    captured = []
+    monkeypatch.setattr(writer, "_capture", _fake_capture(writer, captured))
+    original = model.write_summary
+
+    def seeded(*a, **k):  # every write draws the same noise (the fake capture writes twice)
+        torch.manual_seed(11)
+        return original(*a, **k)
+
+    monkeypatch.setattr(model, "write_summary", seeded)
+    enc, comp_ids, comp_mask, target = args
+    expected = model.write_summary(comp_ids, comp_mask, target, enc=enc, temperature=temperature)
+    for _ in range(3):  # eager, capture, replay
+        assert torch.equal(writer(*args, temperature), expected)
+    assert captured == [((24, 16, enc.shape[2]), (24, 16), (24, 16), (24,))]
+
+
+def test_graphed_writer_keys_graphs_by_temperature(built, batch, monkeypatch):
+    from summae.cudagraphs import GraphedWriter
+
+    model, _, _ = built
+    writer = GraphedWriter(model)
+    captured = []
+    monkeypatch.setattr(writer, "_capture", _fake_capture(writer, captured))
+    args = _writer_inputs(built, batch)[1]
+    for temperature in (0.0, 0.0, 0.5, 0.5, 0.0, 0.5):
+        writer(*args, temperature)
+    assert len(captured) == 2 and len(writer.graphs) == 2
+    writer.reset()
+    assert not writer.graphs and not writer.seen
+
+
+def test_graphed_writer_turns_the_autocast_cache_off_inside(built, batch, monkeypatch):
+    """Under training's autocast the writer keeps autocast on with its weight-cast cache off (a captured cast
+    must read the live weights), and leaves the caller's autocast state as it was."""
+    model, _, _ = built
+    writer, args, _ = _writer_inputs(built, batch)
+    seen = []
+    original = model.write_summary
+
+    def spy(*a, **k):
+        seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"),
+                     torch.is_autocast_cache_enabled()))
+        return original(*a, **k)
+
+    monkeypatch.setattr(model, "write_summary", spy)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        writer(*args)
+        assert torch.is_autocast_cache_enabled() and torch.is_autocast_enabled("cpu")
+    writer(*args)
+    assert seen == [(True, torch.bfloat16, False), (False, torch.get_autocast_dtype("cpu"), False)]
+
+
+def test_forward_writes_with_the_writer_it_is_given(built, batch):
+    """forward(writer=...) samples the training summaries through the writer (the trainer's CUDA graphs), with
+    the decoder in eval mode as write_summary runs it, and trains on what it wrote."""
+    model, _, _ = built
+    doc, target = batch
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    calls = []
+
+    def writer(enc, ids, mask, tgt, temperature):
+        calls.append((enc.requires_grad, model.compressor.get_decoder().training, temperature))
+        return model.write_summary(ids, mask, tgt, enc=enc, temperature=0.0)
+
+    model.train()
+    try:
+        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target, write_temperature=0.5,
+                    writer=writer)
+        assert model.compressor.get_decoder().training  # back to train mode after writing
+    finally:
+        model.eval()
+    assert calls == [(False, False, 0.5)]
+    with torch.no_grad():
+        greedy = model.write_summary(comp_ids, comp_mask, target)
+    assert torch.equal(out.summary_ids, greedy)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_training_writer_graphs_read_the_live_weights_under_autocast(built, batch):
+    """On a GPU: a graph captured under bf16 autocast, replayed after the weights change in place (as the
+    optimizer changes them), writes what eager decoding writes with the new weights."""
+    import copy
+
+    from summae.cudagraphs import GraphedWriter
+
+    model = copy.deepcopy(built[0]).cuda().eval()
+    doc, target = (x.cuda() for x in batch)
+    comp_ids, comp_mask = compressor_inputs(model, doc, target)
+    writer = GraphedWriter(model, pad_to=comp_ids.shape[1])
+
+    def both():
+        with torch.autocast("cuda", dtype=torch.bfloat16), torch.no_grad():
+            enc = model._encode(comp_ids, comp_mask)
+            return writer(enc, comp_ids, comp_mask, target), model.write_summary(comp_ids, comp_mask, target, enc=enc)
+
+    for _ in range(3):  # eager, capture, replay
+        graphed, eager = both()
+        assert torch.equal(graphed, eager)
+    assert writer.captures == 1 and writer.enabled
+    with torch.no_grad():
+        for p in model.compressor.get_decoder().parameters():
+            p.mul_(1.5)  # in place, as AdamW's step
+    graphed, eager = both()
+    assert writer.captures == 1 and torch.equal(graphed, eager)
