@@ -56,14 +56,14 @@ def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[st
     teacher is, next to the student. Same tokenizer, length and source truncation as the model."""
     import torch
 
-    from summae.batches import encode_texts, pad_ids
+    from summae.batches import decode_texts, encode_texts, pad_ids
 
     ids, _ = encode_texts(tokenizer, documents, model_cfg.max_source_tokens - 1)
     docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=model_cfg.max_source_tokens)
     out = []
     for rows in torch.split(docs, 512):
         picked = extractor.targets(rows, torch.full((rows.shape[0],), words), max_tokens=model_cfg.max_summary_tokens)
-        out += tokenizer.batch_decode(picked, skip_special_tokens=True)
+        out += decode_texts(tokenizer, picked)
     return [text.strip() for text in out]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from summae.batches import encode_texts, pad_ids
+from summae.batches import decode_texts, encode_texts, pad_ids
 from summae.bottleneck import words_for_request
 from summae.errors import SummaeError
 
@@ -193,7 +193,7 @@ class Summarizer:
             out = model.write_summary(comp_ids, comp_mask, target)
         else:
             out = model.beam_summary(comp_ids, comp_mask, target, beams=beams)
-        decoded = self.tokenizer.batch_decode(out.tolist(), skip_special_tokens=True)
+        decoded = decode_texts(self.tokenizer, out.tolist())
         return [clean_summary(d, int(k)) if t.strip() else "" for d, k, t in zip(decoded, target.tolist(), texts)]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from summae.batches import encode_texts, pad_ids
+from summae.batches import decode_texts, encode_texts, pad_ids
 from summae.bottleneck import words_for_request
 from summae.summarize import clean_summary
 
@@ -89,7 +89,7 @@ def evaluate_dev(model, disc, dev: DevSet) -> dict:
 
 
 def decode(tokenizer, summaries: torch.Tensor, targets: torch.Tensor) -> list[str]:
-    texts = tokenizer.batch_decode(summaries.tolist(), skip_special_tokens=True)
+    texts = decode_texts(tokenizer, summaries.tolist())
     return [clean_summary(t, int(k)) for t, k in zip(texts, targets.tolist())]
 
 
@@ -103,8 +103,8 @@ def sample_table(model, dev: DevSet, tokenizer, n: int = 3) -> str:
     summaries, targets = summarize_ids(model, docs, dev.words, dev.max_words)
     rebuilt = model.reconstruct_greedy(summaries, max_tokens=docs.shape[1])
     model.train(was_training)
-    summary_texts = tokenizer.batch_decode(summaries.tolist(), skip_special_tokens=True)
-    rebuilt_texts = tokenizer.batch_decode(rebuilt.tolist(), skip_special_tokens=True)
+    summary_texts = decode_texts(tokenizer, summaries.tolist())
+    rebuilt_texts = decode_texts(tokenizer, rebuilt.tolist())
     lines = []
     for i in range(min(n, len(dev.texts))):
         lines += [f"  DOCUMENT       {dev.texts[i][:160]}",

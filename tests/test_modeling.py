@@ -919,3 +919,58 @@ def test_training_writer_graphs_read_the_live_weights_under_autocast(built, batc
             p.mul_(1.5)  # in place, as AdamW's step
     graphed, eager = both()
     assert writer.captures == 1 and torch.equal(graphed, eager)
+
+
+ODD_TEXTS = SAMPLES + ["", " ", "  two  spaces\tand a tab  ", "</s> <pad> <unk> <len_2> inside text", "<len_1><len_2>",
+                       "emoji 🙂 and 中文 and Ελληνικά", "x" * 3000, "line one\nline two", "UPPER lower MiXeD 123,456.78"]
+
+
+def test_encode_texts_reads_the_rust_tokenizer_with_the_ids_of_the_call(tokenizer, docs):
+    """encode_texts takes the ids from the Rust tokenizer directly; they are tokenizer(...)'s, cut alike."""
+    from summae.batches import rust_tokenizer
+
+    assert rust_tokenizer(tokenizer) is not None
+    texts = docs[:200] + ODD_TEXTS
+    for limit in (5, 48, 10_000):
+        ids, cut = encode_texts(tokenizer, texts, limit)
+        clipped = [t[: limit * 16] for t in texts]  # CHARS_PER_TOKEN_BOUND
+        called = tokenizer(clipped, add_special_tokens=False)["input_ids"]
+        assert ids == [x[:limit] for x in called]
+        assert cut == sum(len(x) > limit for x in called)
+
+
+def test_decode_texts_equals_batch_decode(tokenizer):
+    from summae.batches import decode_texts
+
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, len(tokenizer), (300, 14), generator=gen).tolist() + [[], [0, 1, 2], [1] * 5]
+    assert decode_texts(tokenizer, ids) == tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
+def test_tokenizers_without_a_plain_rust_path_use_the_call(tokenizer, docs):
+    """No Rust tokenizer (a slow tokenizer), or one whose saved settings truncate, pad or clean up spaces:
+    encode_texts and decode_texts go through transformers, with the same results as before."""
+    import copy
+
+    from summae.batches import decode_texts, rust_tokenizer
+
+    class Slow:  # what encode_texts needs of a Python tokenizer: the call and batch_decode
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __call__(self, texts, **kwargs):
+            return self.inner(texts, **kwargs)
+
+        def batch_decode(self, ids, **kwargs):
+            return self.inner.batch_decode(ids, **kwargs)
+
+    texts = docs[:50] + ODD_TEXTS
+    expected = encode_texts(tokenizer, texts, 48)
+    assert rust_tokenizer(Slow(tokenizer)) is None and encode_texts(Slow(tokenizer), texts, 48) == expected
+    truncating = copy.deepcopy(tokenizer)
+    truncating.backend_tokenizer.enable_truncation(3)
+    assert rust_tokenizer(truncating) is None and encode_texts(truncating, texts, 48) == expected
+    cleaning = copy.deepcopy(tokenizer)
+    cleaning.clean_up_tokenization_spaces = True
+    ids = [x[:12] for x in expected[0]]
+    assert decode_texts(cleaning, ids) == cleaning.batch_decode(ids, skip_special_tokens=True)
