@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU job for one lent machine, in one command (~8 minutes on an H200):
-#   1. benchmarks/throughput.py --device cuda (issue 4: train step vs supervised step, summarizing, MFU);
+#   1. benchmarks/throughput.py --device cuda (issue 4: train step vs supervised step, summarizing, MFU), and
+#      benchmarks/tokenizing.py (transformers' tokenizer calls vs the Rust tokenizer, on the machine's cores);
 #   2. benchmarks/gigaword.py: the configs/gigaword.yaml recipe trained MINUTES minutes from scratch, then
 #      dev (4,000 pairs) and DUC-2003 scored with ROUGE.
 # Result JSONs and logs go to $OUT (they come back from the machine); weights stay there.
@@ -16,6 +17,7 @@ mkdir -p "$out"
 if [ "${DRY:-0}" = 1 ]; then
   export PYTHONPATH=$PWD
   throughput=(--device cpu --iters 1 --warmup 1 --breakdown-steps 1 --sentences 64)
+  tokenizing=(--sentences 2000 --rounds 1)
   gigaword=(--device cpu --steps 4 --limit-eval 40 --set model.d_model=64 --set model.ffn_dim=128
             --set model.encoder_layers=1 --set model.decoder_layers=1 --set train.batch_size=16
             --set train.pretrain_steps=2 --set train.eval_every=2 --set data.dev_size=40
@@ -25,6 +27,7 @@ else
     .whl/*.whl || { echo "error: could not install the carried wheels (.whl/)" >&2; exit 1; }
   export PYTHONPATH=$PWD:/tmp/site
   throughput=(--device cuda)
+  tokenizing=()
   gigaword=(--minutes "$minutes")
 fi
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
@@ -33,6 +36,9 @@ status=0
 echo "== throughput $(date +%T)"
 timeout 200 python3 benchmarks/throughput.py --data-dir .devdata "${throughput[@]}" --out "$out/throughput.json" \
   2>&1 | tee "$out/throughput.log" || status=1
+echo "== tokenizing $(date +%T)"
+timeout 60 python3 benchmarks/tokenizing.py --data-dir .devdata "${tokenizing[@]}" --out "$out/tokenizing.json" \
+  2>&1 | tee "$out/tokenizing.log" || status=1
 echo "== gigaword $(date +%T)"
 run_dir=$(mktemp -d /tmp/summae-run-gpu.XXXXXX)  # a fresh run directory each time (a DRY run leaves its own behind)
 timeout 340 python3 benchmarks/gigaword.py --data-dir .devdata "${gigaword[@]}" --run gpu \

@@ -945,6 +945,8 @@ def test_decode_texts_equals_batch_decode(tokenizer):
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(0, len(tokenizer), (300, 14), generator=gen).tolist() + [[], [0, 1, 2], [1] * 5]
     assert decode_texts(tokenizer, ids) == tokenizer.batch_decode(ids, skip_special_tokens=True)
+    square = torch.tensor(ids[:300])  # a (B, T) tensor and a list of rows, as batch_decode takes them too
+    assert decode_texts(tokenizer, square) == decode_texts(tokenizer, list(square)) == decode_texts(tokenizer, ids[:300])
 
 
 def test_tokenizers_without_a_plain_rust_path_use_the_call(tokenizer, docs):
