@@ -6,7 +6,8 @@ Trains the throughput benchmark's tokenizer (SentencePiece unigram, 8000 pieces,
 Gigaword training articles), then times, alternately for --rounds rounds, on N dev sentences:
 `tokenizer(texts, add_special_tokens=False)["input_ids"]` against `summae.batches.encode_texts`, and
 `tokenizer.batch_decode(ids, skip_special_tokens=True)` against `summae.batches.decode_texts` on 12-token
-prefixes of those ids (summary-sized). Checks that both ways give the same ids and texts. Reports microseconds
+prefixes of those ids (summary-sized), and padding the ids into a (N, 48) tensor: Python lists into
+torch.tensor (pad_ids until 2026-11-30) against `summae.batches.pad_ids`. Checks that both ways agree. Reports microseconds
 per sentence (medians) with all of the machine's cores, as `summae summarize` runs. Writes
 benchmarks/results/tokenizing-<YYYYMMDD>-<hardware>.json.
 """
@@ -35,7 +36,9 @@ def main(argv=None) -> int:
     if args.sentences < 1 or args.rounds < 1:
         parser.error("--sentences and --rounds must be >= 1")
 
-    from summae.batches import CHARS_PER_TOKEN_BOUND, decode_texts, encode_texts
+    import torch
+
+    from summae.batches import CHARS_PER_TOKEN_BOUND, decode_texts, encode_texts, pad_ids
     from summae.data import read_lines
     from summae.tokenization import train_sentencepiece
 
@@ -57,9 +60,14 @@ def main(argv=None) -> int:
     assert ids == call(), "encode_texts and the transformers call disagree"
     short = [x[:12] for x in ids]
     assert decode_texts(tokenizer, short) == tokenizer.batch_decode(short, skip_special_tokens=True)
+    def pad_lists():  # pad_ids before 2026-11-30: padded Python lists into torch.tensor
+        return torch.tensor([row[:limit] + [1] + [0] * (limit - len(row[:limit])) for row in ids], dtype=torch.long)
+
+    assert torch.equal(pad_lists(), pad_ids(ids, eos_id=1, pad_id=0, width=limit + 1))
     ways = {"encode_call": call, "encode_rust": direct,
             "decode_call": lambda: tokenizer.batch_decode(short, skip_special_tokens=True),
-            "decode_rust": lambda: decode_texts(tokenizer, short)}
+            "decode_rust": lambda: decode_texts(tokenizer, short),
+            "pad_lists": pad_lists, "pad_numpy": lambda: pad_ids(ids, eos_id=1, pad_id=0, width=limit + 1)}
     times = {k: [] for k in ways}
     for r in range(args.rounds + 1):  # round 0 warms up
         for name, fn in ways.items():
@@ -72,6 +80,7 @@ def main(argv=None) -> int:
               "us_per_sentence": us,
               "encode_speedup": round(us["encode_call"] / us["encode_rust"], 3),
               "decode_speedup": round(us["decode_call"] / us["decode_rust"], 3),
+              "pad_speedup": round(us["pad_lists"] / us["pad_numpy"], 3),
               "same_ids_and_texts": True}
     print(result, file=sys.stderr)
     throughput.write_result("tokenizing", result, out=args.out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 # characters kept before tokenizing: far more than max tokens, so truncation is decided on tokens,
@@ -59,11 +60,14 @@ def decode_texts(tokenizer, ids) -> list[str]:
 
 def pad_ids(rows: list[list[int]], *, eos_id: int, pad_id: int, width: int) -> torch.Tensor:
     """Rows + EOS, padded to `width` columns: list of lists -> (N, width) long tensor."""
-    if not rows:
-        return torch.full((0, width), pad_id, dtype=torch.long)
-    # one tensor from padded lists: a tensor per row cost ~3 us each, 2048 rows a batch on a GPU
-    return torch.tensor([row[: width - 1] + [eos_id] + [pad_id] * (width - 1 - len(row[: width - 1])) for row in rows],
-                        dtype=torch.long)
+    # rows written into one numpy array: ~3x faster than torch.tensor over padded Python lists, which cost
+    # ~3.4 us a row on this project's 2-core CPU (benchmarks/tokenizing.py), 2,048 rows a batch on a GPU
+    out = np.full((len(rows), width), pad_id, dtype=np.int64)
+    for i, row in enumerate(rows):
+        row = row[: width - 1]
+        out[i, : len(row)] = row
+        out[i, len(row)] = eos_id
+    return torch.from_numpy(out)
 
 
 def trim(batch: torch.Tensor, pad_id: int | None) -> torch.Tensor:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import TINY, TINY_RUN_SETS, run_captured, shown_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from summae.config import load_config
 from summae.metrics import MetricLogger
@@ -267,6 +269,18 @@ def test_pad_ids_appends_eos_cuts_and_pads():
 
     out = pad_ids([[5, 6], [], [7, 8, 9, 10, 11]], eos_id=1, pad_id=0, width=4)
     assert out.tolist() == [[5, 6, 1, 0], [1, 0, 0, 0], [7, 8, 9, 1]]
+
+
+@given(rows=st.lists(st.lists(st.integers(2, 9000), max_size=60), max_size=40), width=st.integers(1, 50))
+@settings(max_examples=60, deadline=None)
+def test_pad_ids_equals_padding_python_lists(rows, width):
+    """pad_ids (rows written into a numpy array) against the plain form it replaced: lists padded in Python."""
+    from summae.batches import pad_ids
+
+    expected = [row[: width - 1] + [1] + [0] * (width - 1 - len(row[: width - 1])) for row in rows]
+    out = pad_ids(rows, eos_id=1, pad_id=0, width=width)
+    assert out.dtype == torch.long and out.shape == (len(rows), width)
+    assert out.tolist() == expected
 
 
 def test_tensor_batches_are_reproducible_resumable_and_split_by_rank():
