@@ -91,7 +91,7 @@ class TrainConfig:
     warmup_steps: int = 100  # linear warm-up of both learning rates
     weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 1.0  # max gradient norm, > 0
-    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (accelerate)
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
     tau: float = 1.0  # softmax temperature of the straight-through gradient, > 0
     sample_temperature: float = 1.0  # temperature of the summary sampled in training; 0 = greedy
     cuda_graphs: bool = True  # on a CUDA device, write the training summaries from CUDA graphs (summae.cudagraphs)
@@ -183,8 +183,8 @@ class Config:
             (t.d_steps >= 1, f"train.d_steps must be >= 1, got {t.d_steps}"),
             (0 <= t.rec_word_dropout < 1, f"train.rec_word_dropout must be in [0, 1), got {t.rec_word_dropout}"),
             (0 <= t.lead_input_drop < 1, f"train.lead_input_drop must be in [0, 1), got {t.lead_input_drop}"),
-            (t.mixed_precision in ("no", "bf16", "fp16"),
-             f"train.mixed_precision must be no, bf16 or fp16, got {t.mixed_precision!r}"),
+            (t.mixed_precision in ("no", "bf16", "fp16", "auto"),
+             f"train.mixed_precision must be no, bf16, fp16 or auto, got {t.mixed_precision!r}"),
             (t.log_every >= 1, f"train.log_every must be >= 1, got {t.log_every}"),
             (min(t.sample_every, t.eval_every, t.save_every) >= 0,
              "train.sample_every, eval_every and save_every must be >= 0"),

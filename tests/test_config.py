@@ -221,6 +221,12 @@ def test_inconsistent_values_are_rejected(overrides, words):
         load_config(TINY, overrides)
 
 
+def test_mixed_precision_auto_is_a_valid_setting():
+    assert load_config(TINY, ["train.mixed_precision=auto"]).train.mixed_precision == "auto"
+    with pytest.raises(SummaeError, match="no, bf16, fp16 or auto"):
+        load_config(TINY, ["train.mixed_precision=fp8"])
+
+
 def test_valid_edges_pass_validation():
     cfg = load_config(TINY, ["summary.default_words=6", "summary.max_words=6", "summary.ratio_min=1",
                              "summary.ratio_max=1", "train.pretrain_steps=0", "model.dropout=0"])

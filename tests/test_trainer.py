@@ -456,3 +456,28 @@ def test_same_seed_and_data_give_the_same_summaries_twice(tiny_run, tmp_path):
     first = Summarizer.from_pretrained(tiny_run["dir"], device="cpu")(docs, words=4)
     second = Summarizer.from_pretrained(again, device="cpu")(docs, words=4)
     assert first == second
+
+
+# ---------------------------------------------------------------- train.mixed_precision auto
+
+
+@pytest.mark.parametrize("gpu, native, expected", [(True, True, "bf16"), (True, False, "no"), (False, True, "no")])
+def test_auto_precision_is_bf16_only_on_a_gpu_that_multiplies_it_natively(monkeypatch, gpu, native, expected):
+    """auto: bf16 on a CUDA GPU with bf16; fp32 on GPUs without it and on every CPU (AVX512-BF16 or not)."""
+    import summae.summarize
+    from summae.trainer import training_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    monkeypatch.setattr(summae.summarize, "native_bf16", lambda device: native)
+    assert training_precision("auto", "auto") == expected
+    assert training_precision("auto", "cpu") == "no"  # --device cpu on a GPU machine
+    for given in ("no", "bf16", "fp16"):  # given explicitly: used as given, on any hardware
+        assert training_precision(given, "cpu") == given
+
+
+def test_a_trainer_with_auto_precision_says_what_it_chose(tmp_path):
+    cfg = load_config(TINY, [*SMALL, "train.mixed_precision=auto", "train.steps=1", "train.eval_every=0"])
+    said = []
+    trainer = Trainer(cfg, tmp_path / "run", device="cpu", echo=said.append, progress=False)
+    assert trainer.precision == "no" and trainer.accelerator.mixed_precision == "no"
+    assert "train.mixed_precision auto: fp32" in said
