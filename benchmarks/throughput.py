@@ -28,6 +28,7 @@ benchmarks/results/throughput-<YYYYMMDD>-<hardware>.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -298,17 +299,28 @@ def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Cloc
     return out
 
 
-def writer_inputs(trainer, model, doc_labels, target=None):
+def writer_inputs(trainer, model, doc_labels):
     """(enc, comp_ids, comp_mask, target) of a batch, as the training step hands them to its summary writer."""
     import torch
 
-    vocab, acc = model.vocab, trainer.accelerator
-    if target is None:  # any valid word targets: the shapes and the writing are what matter here
-        target = (model.word_start[doc_labels].sum(1) // 3).clamp(1, trainer.cfg.summary.max_words)
-    comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_labels != vocab.pad_id, target)
-    with torch.no_grad(), acc.autocast():
+    # any valid word targets: the shapes and the writing are what matter here
+    target = (model.word_start[doc_labels].sum(1) // 3).clamp(1, trainer.cfg.summary.max_words)
+    comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_labels != model.vocab.pad_id, target)
+    with torch.no_grad(), trainer.accelerator.autocast():
         enc = model._encode(comp_ids, comp_mask)
     return enc, comp_ids, comp_mask, target
+
+
+@contextlib.contextmanager
+def as_the_step_writes(trainer, model):
+    """The state the training step writes its summaries in: the compressor's decoder in eval mode (the
+    static-cache decoding), the step's autocast."""
+    model.compressor.get_decoder().eval()
+    try:
+        with trainer.accelerator.autocast():
+            yield
+    finally:
+        model.compressor.get_decoder().train(model.training)
 
 
 def prime_train_writer(trainer, model, batches) -> dict:
@@ -319,19 +331,12 @@ def prime_train_writer(trainer, model, batches) -> dict:
     widths = {}
     for batch in batches:
         widths.setdefault(batch.shape[1], batch)
-    model.compressor.get_decoder().eval()
-    try:
-        for batch in widths.values():
-            args = writer_inputs(trainer, model, batch)
-            for _ in range(2):  # eager, then the capture; under the step's autocast, as the step calls it
-                with trainer.accelerator.autocast():
-                    writer(*args, temperature)
-        first = writer_inputs(trainer, model, batches[0])
-        for _ in range(2):
-            with trainer.accelerator.autocast():
-                writer(*first, 0.0)
-    finally:
-        model.compressor.get_decoder().train(model.training)
+    calls = [(batch, temperature) for batch in widths.values()] + [(batches[0], 0.0)]
+    for batch, temp in calls:
+        args = writer_inputs(trainer, model, batch)
+        with as_the_step_writes(trainer, model):
+            for _ in range(2):  # eager, then the capture
+                writer(*args, temp)
     return {"widths": sorted(widths), "captures": writer.captures, "enabled": writer.enabled}
 
 
@@ -339,14 +344,10 @@ def graph_vs_eager(trainer, model, batch) -> float:
     """Share of greedy summaries that the training writer's graph (captured before the timed steps, replayed
     now, after their optimizer steps moved the weights in place) writes as eager decoding does: 1.0 unless a
     replay reads stale weights."""
-    args = writer_inputs(trainer, model, batch)
-    model.compressor.get_decoder().eval()
-    try:
-        with trainer.accelerator.autocast():
-            graphed = trainer.writer(*args, 0.0)
-            eager = model.write_summary(args[1], args[2], args[3], enc=args[0], temperature=0.0)
-    finally:
-        model.compressor.get_decoder().train(model.training)
+    enc, comp_ids, comp_mask, target = writer_inputs(trainer, model, batch)
+    with as_the_step_writes(trainer, model):
+        graphed = trainer.writer(enc, comp_ids, comp_mask, target, 0.0)
+        eager = model.write_summary(comp_ids, comp_mask, target, enc=enc, temperature=0.0)
     return round(float((graphed == eager).all(1).float().mean()), 4)
 
 
