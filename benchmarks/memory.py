@@ -9,13 +9,12 @@ each child's own peak RSS (os.wait4 rusage):
 2. `summae summarize` on generated files of --lines short lines each: equal peak RSS within 10%;
 3. `summae train` with data.streaming=true on a generated --train-gb GB text file and on a 1/100 sized one,
    --train-steps steps: equal peak RSS within 10%, and far below the file's size (the cap is below it).
-Writes benchmarks/results/memory-<YYYYMMDD>-<hardware>.json.
+Writes benchmarks/results/memory-<YYYYMMDD>-<hardware>.json (with the commit, the hardware and the settings).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import random
@@ -26,6 +25,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throughput  # (the result writer: commit, date, hardware)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -121,14 +123,11 @@ def main(argv=None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    cores = len(os.sched_getaffinity(0))
-    payload = {"benchmark": "memory", "date": dt.date.today().isoformat(), "hardware": f"cpu{cores}",
-               "load_average": [round(x, 2) for x in os.getloadavg()], **result}
-    name = f"memory-{dt.date.today():%Y%m%d}-cpu{cores}.json"
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    say(f"wrote {out}")
+    fields = {"load_average": [round(x, 2) for x in os.getloadavg()],
+              "config": {"lines": args.lines, "train_gb": args.train_gb, "train_steps": args.train_steps,
+                         "cap_mb": args.cap_mb, "summarize_batch_size": args.batch_size, "model_config": "configs/tiny.yaml"},
+              **result}
+    throughput.write_result("memory", fields, out=args.out)
     ok = all(v["exit_code"] == 0 for v in result["runs"].values())
     print(json.dumps({k: result[k] for k in ("summarize_flat", "train_flat")}))
     return 0 if ok else 1
@@ -151,7 +150,8 @@ def measure(args, work: Path, env: dict, say) -> dict:
                                                 "--batch-size", str(args.batch_size)), args.cap_mb, env=env)
         output = work / f"{path.name}.out"
         produced = sum(1 for _ in open(output, encoding="utf-8")) if output.exists() else 0
-        runs[f"summarize_{n}"].update(lines=n, output_lines=produced)
+        runs[f"summarize_{n}"].update(lines=n, output_lines=produced,
+                                      lines_per_s=round(n / runs[f"summarize_{n}"]["seconds"], 1))
         output.unlink(missing_ok=True)
     big_bytes = int(args.train_gb * 1e9)
     for name, size in (("small", big_bytes // 100), ("big", big_bytes)):
