@@ -7,16 +7,21 @@
 # Result JSONs and logs go to $OUT (they come back from the machine); weights stay there.
 # Carry what scripts/make_gigaword_devdata.sh prepares: run(carry=[".devdata", ".whl"],
 #   command="SUMMAE_COMMIT=<git rev-parse --short HEAD here> bash scripts/gpu_job.sh 3").
-# DRY=1 bash scripts/gpu_job.sh: the same steps at toy size on the CPU (about a minute), to catch typos
+# `bash scripts/gpu_job.sh compile` instead runs only benchmarks/compile_step.py (torch.compile of the training
+# step against eager, ~3 minutes): a second call, when the first left enough device time.
+# DRY=1 bash scripts/gpu_job.sh [compile]: the same steps at toy size on the CPU (about a minute), to catch typos
 # before the GPU time is spent; it uses the packages already installed here instead of .whl/.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 minutes=${1:-3}
+only_compile=0
+if [ "$minutes" = compile ]; then only_compile=1; minutes=3; fi
 out=${OUT:-/tmp/summae-out}
 mkdir -p "$out"
 if [ "${DRY:-0}" = 1 ]; then
   export PYTHONPATH=$PWD
   throughput=(--device cpu --iters 1 --warmup 1 --breakdown-steps 1 --sentences 64)
+  compile=(--device cpu --iters 1 --warmup 1 --batch-size 16)
   tokenizing=(--sentences 2000 --rounds 1)
   gigaword=(--device cpu --steps 4 --limit-eval 40 --set model.d_model=64 --set model.ffn_dim=128
             --set model.encoder_layers=1 --set model.decoder_layers=1 --set train.batch_size=16
@@ -27,12 +32,20 @@ else
     .whl/*.whl || { echo "error: could not install the carried wheels (.whl/)" >&2; exit 1; }
   export PYTHONPATH=$PWD:/tmp/site
   throughput=(--device cuda)
+  compile=(--device cuda)
   tokenizing=()
   gigaword=(--minutes "$minutes")
 fi
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null
 status=0
+if [ "$only_compile" = 1 ]; then
+  echo "== compile $(date +%T)"
+  timeout 420 python3 benchmarks/compile_step.py --data-dir .devdata "${compile[@]}" --out "$out/compile.json" \
+    2>&1 | tee "$out/compile.log" || status=1
+  echo "== done $(date +%T), status $status"
+  exit $status
+fi
 echo "== throughput $(date +%T)"
 timeout 200 python3 benchmarks/throughput.py --data-dir .devdata "${throughput[@]}" --out "$out/throughput.json" \
   2>&1 | tee "$out/throughput.log" || status=1
