@@ -33,7 +33,7 @@ SHAPES = {
     "train: encoder/decoder FFN out (3072, 1024 -> 256)": (3072, 1024, 256),
     "train: attention projection (3072, 256 -> 256)": (3072, 256, 256),
     "train: reconstructor head (2231 labelled tokens, 256 -> 8064)": (2231, 256, 8064),
-    "train/summarize: one decoding step's FFN in (64 rows, 256 -> 1024)": (64, 256, 1024),
+    "train: one decoding step's FFN in (64 rows, 256 -> 1024)": (64, 256, 1024),
     "train: one decoding step's head (64 rows, 256 -> 8064)": (64, 256, 8064),
     "summarize: encoder FFN in (256 x 37 tokens, 256 -> 1024)": (9472, 256, 1024),
     "summarize: encoder FFN out (9472, 1024 -> 256)": (9472, 1024, 256),
