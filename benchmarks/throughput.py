@@ -56,9 +56,11 @@ FLOPS_FORMULA = (
     "embeddings, H = V*D (tied output head), C = copy head, Dc = discriminator convolutions + output, De = its "
     "V*d embedding. train = 2*(Pd+H+C)*S [write summary: it reuses the G forward's encoder pass] + 6*Dc*2S "
     "[D step] + 6*(Pe*Ls + (Pd+H+C)*2S "
-    "[compressor: sampled + lead rows] + H*S [one-hot @ E] + Pe*S + Pd*L + H*Lt [reconstructor; its output "
-    "head runs on the Lt labelled tokens per document only, the batches' mean, since 2026-11-30] + (De+Dc)*S "
-    "[D on one-hots]); supervised = 6*(Pe*Ls + (Pd+H)*S); summarize = 2*(Pe*Ls + (Pd+H+C)*S) per sentence")
+    "[compressor: sampled + lead rows] + Pe*S + Pd*L + H*Lt [reconstructor; its output head runs on the Lt "
+    "labelled tokens per document only, the batches' mean, since 2026-11-30] + Dc*S [D on the summaries]) + "
+    "2*(H+De)*S [the one-hots' gradient through the two embeddings: the hard one-hots are embedded by lookup and "
+    "their weight gradients scattered, on every device since 2026-11-30; before, 6*(H+De)*S on GPUs]; "
+    "supervised = 6*(Pe*Ls + (Pd+H)*S); summarize = 2*(Pe*Ls + (Pd+H+C)*S) per sentence")
 
 
 # ---- where and what ---------------------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def flops_per_doc(p: dict[str, int], *, Ls: int, L: int, S: int, Lt: float) -> d
     pe, pd, h, c, dc, de = p["Pe"], p["Pd"], p["H"], p["C"], p["Dc"], p["De"]
     write = 2 * (pd + h + c) * S  # the train step's summaries decode from the G forward's encoder states
     d_step = 6 * dc * 2 * S
-    g_step = 6 * (pe * Ls + (pd + h + c) * 2 * S + h * S + pe * S + pd * L + h * Lt + (de + dc) * S)
+    g_step = 6 * (pe * Ls + (pd + h + c) * 2 * S + pe * S + pd * L + h * Lt + dc * S) + 2 * (h + de) * S
     return {"train": write + d_step + g_step, "supervised": 6 * (pe * Ls + (pd + h) * S),
             "summarize": 2 * pe * Ls + write}
 

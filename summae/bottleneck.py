@@ -158,17 +158,26 @@ class _StraightThrough(torch.autograd.Function):
         return grad_logits.div_(ctx.tau).to(ctx.dtype), None, None, None, None
 
 
-def soft_embed(one_hot: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def soft_embed(one_hot: torch.Tensor, weight: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
     """Expected embeddings: (B, S, V) @ (V, D) -> (B, S, D); equal to a lookup for a hard one-hot.
 
-    On CPU a hard (straight-through) one-hot takes an exact shortcut: the forward pass is a row lookup and
-    the weight gradient a sparse index_add, instead of two dense (B*S, V) x (V, D) matmuls; the gradient
-    of the one-hot itself (what reaches the compressor) is the same dense product either way. On GPUs the
-    dense matmul is cheap, and checking for a one-hot would cost a host sync.
+    ids (B, S): where the caller knows `one_hot` is hard (a straight-through one-hot, a masked F.one_hot), the
+    token each row is hot at, -1 on all-zero rows (hard_ids). A hard one-hot takes an exact shortcut on any
+    device: the forward pass is a row lookup and the weight gradient a sparse scatter (embedding backward),
+    instead of two dense (B*S, V) x (V, D) products; the gradient of the one-hot itself (what reaches the
+    compressor) is the same dense product either way. Without ids, a CPU tensor is checked for hardness (a
+    check on a GPU would cost a host sync there) and anything else is multiplied densely.
     """
-    if one_hot.device.type == "cpu" and one_hot.is_floating_point() and _is_hard(one_hot):
-        return _HardEmbed.apply(one_hot, weight)
+    if ids is None and one_hot.device.type == "cpu" and one_hot.is_floating_point() and _is_hard(one_hot):
+        ids = hard_ids(one_hot)
+    if ids is not None:
+        return _HardEmbed.apply(one_hot, weight, ids)
     return one_hot.to(weight.dtype) @ weight
+
+
+def hard_ids(one_hot: torch.Tensor) -> torch.Tensor:
+    """(B, S, V) hard one-hot -> (B, S): the hot token of each row, -1 on all-zero rows."""
+    return torch.where(one_hot.amax(-1) > 0, one_hot.argmax(-1), -1)
 
 
 def _is_hard(x: torch.Tensor) -> bool:
@@ -178,13 +187,16 @@ def _is_hard(x: torch.Tensor) -> bool:
 
 
 class _HardEmbed(torch.autograd.Function):
-    """one_hot @ weight for an exact 0/1 one_hot (rows may be all zero): same values and gradients."""
+    """one_hot @ weight for an exact 0/1 one_hot whose hot tokens are `ids` (-1: an all-zero row): the same values
+    and gradients. The backward product runs under the autocast state of the forward, as the dense product's did."""
 
     @staticmethod
-    def forward(ctx, one_hot, weight):
-        row_on = one_hot.amax(-1, keepdim=True).to(weight.dtype)  # (B, S, 1): 0 for all-zero rows
-        ids = one_hot.argmax(-1)  # (B, S)
+    def forward(ctx, one_hot, weight, ids):
+        row_on = (ids >= 0)[..., None].to(weight.dtype)  # (B, S, 1): 0 for all-zero rows
+        ids = ids.clamp(min=0)
         ctx.save_for_backward(ids, row_on, weight)
+        device = one_hot.device.type
+        ctx.autocast = (device, torch.is_autocast_enabled(device), torch.get_autocast_dtype(device))
         return weight[ids] * row_on  # (B, S, D)
 
     @staticmethod
@@ -192,11 +204,14 @@ class _HardEmbed(torch.autograd.Function):
         ids, row_on, weight = ctx.saved_tensors
         grad_one_hot = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_one_hot = grad.to(weight.dtype) @ weight.t()  # (B, S, D) @ (D, V) -> (B, S, V)
+            device, enabled, dtype = ctx.autocast
+            with torch.autocast(device, dtype=dtype, enabled=enabled):
+                grad_one_hot = grad.to(weight.dtype) @ weight.t()  # (B, S, D) @ (D, V) -> (B, S, V)
         if ctx.needs_input_grad[1]:
             rows = (grad * row_on).reshape(-1, weight.shape[1]).to(weight.dtype)  # (B*S, D)
-            grad_weight = torch.zeros_like(weight).index_add_(0, ids.reshape(-1), rows)  # (V, D)
-        return grad_one_hot, grad_weight
+            # nn.Embedding's own weight gradient (sorted, deterministic on CUDA): row i of `rows` onto weight[ids[i]]
+            grad_weight = torch.ops.aten.embedding_dense_backward(rows, ids.reshape(-1), weight.shape[0], -1, False)
+        return grad_one_hot, grad_weight, None
 
 
 def after_eos_mask(ids: torch.Tensor, eos_id: int) -> torch.Tensor:

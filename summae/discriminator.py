@@ -22,10 +22,11 @@ class Discriminator(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(filters * len(widths), 1)
 
-    def forward(self, *, mask: torch.Tensor, ids: torch.Tensor | None = None,
-                one_hot: torch.Tensor | None = None) -> torch.Tensor:
-        """mask (B, S) True on tokens (EOS included); ids (B, S) or one_hot (B, S, V) -> logits (B,)."""
-        x = self.embed(ids) if one_hot is None else soft_embed(one_hot, self.embed.weight)  # (B, S, D)
+    def forward(self, *, mask: torch.Tensor, ids: torch.Tensor | None = None, one_hot: torch.Tensor | None = None,
+                one_hot_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """mask (B, S) True on tokens (EOS included); ids (B, S) or one_hot (B, S, V) -> logits (B,). one_hot_ids
+        (B, S): the hot token of each one-hot row, -1 on all-zero rows, for a hard one_hot (bottleneck.soft_embed)."""
+        x = self.embed(ids) if one_hot is None else soft_embed(one_hot, self.embed.weight, one_hot_ids)  # (B, S, D)
         x = (x * mask[..., None].to(x.dtype)).transpose(1, 2)  # (B, D, S)
         pooled = []
         for conv in self.convs:

@@ -37,6 +37,7 @@ class SummaeOutput:
     losses: dict[str, torch.Tensor] = field(default_factory=dict)  # "rec", "lead": scalars
     summary_one_hot: torch.Tensor | None = None  # (B, S, V) straight-through one-hots of the summary
     summary_mask: torch.Tensor | None = None  # (B, S) True on summary tokens (EOS included)
+    one_hot_ids: torch.Tensor | None = None  # (B, S) the token each one-hot row is hot at, -1 on all-zero rows
     summary_ids: torch.Tensor | None = None  # (B, S) the summaries written in this forward (write_temperature)
 
 
@@ -357,21 +358,27 @@ class SummaeModel(nn.Module):
             keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != pad)  # (B, S)
             out.summary_one_hot = straight_through(scores, summary_ids, self.tau, forbid=forbid, keep=keep)
             out.summary_mask = keep
+            out.one_hot_ids = torch.where(keep, summary_ids, -1)  # hard by construction: embedded by lookup
         elif rec_from_lead and lead_ids is not None:
             out.summary_mask = lead_ids != pad
             out.summary_one_hot = F.one_hot(lead_ids, self.word_start.shape[0]).float() * out.summary_mask[..., None]
+            out.one_hot_ids = torch.where(out.summary_mask, lead_ids, -1)
         if out.summary_one_hot is not None:
-            out.losses["rec"] = self.reconstruction_loss(out.summary_one_hot, out.summary_mask, doc_labels)
+            out.losses["rec"] = self.reconstruction_loss(out.summary_one_hot, out.summary_mask, doc_labels,
+                                                         ids=out.one_hot_ids)
         return out
 
-    def reconstruct(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor) -> torch.Tensor:
-        """Reconstructor logits (B, L, V) of the document, reading only the summary one-hots (B, S, V)."""
-        inputs_embeds, dec_in = self._reconstructor_inputs(one_hot, doc_labels)
+    def reconstruct(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor,
+                    ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstructor logits (B, L, V) of the document, reading only the summary one-hots (B, S, V); ids (B, S):
+        their hot tokens where they are hard (bottleneck.soft_embed)."""
+        inputs_embeds, dec_in = self._reconstructor_inputs(one_hot, doc_labels, ids)
         return self.reconstructor(inputs_embeds=inputs_embeds, attention_mask=mask.long(),
                                   decoder_input_ids=dec_in).logits
 
-    def reconstruction_loss(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor) -> torch.Tensor:
-        """token_nll(self.reconstruct(one_hot, mask, doc_labels), doc_labels): the training loss "rec".
+    def reconstruction_loss(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor,
+                            ids: torch.Tensor | None = None) -> torch.Tensor:
+        """token_nll(self.reconstruct(one_hot, mask, doc_labels, ids), doc_labels): the training loss "rec".
 
         For a BART reconstructor (the one summae builds) the V-way output head and its softmax run only where a
         label is a document token, not on the padding of the batch's width: with 48-token batches about a
@@ -381,20 +388,20 @@ class SummaeModel(nn.Module):
 
         rec = self.reconstructor
         if type(rec) is not BartForConditionalGeneration:  # other architectures: the whole (B, L, V) logits
-            return token_nll(self.reconstruct(one_hot, mask, doc_labels), doc_labels, self.vocab.pad_id)
-        inputs_embeds, dec_in = self._reconstructor_inputs(one_hot, doc_labels)
+            return token_nll(self.reconstruct(one_hot, mask, doc_labels, ids), doc_labels, self.vocab.pad_id)
+        inputs_embeds, dec_in = self._reconstructor_inputs(one_hot, doc_labels, ids)
         hidden = rec.model(inputs_embeds=inputs_embeds, attention_mask=mask.long(),
                            decoder_input_ids=dec_in).last_hidden_state  # (B, L, D)
         keep = doc_labels != self.vocab.pad_id
         logits = rec.lm_head(hidden[keep]) + rec.final_logits_bias  # (N, V): the labelled positions only
         return F.cross_entropy(logits.float(), doc_labels[keep])
 
-    def _reconstructor_inputs(self, one_hot: torch.Tensor, doc_labels: torch.Tensor):
+    def _reconstructor_inputs(self, one_hot: torch.Tensor, doc_labels: torch.Tensor, ids: torch.Tensor | None = None):
         """The reconstructor's encoder input embeddings (B, S, D) from the one-hots, and its teacher-forced
         decoder input (B, L): the document shifted right, some tokens <unk> in training (rec_word_dropout)."""
         embed = self.reconstructor.get_input_embeddings()
         scale = getattr(embed, "embed_scale", 1.0)  # scaled-embedding models multiply inside the lookup
-        inputs_embeds = soft_embed(one_hot, embed.weight) * scale  # (B, S, D)
+        inputs_embeds = soft_embed(one_hot, embed.weight, ids) * scale  # (B, S, D)
         dec_in = shift_right(doc_labels, self.vocab.start_id, self.vocab.pad_id)
         if self.training and self.rec_word_dropout > 0:
             # replace some teacher-forcing inputs with <unk>, so the summary has to carry the content
@@ -408,7 +415,8 @@ class SummaeModel(nn.Module):
         """Per-document reconstruction loss (nats/token) from hard summaries: (B, S), (B, L) -> (B,)."""
         mask = (summary_ids != self.vocab.pad_id)
         one_hot = F.one_hot(summary_ids, self.word_start.shape[0]).float() * mask[..., None]
-        return token_nll_per_sequence(self.reconstruct(one_hot, mask, doc_labels), doc_labels, self.vocab.pad_id)
+        ids = torch.where(mask, summary_ids, -1)
+        return token_nll_per_sequence(self.reconstruct(one_hot, mask, doc_labels, ids), doc_labels, self.vocab.pad_id)
 
     # ---- saving ------------------------------------------------------------------------------------
     def save(self, directory: Path, tokenizer) -> None:

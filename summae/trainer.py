@@ -287,7 +287,8 @@ class Trainer:
             # 3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach
             # the compressor through the straight-through one-hots
             with acc.autocast():
-                adv = generator_adv_loss(self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask))
+                adv = generator_adv_loss(self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask,
+                                                   one_hot_ids=out.one_hot_ids))
             loss = loss + t.adv_weight * adv
             values["loss/adv"] = adv.detach()
         self.opt_g.zero_grad(set_to_none=True)

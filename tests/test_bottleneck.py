@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
                                first_argmax, outer_and,
-                               empty_ends, ends_before, lead_targets, length_rule_mask, piece_positions, repeat_mask,
-                               soft_embed, straight_through, target_words, word_counts, word_ends, words_for_request)
+                               empty_ends, ends_before, hard_ids, lead_targets, length_rule_mask, piece_positions,
+                               repeat_mask, soft_embed, straight_through, target_words, word_counts, word_ends,
+                               words_for_request)
 
 PAD, EOS, UNK, A, B, C, D, LEN1 = range(8)
 WORD_START = torch.tensor([False, False, False, True, True, False, False, False])
@@ -284,6 +285,48 @@ def test_soft_embed_of_a_straight_through_one_hot_matches_the_dense_product_in_v
     for fast, dense in zip(*grads):
         assert torch.allclose(fast, dense, atol=1e-6)
     assert grads[0][2][one_hot.detach().sum((0, 1)) == 0].abs().sum() == 0  # unread rows get no gradient
+
+
+def test_soft_embed_with_the_hot_ids_matches_the_dense_product_without_checking_the_tensor():
+    # the path a GPU takes: the caller names the hot tokens (-1: an all-zero row), so no host-side check runs
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(3, 6, 40, generator=gen, requires_grad=True)
+    weight = torch.randn(40, 8, generator=gen, requires_grad=True)
+    summary = torch.randint(0, 40, (3, 6), generator=gen)
+    summary[0, :3] = 7  # a repeated token: its weight row sums several gradients
+    keep = torch.rand(3, 6, generator=gen) < 0.7
+    one_hot = straight_through(logits, summary, 0.5, keep=keep)
+    ids = torch.where(keep, summary, -1)
+    upstream = torch.randn(3, 6, 8, generator=gen)
+    results = []
+    for embed in (lambda x, w: soft_embed(x, w, ids), lambda x, w: x @ w):
+        out = embed(one_hot, weight)
+        grad = torch.autograd.grad((out * upstream).sum(), (logits, weight), retain_graph=True)
+        results.append((out.detach(), *grad))
+    for fast, dense in zip(*results):
+        assert torch.allclose(fast, dense, atol=1e-6)
+    assert (results[0][0][~keep] == 0).all()
+
+
+def test_soft_embed_given_ids_backward_runs_under_the_forwards_autocast():
+    # under bf16 autocast the dense product's one-hot gradient is a bf16 matmul; the lookup's backward matches it
+    gen = torch.Generator().manual_seed(2)
+    one_hot = F.one_hot(torch.randint(0, 30, (2, 4), generator=gen), 30).float().requires_grad_()
+    weight = torch.randn(30, 8, generator=gen, requires_grad=True)
+    ids = one_hot.detach().argmax(-1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = soft_embed(one_hot, weight, ids)
+    grad_hot, grad_weight = torch.autograd.grad(out.float().sum(), (one_hot, weight))
+    assert grad_weight.dtype == torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        dense_grad = torch.ones(2, 4, 8) @ weight.t()
+    assert torch.equal(grad_hot.to(dense_grad.dtype), dense_grad)
+
+
+def test_hard_ids_names_the_hot_token_or_minus_one():
+    one_hot = F.one_hot(torch.tensor([[3, 1, 0]]), 5).float()
+    one_hot[0, 2] = 0  # an all-zero row
+    assert hard_ids(one_hot).tolist() == [[3, 1, -1]]
 
 
 def test_soft_embed_of_a_distribution_is_the_expected_embedding():

@@ -247,8 +247,8 @@ def test_nonfinite_steps_in_a_row_stop_training_in_one_line(fast, tmp_path, cli,
     original = SummaeModel.reconstruction_loss
     calls = []
 
-    def poisoned(self, one_hot, mask, doc_labels):  # every training forward from the 3rd step on is NaN
-        loss = original(self, one_hot, mask, doc_labels)
+    def poisoned(self, one_hot, mask, doc_labels, **kwargs):  # every training forward from the 3rd step on is NaN
+        loss = original(self, one_hot, mask, doc_labels, **kwargs)
         if self.training:
             calls.append(1)
             if len(calls) >= 3:

@@ -359,6 +359,8 @@ def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(b
         keep = out.summary_mask
         assert torch.allclose(out.summary_one_hot, F.one_hot(summary, out.summary_one_hot.shape[-1]).float()
                               * keep[..., None], atol=1e-6)
+        # the hot tokens the reconstructor and the discriminator embed by lookup: the summary, -1 where not kept
+        assert torch.equal(out.one_hot_ids, torch.where(keep, summary, -1))
         out.losses["rec"].backward()
         encoder = model.compressor.get_encoder()
         for name, param in encoder.named_parameters():
@@ -384,6 +386,7 @@ def test_pretraining_forward_learns_lead_targets_and_rebuilds_from_them(built, b
     assert set(out.losses) == {"lead", "rec"}
     assert all(torch.isfinite(v) for v in out.losses.values())
     assert torch.equal(out.summary_one_hot.argmax(-1)[out.summary_mask], lead[out.summary_mask])
+    assert torch.equal(out.one_hot_ids, torch.where(out.summary_mask, lead, -1))
 
 
 # ---------------------------------------------------------------- copy head
@@ -478,6 +481,12 @@ def test_discriminator_reads_ids_and_one_hots_alike_and_passes_gradient(built, b
     assert torch.allclose(from_ids, from_one_hot, atol=1e-6)
     from_one_hot.sum().backward()
     assert one_hot.grad.abs().sum() > 0
+    # told the hot tokens (as the trainer does), the same logits and the same gradient, without the hardness check
+    told = one_hot.detach().clone().requires_grad_()
+    from_told = disc(one_hot=told, mask=mask, one_hot_ids=ids)
+    assert torch.allclose(from_told, from_one_hot, atol=1e-6)
+    from_told.sum().backward()
+    assert torch.allclose(told.grad, one_hot.grad, atol=1e-6)
 
 
 def test_discriminator_ignores_padding():
