@@ -19,7 +19,6 @@ step is bound by memory-bound elementwise kernels (docs/performance.md), fusion 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -31,12 +30,7 @@ import throughput  # (the same model, batches, supervised step, timing and resul
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default=str(throughput.ROOT / "configs" / "throughput.yaml"))
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
-    parser.add_argument("--data-dir", default=None, help="folder holding gigaword/ (default ../shared/data)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: 2048 on cuda, 64 on cpu")
+    parser = throughput.model_arguments(__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=10, help="timed batches, >= 1")
     parser.add_argument("--warmup", type=int, default=3, help="untimed batches first (the compilation among them)")
     parser.add_argument("--dynamic", action="store_true", help="compile with dynamic shapes (default: static)")

@@ -14,7 +14,6 @@ device time means the step is bound by Python and kernel launches, not by the ar
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -27,12 +26,7 @@ import throughput  # (benchmarks/throughput.py: the same model, batches and timi
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default=str(throughput.ROOT / "configs" / "throughput.yaml"))
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--batch-size", type=int, default=None, help="default: 2048 on cuda, 64 on cpu")
+    parser = throughput.model_arguments(__doc__.split("\n")[0])
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=3, help="profiled training steps")
     parser.add_argument("--sentences", type=int, default=None, help="default: one batch (2048 cuda, 256 cpu)")

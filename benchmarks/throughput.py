@@ -456,13 +456,20 @@ def beside(other: dict, label: str) -> dict:
     return {k.replace("summarize_", f"summarize_{label}_"): v for k, v in other.items() if k not in same}
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def model_arguments(description: str) -> argparse.ArgumentParser:
+    """A parser with the arguments `build_trainer` reads (the model, its data, device and batch), shared by the
+    benchmarks that build the throughput model."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", default=str(ROOT / "configs" / "throughput.yaml"))
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
     parser.add_argument("--data-dir", default=None, help="folder holding gigaword/ (default ../shared/data)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 2048 on cuda, 64 on cpu")
+    return parser
+
+
+def parse_args(argv):
+    parser = model_arguments(__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=10, help="timed steps of (a) and (b), >= 1")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
     parser.add_argument("--breakdown-steps", type=int, default=3, help="instrumented train steps (0 = none)")
