@@ -6,7 +6,7 @@
 DIR holds a copy of an older summae renamed to `summae_old` (imports rewritten), e.g.:
     git archive <commit> summae | tar -x -C /tmp/old && mv /tmp/old/summae /tmp/old/summae_old
     sed -i -E 's/(from|import) summae(\\.| )/\\1 summae_old\\2/g' /tmp/old/summae_old/*.py
-Both builds read the same config (configs/throughput.yaml, fp32 on CPU), the same tokenizer and the same
+Both builds read the same config (summae/configs/throughput.yaml, fp32 on CPU), the same tokenizer and the same
 batches; each round times one training step, one supervised step and one summarizing batch of each build,
 old and new back to back, so load from other processes hits both alike. Summarizing uses each build's
 default decoding (`--precision auto`) at summae summarize's batch, on a copy of the model (bf16 converts
@@ -40,7 +40,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 def build(package: str, cfg_overrides: list[str], out_dir: str):
     trainer_mod = importlib.import_module(f"{package}.trainer")
     config_mod = importlib.import_module(f"{package}.config")
-    cfg = config_mod.load_config(str(ROOT / "configs" / "throughput.yaml"), cfg_overrides)
+    cfg = config_mod.load_config(str(ROOT / "summae" / "configs" / "throughput.yaml"), cfg_overrides)
     return cfg, trainer_mod.Trainer(cfg, out_dir, device="cpu", echo=lambda s: None, progress=False)
 
 

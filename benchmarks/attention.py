@@ -5,7 +5,7 @@
 A summary is written one token at a time, so every attention call has one query per row: (B, H, 1, dh)
 against T keys (T <= 12 in the self-attention, the document's length in the cross-attention). Times, per
 dtype and T, `F.scaled_dot_product_attention` (with and without a padding mask) and the matmul form that
-summae.fastdecode uses for bf16 on CPU (q @ K^T, softmax, @ V, in fp32 over fp32 keys and values).
+summae.fast.static_cache uses for bf16 on CPU (q @ K^T, softmax, @ V, in fp32 over fp32 keys and values).
 Writes benchmarks/results/attention-<YYYYMMDD>-<hardware>.json.
 """
 

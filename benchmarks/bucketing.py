@@ -2,7 +2,7 @@
 
     python benchmarks/bucketing.py [--device cpu|cuda] [--bucket 32] [--rounds 2] [--out FILE]
 
-The model and the data are those of configs/throughput.yaml (batch 64 on CPU, 2048 on GPU). One trainer is
+The model and the data are those of summae/configs/throughput.yaml (batch 64 on CPU, 2048 on GPU). One trainer is
 built; its id matrix is served two ways: padded to 48 tokens in shuffled order (bucket 0), and in windows of
 `--bucket` batches sorted by length, each batch cut to its longest row. Each round times one whole window of
 main-phase training steps (write, D step, G step) with each, alternating, so both see the same spread of
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         parser.error("--bucket must be >= 2 and --rounds >= 1")
     import torch
 
-    from summae.batches import TensorBatches
+    from summae.train.batches import TensorBatches
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     targs = throughput.parse_args(["--device", device] + (["--data-dir", args.data_dir] if args.data_dir else [])
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     throughput.write_result("bucketing", {
         "load_average": throughput.load_average(), "device": device, "batch_size": t.batch_size,
         "bucket_batches": args.bucket, "rounds": rounds, "docs_per_s": total, "speedup": speedup,
-        "config": "configs/throughput.yaml (main-phase training steps)"}, out=args.out, device=device)
+        "config": "summae/configs/throughput.yaml (main-phase training steps)"}, out=args.out, device=device)
     return 0
 
 

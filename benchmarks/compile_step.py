@@ -3,7 +3,7 @@
     python benchmarks/compile_step.py [--device cpu|cuda] [--iters 10] [--warmup 3] [--dynamic]
         [--batch-size B] [--data-dir DIR] [--set k=v ...] [--out FILE]
 
-Builds the throughput model and batches as benchmarks/throughput.py does (configs/throughput.yaml; batch 64 on
+Builds the throughput model and batches as benchmarks/throughput.py does (summae/configs/throughput.yaml; batch 64 on
 the CPU, 2048 with bf16 autocast on a GPU), then compiles (`nn.Module.compile`, inductor) the encoder and
 decoder stacks of both seq2seq models: the layers where a step's many elementwise operations (layer norms,
 residual adds, dropout, GELU) could fuse. The summary writer calls the decoder layers one by one and stays
@@ -75,7 +75,7 @@ def eval_losses(trainer, model, batch) -> dict:
     """The generator's losses of one batch with dropout off: a summary written greedily, the lead targets."""
     import torch
 
-    from summae.bottleneck import lead_targets
+    from summae.train.pseudo import lead_targets
 
     cfg, vocab = trainer.cfg, model.vocab
     enc, comp_ids, comp_mask, target = throughput.writer_inputs(trainer, model, batch)

@@ -4,7 +4,7 @@
 
 On 2 CPU cores (torch 2.13), some of torch's kernels run as scalar loops at the shapes of a decoding step:
 masked_fill, argmax over the last dimension, and bool ops with a row broadcast along the last dimension.
-summae.bottleneck computes the same results another way (apply_mask, first_argmax, outer_and). This times
+summae.model.bottleneck computes the same results another way (apply_mask, first_argmax, outer_and). This times
 each pair (median of --repeats calls, no gradient, in one process), checks that the pair agrees, and writes
 benchmarks/results/cpu-ops-<YYYYMMDD>-<hardware>.json. Re-run it on a new torch: where torch's own op has
 become as fast, summae's way can go.
@@ -42,7 +42,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from summae.bottleneck import apply_mask, first_argmax, outer_and
+    from summae.decode.rules import apply_mask
+    from summae.fast.cpu_ops import first_argmax, outer_and
     from summae.runtime import tune_cpu_allocator
 
     allocator = tune_cpu_allocator()

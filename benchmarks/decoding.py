@@ -16,8 +16,8 @@ import model_on_dev
 
 
 def main(argv=None) -> int:
-    from summae.data import read_lines
-    from summae.readability import TrigramLM, readability
+    from summae.io import read_lines
+    from summae.eval.readability import TrigramLM, readability
     from summae.summarize import Summarizer
 
     args, docs, refs = model_on_dev.parse("decoding", __doc__.split("\n")[0], argv)

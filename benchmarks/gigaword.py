@@ -1,6 +1,6 @@
 """Gigaword benchmark: train from scratch, summarize dev with the default decoding, score dev and DUC-2003.
 
-    python benchmarks/gigaword.py [--config configs/gigaword.yaml] [--set k=v ...] [--data-dir DIR]
+    python benchmarks/gigaword.py [--config summae/configs/gigaword.yaml] [--set k=v ...] [--data-dir DIR]
         [--device cpu|cuda] [--minutes M | --steps N] [--seed S] [--labeled-pairs N] [--no-discriminator]
         [--run NAME] [--out FILE]
 
@@ -35,7 +35,7 @@ def hardware(device: str | None = None) -> tuple[str, str]:
 
 
 def eval_sets(data_dir: Path):
-    from summae.data import read_lines
+    from summae.io import read_lines
     from summae.pipeline import EvalSet
 
     giga, duc = data_dir / "gigaword", data_dir / "duc2003"
@@ -49,7 +49,7 @@ def eval_sets(data_dir: Path):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default=str(ROOT / "configs" / "gigaword.yaml"))
+    parser.add_argument("--config", default=str(ROOT / "summae" / "configs" / "gigaword.yaml"))
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--data-dir", default=None, help="folder holding gigaword/ and duc2003/ (default ../shared/data)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None)
@@ -69,9 +69,9 @@ def main(argv=None) -> int:
     from summae.cli import _quiet_libraries
     from summae.config import load_config
     from summae.errors import SummaeError
-    from summae.data import read_lines
+    from summae.io import read_lines
     from summae.pipeline import train_and_score
-    from summae.readability import TrigramLM
+    from summae.eval.readability import TrigramLM
 
     _quiet_libraries()
     started_at = commit()  # the code that trains: read now, not after a run that may outlast later commits

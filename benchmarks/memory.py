@@ -5,7 +5,7 @@
 
 Runs `summae` in subprocesses under an address-space cap (RLIMIT_AS, as `prlimit --as` sets it) and reads
 each child's own peak RSS (os.wait4 rusage):
-1. a tiny model (configs/tiny.yaml, 2 steps): only the model's size matters here, not its quality;
+1. a tiny model (summae/configs/tiny.yaml, 2 steps): only the model's size matters here, not its quality;
 2. `summae summarize` on generated files of --lines short lines each: equal peak RSS within 10%;
 3. `summae train` with data.streaming=true on a generated --train-gb GB text file and on a 1/100 sized one,
    --train-steps steps: equal peak RSS within 10%, and far below the file's size (the cap is below it).
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput  # (the result writer: commit, date, hardware)
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "configs" / "tiny.yaml"
+TINY = ROOT / "summae" / "configs" / "tiny.yaml"
 QUICK = ["tokenizer.train_sentences=400", "train.sample_every=0", "train.eval_every=0", "train.save_every=0"]
 
 
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     fields = {"load_average": [round(x, 2) for x in os.getloadavg()],
               "config": {"lines": args.lines, "train_gb": args.train_gb, "train_steps": args.train_steps,
-                         "cap_mb": args.cap_mb, "summarize_batch_size": args.batch_size, "model_config": "configs/tiny.yaml"},
+                         "cap_mb": args.cap_mb, "summarize_batch_size": args.batch_size, "model_config": "summae/configs/tiny.yaml"},
               **result}
     throughput.write_result("memory", fields, out=args.out)
     ok = all(v["exit_code"] == 0 for v in result["runs"].values())
@@ -170,7 +170,7 @@ def measure(args, work: Path, env: dict, say) -> dict:
     return {"cap_mb": args.cap_mb, "cap_kind": "RLIMIT_AS (address space) of each child, as prlimit --as",
             "peak_kind": "the child's own ru_maxrss (os.wait4)",
             "env": "ARROW_DEFAULT_MEMORY_POOL=system OMP_NUM_THREADS=1", "summarize_batch_size": args.batch_size,
-            "train_steps": args.train_steps, "model": "configs/tiny.yaml trained 2 steps",
+            "train_steps": args.train_steps, "model": "summae/configs/tiny.yaml trained 2 steps",
             "summarize_flat": flat(small, large),
             "train_flat": {**flat(runs["train_stream_small"], runs["train_stream_big"]),
                            "big_file_mb": round(runs["train_stream_big"]["file_bytes"] / 2**20),

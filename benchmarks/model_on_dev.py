@@ -19,7 +19,7 @@ ROUGE_KEYS = ("rouge1", "rouge2", "rougeL", "words")
 
 def parse(name: str, description: str, argv=None):
     """--model, --data-dir, --limit, --out; returns (args, dev documents, dev references)."""
-    from summae.data import read_lines
+    from summae.io import read_lines
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", required=True, help="a trained run directory (best/ or last/ inside)")
@@ -34,7 +34,7 @@ def parse(name: str, description: str, argv=None):
 
 
 def rouge(summaries: list[str], refs: list[str]) -> dict:
-    from summae.evaluation import rouge_scores
+    from summae.eval.rouge import rouge_scores
 
     scores = rouge_scores(summaries, [[r] for r in refs])
     return {k: round(scores[k], 2) for k in ROUGE_KEYS}

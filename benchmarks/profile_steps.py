@@ -3,7 +3,7 @@
     python benchmarks/profile_steps.py [--device cpu|cuda] [--out-dir DIR] [--steps N] [--sentences N]
         [--batch-size B] [--data-dir DIR] [--set k=v ...]
 
-Builds the model of configs/throughput.yaml as benchmarks/throughput.py does (same batches, same main-phase
+Builds the model of summae/configs/throughput.yaml as benchmarks/throughput.py does (same batches, same main-phase
 training step), runs --warmup untimed training steps, then profiles --steps training steps and one pass of
 the Summarizer's default decoding over --sentences dev sentences (after a warm-up pass). Writes to --out-dir:
 profile.json (wall times, operator and kernel-launch counts per step, the time split of summarizing into
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from summae.batches import encode_texts
+    from summae.tokenization import encode_texts
     from summae.cli import _quiet_libraries
     from summae.summarize import Summarizer, default_batch_size
 

@@ -35,8 +35,9 @@ def main(argv=None) -> int:
     from gigaword import commit, hardware  # benchmarks/ is on sys.path when this runs as a script
 
     from summae import READY_MODEL, Scorer, Summarizer
-    from summae.data import read_lines
-    from summae.evaluation import baseline_summaries, rouge_scores
+    from summae.io import read_lines
+    from summae.eval.baselines import baseline_summaries
+    from summae.eval.rouge import rouge_scores
     from summae.pipeline import bundled_test_set
 
     model = Path(args.model).resolve() if args.model else READY_MODEL

@@ -3,7 +3,7 @@
     python benchmarks/roofline.py [--throughput FILE] [--repeats 20] [--out FILE]
 
 Times torch's matrix products (the kind of work that is ~95% of the model FLOPs of every step) at the
-shapes the throughput model multiplies (configs/throughput.yaml: d_model 256, FFN 1024, vocabulary 8064)
+shapes the throughput model multiplies (summae/configs/throughput.yaml: d_model 256, FFN 1024, vocabulary 8064)
 and at one large square shape (the machine's best case), in fp32 (training on the CPU) and bf16
 (summarizing on the CPU), and reports GFLOP/s (median of --repeats). With --throughput it sets beside them
 the model FLOP rates that throughput JSON measured (`model_tflops_per_s`; for summarizing the formula counts

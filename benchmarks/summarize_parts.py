@@ -3,7 +3,7 @@
     python benchmarks/summarize_parts.py [--sentences 2048] [--passes 3] [--batch-size 256] [--precision auto]
         [--data-dir DIR] [--out FILE]
 
-Builds the throughput model (configs/throughput.yaml, untrained weights, the CLI's allocator tuning), then
+Builds the throughput model (summae/configs/throughput.yaml, untrained weights, the CLI's allocator tuning), then
 summarizes n dev sentences in one call per pass (length-sorted windows, as the CLI reads a file) after one
 untimed pass. Each pass reports its rate and the wall time of its parts, timed by wrapping them (no
 profiler: on 2 cores torch.profiler inflated elementwise ops up to 10x): the encoder, the static decoder's
@@ -37,8 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out")
     args = parser.parse_args(argv)
 
-    import summae.fastdecode as fastdecode
-    import summae.modeling as modeling
+    import summae.fast.static_cache as fastdecode
+    import summae.model.autoencoder as modeling
     from summae.runtime import tune_cpu_allocator
     from summae.summarize import BATCH_SIZE, Summarizer
 
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     print(f"median {median} sentences/s", file=sys.stderr)
     throughput.write_result("summarize-parts", {
         "allocator": allocator, "precision": summarizer.precision, "sentences": args.sentences, "batch_size": bs,
-        "model": "configs/throughput.yaml, untrained", "median_sentences_per_s": median, "passes": passes},
+        "model": "summae/configs/throughput.yaml, untrained", "median_sentences_per_s": median, "passes": passes},
         out=args.out)
     return 0
 

@@ -10,7 +10,7 @@
 #   (SentencePiece and tokenizing the corpus on the 16 CPU cores come first, untimed).
 """Throughput: one training step vs a supervised step of the same compressor, and the default summarizing.
 
-    python benchmarks/throughput.py [--config configs/throughput.yaml] [--device cpu|cuda] [--out FILE]
+    python benchmarks/throughput.py [--config summae/configs/throughput.yaml] [--device cpu|cuda] [--out FILE]
         [--iters N] [--warmup N] [--batch-size B] [--sentences N] [--data-dir DIR] [--set k=v ...]
         [--default-allocator]
 
@@ -268,7 +268,7 @@ def train_breakdown(trainer, model, batches, step0: int, reals, gen, clock: Cloc
     parts.wrap(model, "write_summary", "1_write_summary")  # inside 3_g_forward: it shares its encoder pass
     if trainer.writer is not None:  # CUDA graphs: a replay never calls write_summary
         parts.wrap(trainer, "writer", "1_write_summary_graphed")
-    import summae.modeling as modeling
+    import summae.model.autoencoder as modeling
 
     parts.wrap(model, "_encode", "encode")
     parts.wrap(model.compressor, "forward", "compressor")  # in write_summary: one call per decoding step
@@ -358,8 +358,8 @@ def supervised_step_fn(trainer, model):
     """(i, doc_labels) -> one supervised step of the compressor alone (no copy head), like the trainer's."""
     import torch
 
-    from summae.bottleneck import lead_targets, target_words
-    from summae.trainer import adamw
+    from summae.train.pseudo import lead_targets, target_words
+    from summae.train.trainer import adamw
 
     cfg, acc, vocab = trainer.cfg, trainer.accelerator, model.vocab
     compressor = model.compressor
@@ -389,7 +389,7 @@ def supervised_step_fn(trainer, model):
 
 
 def dev_sentences(cfg, n: int) -> list[str]:
-    from summae.data import read_lines
+    from summae.io import read_lines
 
     lines = [t for t in read_lines(cfg.resolve_path(cfg.data.dev_documents)) if t.strip()]
     return [lines[i % len(lines)] for i in range(n)]  # cycled when n exceeds the dev set (4000 lines)
@@ -412,7 +412,7 @@ def measure_summarize(cfg, trainer, model, device: str, n: int, clock: Clock, *,
     times and `summarize_unsorted_sentences_per_s` (the measure of the JSONs before 2026-11-29)."""
     import copy
 
-    from summae.batches import encode_texts
+    from summae.tokenization import encode_texts
     from summae.summarize import Summarizer
 
     bs = batch_size
@@ -460,7 +460,7 @@ def model_arguments(description: str) -> argparse.ArgumentParser:
     """A parser with the arguments `build_trainer` reads (the model, its data, device and batch), shared by the
     benchmarks that build the throughput model."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--config", default=str(ROOT / "configs" / "throughput.yaml"))
+    parser.add_argument("--config", default=str(ROOT / "summae" / "configs" / "throughput.yaml"))
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
     parser.add_argument("--data-dir", default=None, help="folder holding gigaword/ (default ../shared/data)")
@@ -488,7 +488,7 @@ def parse_args(argv):
 
 def build_trainer(args, device: str, out_dir: str):
     from summae.config import load_config
-    from summae.trainer import Trainer
+    from summae.train.trainer import Trainer
 
     gpu = device == "cuda"
     data_dir = Path(args.data_dir).resolve() if args.data_dir else ROOT.parent / "shared" / "data"

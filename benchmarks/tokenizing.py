@@ -1,13 +1,13 @@
-"""Tokenizing and detokenizing: transformers' calls vs the Rust tokenizer read directly (summae.batches).
+"""Tokenizing and detokenizing: transformers' calls vs the Rust tokenizer read directly (summae.train.batches).
 
     python benchmarks/tokenizing.py [--sentences N] [--rounds N] [--data-dir DIR] [--out FILE]
 
 Trains the throughput benchmark's tokenizer (SentencePiece unigram, 8000 pieces, on the first 20,000
 Gigaword training articles), then times, alternately for --rounds rounds, on N dev sentences:
-`tokenizer(texts, add_special_tokens=False)["input_ids"]` against `summae.batches.encode_texts`, and
-`tokenizer.batch_decode(ids, skip_special_tokens=True)` against `summae.batches.decode_texts` on 12-token
+`tokenizer(texts, add_special_tokens=False)["input_ids"]` against `summae.train.batches.encode_texts`, and
+`tokenizer.batch_decode(ids, skip_special_tokens=True)` against `summae.train.batches.decode_texts` on 12-token
 prefixes of those ids (summary-sized), and padding the ids into a (N, 48) tensor: Python lists into
-torch.tensor (pad_ids until 2026-11-30) against `summae.batches.pad_ids`. Checks that both ways agree. Reports microseconds
+torch.tensor (pad_ids until 2026-11-30) against `summae.train.batches.pad_ids`. Checks that both ways agree. Reports microseconds
 per sentence (medians) with all of the machine's cores, as `summae summarize` runs. Writes
 benchmarks/results/tokenizing-<YYYYMMDD>-<hardware>.json.
 """
@@ -38,8 +38,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from summae.batches import CHARS_PER_TOKEN_BOUND, decode_texts, encode_texts, pad_ids
-    from summae.data import read_lines
+    from summae.tokenization import CHARS_PER_TOKEN_BOUND, decode_texts, encode_texts, pad_ids
+    from summae.io import read_lines
     from summae.tokenization import train_sentencepiece
 
     data = Path(args.data_dir).resolve() if args.data_dir else ROOT.parent / "shared" / "data"
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     tokenizer = train_sentencepiece(articles, vocab_size=8000, max_words=13)
     dev = read_lines(data / "gigaword" / "dev.article.txt")
     texts = (dev * (args.sentences // len(dev) + 1))[: args.sentences]
-    limit = 47  # configs/throughput.yaml: max_source_tokens 48, less the EOS
+    limit = 47  # summae/configs/throughput.yaml: max_source_tokens 48, less the EOS
 
     def call():
         clipped = [t[: limit * CHARS_PER_TOKEN_BOUND] for t in texts]

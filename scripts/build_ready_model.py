@@ -1,4 +1,4 @@
-"""Build the ready model shipped in summae/data/ready/: train configs/ready.yaml on the bundled corpus on
+"""Build the ready model shipped in summae/data/ready/: train summae/configs/ready.yaml on the bundled corpus on
 the CPU for its fixed step budget, then export best/ for inference only.
 
     python scripts/build_ready_model.py                          # train runs/ready, export summae/data/ready
@@ -73,7 +73,7 @@ def git_commit() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="build_ready_model.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default=str(REPO / "configs" / "ready.yaml"), help="config (default configs/ready.yaml)")
+    p.add_argument("--config", default=str(REPO / "summae" / "configs" / "ready.yaml"), help="config (default summae/configs/ready.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value")
     p.add_argument("--run-dir", default="runs/ready", help="training run directory (default runs/ready)")
     p.add_argument("--from-run", help="skip training: export this existing run directory's best/ checkpoint")
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.from_run:
             run_dir = Path(args.from_run)
         else:
-            from summae.trainer import Trainer
+            from summae.train.trainer import Trainer
 
             cfg = load_config(args.config, args.set)
             if cfg.train.minutes is not None:

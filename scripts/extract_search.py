@@ -3,7 +3,7 @@
     python scripts/extract_search.py [--data-dir ../shared/data] [--alphas 1,1.5,2] [--betas 0.1,0.2,0.3]
         [--tune-docs 1000] [--words 10] [--set k=v ...] [--out benchmarks/results/extract-DATE-HW.json]
 
-Trains the recipe's tokenizer (configs/gigaword.yaml) on articles + headlines, builds the search from the
+Trains the recipe's tokenizer (summae/configs/gigaword.yaml) on articles + headlines, builds the search from the
 headline corpus and the training articles, and scores its 10-word extractions against the dev titles: a grid
 of (alpha, beta) on the first --tune-docs dev documents (how the recipe's values were picked), then the
 picked pair on all of dev and on DUC-2003, beside Lead-8 and Lead-10. This is the teacher the compressor
@@ -36,21 +36,22 @@ def main(argv=None) -> int:
     parser.add_argument("--tune-docs", type=int, default=1000, help="dev documents the grid is scored on")
     parser.add_argument("--words", type=int, default=10)
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override configs/gigaword.yaml (e.g. model.max_summary_tokens=20)")
+                        help="override summae/configs/gigaword.yaml (e.g. model.max_summary_tokens=20)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/extract-DATE-HW.json)")
     args = parser.parse_args(argv)
 
     from gigaword import commit, eval_sets, hardware
-    from summae.batches import encode_texts, pad_ids
+    from summae.tokenization import encode_texts, pad_ids
     from summae.config import load_config
-    from summae.data import read_lines
-    from summae.evaluation import baseline_summaries, rouge_scores
-    from summae.extract import Extractor
+    from summae.io import read_lines
+    from summae.eval.baselines import baseline_summaries
+    from summae.eval.rouge import rouge_scores
+    from summae.train.pseudo import Extractor
     from summae.pipeline import teacher_summaries
     from summae.tokenization import VocabInfo, sample_texts, train_sentencepiece
 
     begin = time.perf_counter()
-    cfg = load_config(ROOT / "configs" / "gigaword.yaml", [f"data.data_dir={args.data_dir}", *args.set])
+    cfg = load_config(ROOT / "summae" / "configs" / "gigaword.yaml", [f"data.data_dir={args.data_dir}", *args.set])
     giga = Path(args.data_dir) / "gigaword"
     articles, headlines = read_lines(str(giga / "train.article.txt")), read_lines(str(giga / "train.headline.txt"))
     m = cfg.model

@@ -2,7 +2,7 @@
 # The whole GPU job for one lent machine, in one command (~8 minutes on an H200):
 #   1. benchmarks/throughput.py --device cuda (issue 4: train step vs supervised step, summarizing, MFU), and
 #      benchmarks/tokenizing.py (transformers' tokenizer calls vs the Rust tokenizer, on the machine's cores);
-#   2. benchmarks/gigaword.py: the configs/gigaword.yaml recipe trained MINUTES minutes from scratch, then
+#   2. benchmarks/gigaword.py: the summae/configs/gigaword.yaml recipe trained MINUTES minutes from scratch, then
 #      dev (4,000 pairs) and DUC-2003 scored with ROUGE.
 # Result JSONs and logs go to $OUT (they come back from the machine); weights stay there.
 # Carry what scripts/make_gigaword_devdata.sh prepares: run(carry=[".devdata", ".whl"],

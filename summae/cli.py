@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 import warnings
@@ -36,7 +35,7 @@ def _quiet_libraries() -> None:
 # ---- train ----------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from summae.config import load_config
-    from summae.trainer import Trainer
+    from summae.train.trainer import Trainer
 
     cfg = load_config(args.config, args.set)
     out = Path(args.output_dir or Path("runs") / cfg.name)
@@ -120,7 +119,7 @@ def cmd_score(args) -> int:
 
 # ---- plot -------------------------------------------------------------------------------------------
 def cmd_plot(args) -> int:
-    from summae.plots import write_plots
+    from summae.train.plots import write_plots
 
     written = write_plots(args.run_dir, out_dir=args.output_dir, summaries=args.summaries,
                           references=args.references, field=args.field)
@@ -133,8 +132,8 @@ def cmd_plot(args) -> int:
 
 # ---- evaluate / baseline ---------------------------------------------------------------------------
 def cmd_evaluate(args) -> int:
-    from summae.evaluation import evaluate_files, format_table
-    from summae.summarize import OutputSink
+    from summae.eval.rouge import evaluate_files, format_table
+    from summae.io import OutputSink
 
     sink = OutputSink(args.output) if args.output else None  # an unwritable --output fails before scoring
     try:
@@ -156,8 +155,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from summae.evaluation import baseline_summaries, iter_texts
-    from summae.summarize import OutputSink
+    from summae.eval.baselines import baseline_summaries
+    from summae.io import iter_texts
+    from summae.io import OutputSink
 
     docs = iter_texts(args.input, field=args.field, encoding=args.encoding)  # streamed: constant memory
     sink = OutputSink(args.output)
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train on the bundled corpus, summarize its test part, score against Lead",
                        epilog=EPILOG, description="The main job on the bundled Debian corpus: train a small model "
                        "on CPU, summarize the 500 held-out descriptions, print ROUGE beside the Lead baselines.")
-    p.add_argument("--config", default="configs/demo.yaml", help="config (default configs/demo.yaml)")
+    p.add_argument("--config", default="demo", help="a YAML file or a shipped config name (default: demo)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value")
     p.add_argument("--output-dir", help="run directory (default runs/demo); must not hold a run yet")
     p.add_argument("--device", default="auto", choices=["auto", "cpu"], help="auto (GPU when present) or cpu")

@@ -94,11 +94,11 @@ class TrainConfig:
     mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
     tau: float = 1.0  # softmax temperature of the straight-through gradient, > 0
     sample_temperature: float = 1.0  # temperature of the summary sampled in training; 0 = greedy
-    cuda_graphs: bool = True  # on a CUDA device, write the training summaries from CUDA graphs (summae.cudagraphs)
+    cuda_graphs: bool = True  # on a CUDA device, write the training summaries from CUDA graphs (summae.fast.cuda_graphs)
     rec_weight: float = 1.0  # weight of the reconstruction loss
     adv_weight: float = 0.5  # weight of the adversarial loss on the generator (0 disables it)
     lead_weight: float = 0.1  # weight of the pseudo-summary loss after pretraining (keeps words readable)
-    pseudo: str = "lead"  # pseudo-summaries: "lead" (first k words) | "extract" (best k-word extraction, summae.extract)
+    pseudo: str = "lead"  # pseudo-summaries: "lead" (first k words) | "extract" (best k-word extraction, summae.train.pseudo)
     extract_alpha: float = 1.5  # extract: weight of word idf (content) against the headline bigram LM, >= 0
     extract_beta: float = 0.2  # extract: penalty per word of position in the document (lead prior), >= 0
     rec_word_dropout: float = 0.3  # share of reconstructor teacher-forcing inputs replaced by <unk>, [0, 1)
@@ -316,6 +316,30 @@ def _apply_override(raw: dict, item: str) -> None:
     node[parts[-1]] = value
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a config file and apply `--set` overrides."""
-    return Config.from_yaml(path, overrides)
+CONFIG_DIR = Path(__file__).parent / "configs"  # the shipped configs (package data): tiny, demo, gigaword, ...
+
+
+def shipped_configs() -> list[str]:
+    """Names of the configs that ship with summae (`--config demo` reads summae/configs/demo.yaml)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def resolve_config(path: str | Path) -> Path:
+    """A YAML file, or the name of a shipped config ("demo", "demo.yaml") when no such file exists."""
+    path = Path(path)
+    if path.exists():
+        return path
+    shipped = CONFIG_DIR / (path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml")
+    if path.parent == Path(".") and shipped.is_file():
+        return shipped
+    return path  # Config.from_yaml reports the missing file
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Read a config file (or a shipped config by name; None: the defaults alone) and apply `--set` overrides."""
+    if path is None:
+        raw: dict = {"name": "summae"}
+        for item in overrides or []:
+            _apply_override(raw, item)
+        return Config.from_dict(raw, where="--set").validated()
+    return Config.from_yaml(resolve_config(path), overrides)

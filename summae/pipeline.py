@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from summae.config import Config
-from summae.evaluation import baseline_summaries, format_table, rouge_scores
+from summae.eval.baselines import baseline_summaries
+from summae.eval.rouge import format_table, rouge_scores
 
 
 @dataclass
@@ -43,8 +44,8 @@ def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", bat
 
 
 def readability_rows(eval_set: EvalSet, hyps: list[str], lm) -> dict[str, dict]:
-    """Readability (summae.readability) of the model's summaries, Lead-8 and the first references."""
-    from summae.readability import readability
+    """Readability (summae.eval.readability) of the model's summaries, Lead-8 and the first references."""
+    from summae.eval.readability import readability
 
     docs = eval_set.documents
     return {"summae": readability(hyps, docs, lm), "lead8": readability(baseline_summaries(docs, lead=8), docs, lm),
@@ -52,11 +53,11 @@ def readability_rows(eval_set: EvalSet, hyps: list[str], lm) -> dict[str, dict]:
 
 
 def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[str], words: int) -> list[str]:
-    """The search that train.pseudo=extract distils (summae.extract), run on held-out documents: how good the
+    """The search that train.pseudo=extract distils (summae.train.pseudo), run on held-out documents: how good the
     teacher is, next to the student. Same tokenizer, length and source truncation as the model."""
     import torch
 
-    from summae.batches import decode_texts, encode_texts, pad_ids
+    from summae.tokenization import decode_texts, encode_texts, pad_ids
 
     ids, _ = encode_texts(tokenizer, documents, model_cfg.max_source_tokens - 1)
     docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=model_cfg.max_source_tokens)
@@ -70,8 +71,8 @@ def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[st
 def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device: str = "auto", echo=print,
                     progress: bool = True, lm=None) -> dict:
     """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines
-    (and, given a headline LM, the readability measures of summae.readability)."""
-    from summae.trainer import Trainer
+    (and, given a headline LM, the readability measures of summae.eval.readability)."""
+    from summae.train.trainer import Trainer
 
     trainer = Trainer(cfg, out, device=device, echo=echo, progress=progress)
     result = trainer.train()
@@ -103,7 +104,7 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
 
 def bundled_test_set(words: int) -> EvalSet:
     """The 500 held-out Debian descriptions and their synopses; Lead baselines at the model's length and 8."""
-    from summae.data import BUNDLED_DIR
+    from summae.io import BUNDLED_DIR
 
     rows = [json.loads(line) for line in (BUNDLED_DIR / "test.jsonl").read_text(encoding="utf-8").splitlines()]
     leads = sorted({words, 8})

@@ -22,6 +22,10 @@ import ctypes.util
 import os
 import sys
 
+import torch
+
+from summae.errors import SummaeError
+
 # mallopt parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
@@ -67,3 +71,36 @@ def _tune() -> str:
     if not (mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
         return "default (mallopt refused)"
     return "tuned"
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """fp32 or bf16. auto: bf16 where the hardware multiplies bf16 natively (CUDA with bf16; a CPU with AMX or
+    AVX512-BF16), fp32 elsewhere. The summaries barely move (docs/performance.md: dev R-1 within 0.1), and
+    on such hardware bf16 summarizing is ~1.5-2x faster."""
+    if precision not in PRECISIONS:
+        raise SummaeError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
+
+
+def native_bf16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+        return any(probe is not None and probe() for probe in probes)
+    return False
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SummaeError(f"--device {device}: no CUDA device is available here")
+    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
+        raise SummaeError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    return device

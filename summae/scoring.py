@@ -15,10 +15,11 @@ from pathlib import Path
 
 import torch
 
-from summae.batches import encode_texts, pad_ids
-from summae.bottleneck import words_for_request
+from summae.tokenization import encode_texts, pad_ids
+from summae.decode.rules import words_for_request
 from summae.errors import SummaeError
-from summae.summarize import annotate_file, pick_device
+from summae.io import annotate_file
+from summae.runtime import pick_device
 
 
 class Scorer:
@@ -33,7 +34,7 @@ class Scorer:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "auto") -> "Scorer":
-        from summae.factory import load_for_inference
+        from summae.model.build import load_for_inference
 
         cfg, tokenizer, model = load_for_inference(path, with_reconstructor=True)
         return cls(cfg, tokenizer, model, device=pick_device(device))

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
-import sys
-from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
 
-from summae.batches import decode_texts, encode_texts, pad_ids
-from summae.bottleneck import words_for_request
+from summae.decode.rules import clean_summary, words_for_request
 from summae.errors import SummaeError
+from summae.io import annotate_file
+from summae.runtime import pick_device, resolve_precision
+from summae.tokenization import decode_texts, encode_texts, pad_ids
 
 
 SORT_WINDOW = 16  # batches read ahead and sorted by length, so a batch pads to similar lengths
@@ -53,9 +51,6 @@ def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield window
 
 
-def clean_summary(text: str, limit: int) -> str:
-    """One line, single spaces, never more than `limit` words."""
-    return " ".join(text.split()[:limit])
 
 
 class Summarizer:
@@ -69,7 +64,7 @@ class Summarizer:
                  cuda_graphs: bool = True):
         """precision: fp32, bf16 or auto (see resolve_precision). Anything but fp32 converts the model's
         compressor to that dtype in place, so pass a model only this Summarizer uses (from_pretrained does).
-        cuda_graphs: on a CUDA device, replay greedy decoding from CUDA graphs (summae.cudagraphs); the
+        cuda_graphs: on a CUDA device, replay greedy decoding from CUDA graphs (summae.fast.cuda_graphs); the
         summaries are the same, the host launches one graph per batch instead of each kernel."""
         self.cfg, self.tokenizer = cfg, tokenizer
         self.device = torch.device(device)
@@ -85,7 +80,7 @@ class Summarizer:
             set_attention(self.model.compressor, "eager")
         self.writer = None  # CUDA graphs of the greedy decoding (BART decoders: the static-cache loop only)
         if cuda_graphs and self.device.type == "cuda" and self.model.fast_decoding:
-            from summae.cudagraphs import GraphedWriter
+            from summae.fast.cuda_graphs import GraphedWriter
 
             self.writer = GraphedWriter(self.model)
         # tokenize the next window in a background thread while this one decodes: on a GPU the host is free
@@ -97,7 +92,7 @@ class Summarizer:
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "auto", precision: str = "auto",
                         cuda_graphs: bool = True) -> "Summarizer":
-        from summae.factory import load_for_inference
+        from summae.model.build import load_for_inference
 
         cfg, tokenizer, model = load_for_inference(path)
         return cls(cfg, tokenizer, model, device=pick_device(device), precision=precision, cuda_graphs=cuda_graphs)
@@ -179,7 +174,7 @@ class Summarizer:
         width = max(len(x) for x in ids) + 1  # the batch's longest document + EOS: no all-padding columns
         graphed = self.writer is not None and beams == 1
         if graphed:  # a few widths, so a few captured graphs (padding columns are masked)
-            from summae.cudagraphs import padded_width
+            from summae.fast.cuda_graphs import padded_width
 
             width = padded_width(width, self.cfg.model.max_source_tokens)
         docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)
@@ -197,144 +192,16 @@ class Summarizer:
         return [clean_summary(d, int(k)) if t.strip() else "" for d, k, t in zip(decoded, target.tolist(), texts)]
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """fp32 or bf16. auto: bf16 where the hardware multiplies bf16 natively (CUDA with bf16; a CPU with AMX or
-    AVX512-BF16), fp32 elsewhere. The summaries barely move (docs/performance.md: dev R-1 within 0.1), and
-    on such hardware bf16 summarizing is ~1.5-2x faster."""
-    if precision not in PRECISIONS:
-        raise SummaeError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "auto":
-        return precision
-    return "bf16" if native_bf16(device) else "fp32"
 
 
-def native_bf16(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-        return any(probe is not None and probe() for probe in probes)
-    return False
 
 
-def pick_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SummaeError(f"--device {device}: no CUDA device is available here")
-    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
-        raise SummaeError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
-    return device
 
 
-class OutputSink:
-    """Writes lines to a file through FILE.partial (renamed to FILE at the end) or streams them to stdout.
-
-    Lines go to FILE.partial as they are made (line-buffered), so FILE keeps its previous content until the
-    run succeeds, and a run that fails, is interrupted (Ctrl-C) or is killed outright leaves what it wrote as
-    FILE.partial, complete lines only but for the last. A re-run starts FILE.partial afresh.
-    """
-
-    def __init__(self, path: str | None):
-        self.path = None if path in (None, "-") else Path(path)
-        self.handle = None
-        self.written = 0  # lines written so far
-        if self.path is not None:
-            self.partial = Path(str(self.path) + ".partial")
-            directory = self.path.parent if str(self.path.parent) else Path(".")
-            if self.path.is_dir():
-                raise SummaeError(f"cannot write {self.path}: it is a directory")
-            if not directory.is_dir():
-                raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
-            if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
-                raise SummaeError(f"cannot write {self.path}: permission denied")
-            if self.partial.is_dir():
-                raise SummaeError(f"cannot write {self.partial}: it is a directory")
-            # the mode of the file it replaces, else the umask's default (as a plain `> FILE` would give)
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask
-            try:
-                self.partial.unlink(missing_ok=True)  # a stale one from an earlier run, perhaps read-only
-                fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            except OSError as err:
-                raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
-            os.fchmod(fd, mode)  # os.open applied the umask; the old file's mode may be wider
-            self.handle = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
-
-    def write(self, line: str) -> None:
-        if self.handle is None:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-        else:
-            self.handle.write(line + "\n")
-        self.written += 1
-
-    def finish(self, ok: bool) -> None:
-        """ok: FILE.partial becomes FILE. Not ok: FILE.partial stays if it holds anything, else it goes."""
-        if self.handle is None or self.handle.closed:
-            return
-        try:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            self.handle.close()
-            if ok:
-                os.replace(self.partial, self.path)
-            elif not self.written:
-                self.partial.unlink(missing_ok=True)
-        except OSError as err:  # e.g. the disk filled up
-            if not self.handle.closed:
-                self.handle.close()
-            raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
 
 
-def annotate_file(input_path: str, output_path: str | None, produce, *, field: str, output_field: str,
-                  overwrite: bool, fmt: str | None, skip_bad: bool, encoding: str, progress: bool,
-                  as_line=str) -> dict:
-    """The file driver of `summarize` and `score`: stream the records of input_path, feed their texts to
-    produce(texts) -> values (in order, one per text), write each value as a txt line (`as_line`) or into the
-    jsonl record's `output_field`, through an OutputSink. Returns counts: documents, skipped (bad records)."""
-    from tqdm.auto import tqdm
-
-    from summae.data import iter_records
-
-    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
-    records: deque = deque()  # records waiting for their values (at most one batch window)
-
-    def texts() -> Iterator[str]:
-        for record, text in reader:
-            if record is not None and output_field in record and not overwrite:
-                raise SummaeError(f"{input_path}: a record already has a field {output_field!r}; pass --overwrite "
-                                  f"or choose --output-field")
-            records.append(record)
-            yield text
-
-    sink = OutputSink(output_path)
-    done = 0
-    bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
-    try:
-        for value in produce(texts()):
-            record = records.popleft()
-            if record is None:
-                sink.write(as_line(value))
-            else:
-                record[output_field] = value
-                sink.write(json.dumps(record, ensure_ascii=False))
-            done += 1
-            bar.update(1)
-    except BaseException:
-        sink.finish(ok=False)
-        raise
-    finally:
-        bar.close()
-    if done == 0:
-        sink.finish(ok=False)
-        raise SummaeError(f"{input_path} holds no documents")
-    sink.finish(ok=True)
-    return {"documents": done, "skipped": getattr(reader, "skipped", 0)}
 
 
 def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,

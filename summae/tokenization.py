@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from summae.errors import SummaeError
@@ -132,3 +133,61 @@ class VocabInfo:
         self.word_start = self.word_start.to(device)
         self.banned = self.banned.to(device)
         return self
+
+
+# characters kept before tokenizing: far more than max tokens, so truncation is decided on tokens,
+# but a 1 MB single-line document does not cost a 1 MB tokenization
+CHARS_PER_TOKEN_BOUND = 16
+
+
+def rust_tokenizer(tokenizer):
+    """The Rust `tokenizers.Tokenizer` behind a transformers fast tokenizer, or None (a slow, Python one).
+
+    A fast tokenizer's `tokenizer(texts)` and `batch_decode(ids)` call it and then build Python objects around
+    its output (dicts of lists, attention masks): for one-line documents that costs as much as the
+    tokenizing itself, on one core, while the Rust part runs on all of them (docs/performance.md)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not hasattr(backend, "encode_batch") or getattr(tokenizer, "split_special_tokens", False):
+        return None
+    if getattr(backend, "truncation", None) is not None or getattr(backend, "padding", None) is not None:
+        return None  # a saved tokenizer.json may switch these on; tokenizer(...) switches them off per call
+    return backend
+
+
+def encode_texts(tokenizer, texts: list[str], max_tokens: int) -> tuple[list[list[int]], int]:
+    """Token ids without special tokens, cut to max_tokens; also the number of texts that were cut. The ids
+    are `tokenizer(texts, add_special_tokens=False)["input_ids"]`, read from the Rust tokenizer directly
+    where there is one."""
+    clipped = [t[: max_tokens * CHARS_PER_TOKEN_BOUND] for t in texts]
+    backend = rust_tokenizer(tokenizer)
+    if backend is not None:
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # _fast: no character offsets
+        ids = [e.ids for e in encode(clipped, add_special_tokens=False)]
+    else:
+        ids = tokenizer(clipped, add_special_tokens=False)["input_ids"]
+    cut = sum(len(x) > max_tokens for x in ids)
+    return [x[:max_tokens] for x in ids], cut
+
+
+def decode_texts(tokenizer, ids) -> list[str]:
+    """tokenizer.batch_decode(ids, skip_special_tokens=True), from the Rust tokenizer where there is one.
+    ids: a (B, T) tensor, or a list of id lists or 1-d tensors (what batch_decode takes)."""
+    ids = ids.tolist() if isinstance(ids, torch.Tensor) else [x.tolist() if isinstance(x, torch.Tensor) else x
+                                                                for x in ids]
+    backend = rust_tokenizer(tokenizer)
+    if backend is None or getattr(tokenizer, "clean_up_tokenization_spaces", False):
+        # the clean-up is Python, and transformers versions differ in where they apply it
+        return tokenizer.batch_decode(ids, skip_special_tokens=True)
+    return backend.decode_batch(ids, skip_special_tokens=True)
+
+
+def pad_ids(rows: list[list[int]], *, eos_id: int, pad_id: int, width: int) -> torch.Tensor:
+    """Rows + EOS, padded to `width` columns: list of lists -> (N, width) long tensor."""
+    # rows written into one numpy array: ~3x faster than torch.tensor over padded Python lists, which cost
+    # ~3.4 us a row on this project's 2-core CPU (benchmarks/tokenizing.py), 2,048 rows a batch on a GPU
+    out = np.full((len(rows), width), pad_id, dtype=np.int64)
+    for i, row in enumerate(rows):
+        row = row[: width - 1]
+        out[i, : len(row)] = row
+        out[i, len(row)] = eos_id
+    return torch.from_numpy(out)

@@ -15,7 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "configs" / "tiny.yaml"
+TINY = REPO / "summae" / "configs" / "tiny.yaml"
 # the shared run: tiny.yaml as it is, except a smaller tokenizer sample (SentencePiece time)
 TINY_RUN_SETS = ["tokenizer.train_sentences=400"]
 
@@ -70,7 +70,7 @@ def cli(capsys):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """One `summae train --config configs/tiny.yaml` run (6 steps), trained once per session.
+    """One `summae train --config summae/configs/tiny.yaml` run (6 steps), trained once per session.
 
     Returns a dict: dir (the run directory), code, out, err. Tests must not modify the directory.
     """

@@ -1,4 +1,4 @@
-"""summae.bottleneck: length rules, sampling, straight-through one-hots and lead targets on hand-made tensors.
+"""summae.model.bottleneck: length rules, sampling, straight-through one-hots and lead targets on hand-made tensors.
 
 The hand-made vocabulary (V = 8):
     0 <pad>  1 </s>  2 <unk>  3 "▁a"  4 "▁b"  5 "c"  6 "d"  7 <len_1>
@@ -13,11 +13,13 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
-                               first_argmax, outer_and,
-                               empty_ends, ends_before, hard_ids, lead_targets, length_rule_mask, piece_positions,
-                               repeat_mask, soft_embed, straight_through, target_words, word_counts, word_ends,
-                               words_for_request)
+from summae.decode.rules import (advance_word, after_eos_mask, apply_mask, choose, document_word_mask, empty_ends,
+                                 ends_before, length_rule_mask, piece_positions, repeat_mask, word_counts, word_ends,
+                                 words_for_request)
+from summae.fast.cpu_ops import first_argmax, outer_and
+from summae.fast.spelling import choose_spelled
+from summae.model.bottleneck import hard_ids, soft_embed, straight_through
+from summae.train.pseudo import lead_targets, target_words
 
 PAD, EOS, UNK, A, B, C, D, LEN1 = range(8)
 WORD_START = torch.tensor([False, False, False, True, True, False, False, False])

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, TINY, shown_lines
 
 TEST_JSONL = REPO / "summae" / "data" / "debian" / "test.jsonl"
-MAX_WORDS, DEFAULT_WORDS = 6, 4  # configs/tiny.yaml: summary.max_words, summary.default_words
+MAX_WORDS, DEFAULT_WORDS = 6, 4  # summae/configs/tiny.yaml: summary.max_words, summary.default_words
 
 
 @pytest.fixture(scope="module")
@@ -446,7 +446,7 @@ def test_resolve_precision():
     import torch
 
     from summae.errors import SummaeError
-    from summae.summarize import native_bf16, resolve_precision
+    from summae.runtime import native_bf16, resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
@@ -506,8 +506,8 @@ def test_cli_leaves_tokenizer_parallelism_to_the_user(monkeypatch):
 
 
 def test_parallel_tokenizing_gives_the_same_ids(tiny_run, monkeypatch):
-    from summae.batches import encode_texts
-    from summae.factory import load_for_inference
+    from summae.tokenization import encode_texts
+    from summae.model.build import load_for_inference
 
     _, tokenizer, _ = load_for_inference(tiny_run["dir"] / "best")
     texts = [f"the {i} quick brown foxes jumped over {i * 7} lazy dogs near the river bank" for i in range(300)]

@@ -9,8 +9,8 @@ from summae.config import Config, load_config
 from summae.errors import SummaeError
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "configs" / "tiny.yaml"
-SHIPPED = sorted((REPO / "configs").glob("*.yaml"))
+TINY = REPO / "summae" / "configs" / "tiny.yaml"
+SHIPPED = sorted((REPO / "summae" / "configs").glob("*.yaml"))
 
 
 def write(tmp_path, text, name="cfg.yaml"):
@@ -68,8 +68,18 @@ def test_every_shipped_config_loads(path):
     assert cfg.data.train_files, f"{path.name} names no training files"
 
 
-def test_the_shipped_configs_include_tiny():
-    assert TINY in SHIPPED
+def test_a_shipped_config_loads_by_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the packaged file is found by name
+    assert load_config("tiny") == load_config(TINY) == load_config("tiny.yaml")
+    (tmp_path / "tiny.yaml").write_text("name: mine\nmodel:\n  d_model: 32\n  heads: 2\n")
+    assert load_config("tiny.yaml").model.d_model == 32  # a file in the working directory comes first
+    with pytest.raises(SummaeError, match="config file not found: nope.yaml"):
+        load_config("nope.yaml")
+
+
+def test_no_config_means_the_defaults_plus_set():
+    cfg = load_config(None, ["train.lr=1e-3"])
+    assert cfg.train.lr == 1e-3 and cfg.model == Config().model
 
 
 # ---------------------------------------------------------------- --set overrides

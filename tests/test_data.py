@@ -1,4 +1,4 @@
-"""summae.data: loading user files through datasets, record-by-record reading, the bundled corpus."""
+"""summae.io: loading user files through datasets, record-by-record reading, the bundled corpus."""
 
 import gzip
 import io
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from summae import data
+from summae import io as data
 from summae.errors import SummaeError
 
 DOCS = ["the cat sat on the mat .", "stocks fell sharply on monday", "ünïcödé text — fine"]

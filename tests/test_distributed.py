@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "configs" / "tiny.yaml"
+TINY = REPO / "summae" / "configs" / "tiny.yaml"
 STEPS = 4  # 2 lead-pretraining + 2 main-phase steps: both kinds of step go through DDP
 
 
@@ -34,7 +34,7 @@ def worker(out_dir: str) -> int:
     """One rank: train STEPS steps, then write rank<i>.json with hashes of its weights and its batches."""
     sys.path.insert(0, str(REPO))
     from summae.config import load_config
-    from summae.trainer import Trainer
+    from summae.train.trainer import Trainer
 
     sets = ["tokenizer.train_sentences=400", f"train.steps={STEPS}", "train.pretrain_steps=2", "train.sample_every=0",
             "train.eval_every=0", "train.save_every=0", "train.log_every=2", "model.dropout=0.1"]

@@ -1,4 +1,4 @@
-"""Tests for summae.evaluation: ROUGE protocol, DUC cut, baselines, file reading and reports."""
+"""Tests for summae.eval.rouge: ROUGE protocol, DUC cut, baselines, file reading and reports."""
 
 import io
 import json
@@ -12,16 +12,9 @@ from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
 from summae.errors import SummaeError
-from summae.evaluation import (
-    NON_LATIN_WARNING,
-    baseline_summaries,
-    evaluate_files,
-    format_table,
-    lead_words,
-    prefix_bytes,
-    read_texts,
-    rouge_scores,
-)
+from summae.eval.rouge import NON_LATIN_WARNING, evaluate_files, format_table, rouge_scores
+from summae.eval.baselines import baseline_summaries, lead_words, prefix_bytes
+from summae.io import read_texts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,4 +1,4 @@
-"""Pseudo-summaries by search (summae.extract): word hashing, a bigram LM whose probabilities sum to one, a
+"""Pseudo-summaries by search (summae.train.pseudo): word hashing, a bigram LM whose probabilities sum to one, a
 dynamic program that finds the same extraction as brute force, and pieces that come out in document order."""
 
 import itertools
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from summae.bottleneck import lead_targets
-from summae.extract import Extractor, word_keys
+from summae.train.pseudo import lead_targets
+from summae.train.pseudo import Extractor, word_keys
 
 PAD, EOS = 0, 1
 WORD_START = torch.tensor([False, False] + [True] * 10 + [False] * 4)  # pieces 2..11 start words, 12..15 continue

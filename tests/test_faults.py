@@ -21,9 +21,9 @@ from safetensors.torch import load_file
 
 from summae import checkpoint
 from summae.config import TrainConfig, load_config
-from summae.guards import FaultGuard
-from summae.modeling import SummaeModel
-from summae.trainer import Trainer
+from summae.train.guards import FaultGuard
+from summae.model.autoencoder import SummaeModel
+from summae.train.trainer import Trainer
 
 NAN = float("nan")
 
@@ -443,7 +443,8 @@ def paused_train(argv: list[str]) -> int:
     where: step (between the D and the G update of that step), saved (right after last/ of that step was
     written), writing (inside the write of last/: in fill, after the discriminator file), eval (inside the dev
     evaluation of that step). Run in a subprocess by the kill test: `python -c` imports this module."""
-    from summae import checkpoint as ckpt, cli, trainer as trainer_module
+    from summae import checkpoint as ckpt, cli
+    from summae.train import trainer as trainer_module
 
     where, at = os.environ["PAUSE_AT"].split(":")
     at, Trainer_ = int(at), trainer_module.Trainer

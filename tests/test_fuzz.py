@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summae import config as config_module
-from summae.data import iter_records, read_lines
+from summae.io import iter_records, read_lines
 from summae.errors import SummaeError
-from summae.evaluation import read_texts
+from summae.io import read_texts
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _names = itertools.count()  # a fresh file name per example: tmp_path is shared by all of a test's examples

@@ -9,8 +9,9 @@ from conftest import TINY
 
 from summae.config import load_config
 from summae.errors import SummaeError
-from summae.labeled import LabeledBatches, load_pairs
-from summae.trainer import Trainer
+from summae.train.labeled import LabeledBatches
+from summae.io import load_pairs
+from summae.train.trainer import Trainer
 
 
 def write_pairs(path, n):

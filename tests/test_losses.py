@@ -1,11 +1,11 @@
-"""summae.losses on hand-made logits, checked against values computed by hand."""
+"""summae.model.losses on hand-made logits, checked against values computed by hand."""
 
 import math
 
 import pytest
 import torch
 
-from summae.losses import accuracy, discriminator_loss, generator_adv_loss, token_nll, token_nll_per_sequence
+from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss, token_nll, token_nll_per_sequence
 
 PAD = 0
 

@@ -12,13 +12,14 @@ import torch
 import torch.nn.functional as F
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.batches import encode_texts, pad_ids
-from summae.bottleneck import apply_mask, document_word_mask, ends_before, word_counts
+from summae.tokenization import encode_texts, pad_ids
+from summae.decode.rules import apply_mask, document_word_mask, ends_before, word_counts
 from summae.config import load_config
-from summae.discriminator import Discriminator
-from summae.factory import build_models, load_for_inference, padded_vocab_size
-from summae.losses import token_nll
-from summae.modeling import SummaeModel, cross_projections_once, shift_right
+from summae.model.discriminator import Discriminator
+from summae.model.build import build_models, load_for_inference, padded_vocab_size
+from summae.model.losses import token_nll
+from summae.model.autoencoder import SummaeModel, shift_right
+from summae.fast.bart import cross_projections_once
 from summae.tokenization import VocabInfo, length_token, train_sentencepiece
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,12 +37,12 @@ def docs():
 @pytest.fixture(scope="module", params=[True, False], ids=["copy", "nocopy"])
 def cfg(request):
     """tiny.yaml with and without the copy (pointer) head on the compressor."""
-    return load_config(REPO / "configs" / "tiny.yaml", ["train.rec_word_dropout=0", f"model.copy={request.param}"])
+    return load_config(REPO / "summae" / "configs" / "tiny.yaml", ["train.rec_word_dropout=0", f"model.copy={request.param}"])
 
 
 @pytest.fixture(scope="module")
 def tokenizer(docs):
-    base = load_config(REPO / "configs" / "tiny.yaml")
+    base = load_config(REPO / "summae" / "configs" / "tiny.yaml")
     return train_sentencepiece(docs, vocab_size=base.tokenizer.vocab_size, max_words=base.summary.max_words)
 
 
@@ -375,7 +376,7 @@ def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(b
 
 
 def test_pretraining_forward_learns_lead_targets_and_rebuilds_from_them(built, batch, cfg):
-    from summae.bottleneck import lead_targets
+    from summae.train.pseudo import lead_targets
 
     model, _, vocab = built
     doc, target = batch
@@ -431,10 +432,10 @@ def test_pure_copying_puts_all_mass_on_the_document_tokens(built, batch, cfg):
 
 
 def test_copy_head_mixture_is_the_gated_sum_of_both_distributions_in_values_and_gradients():
-    """p = g * softmax(logits) + (1 - g) * (attention summed per token id), as the docstring of summae.pointer
+    """p = g * softmax(logits) + (1 - g) * (attention summed per token id), as the docstring of summae.model.copy_head
     writes it, built from a dense (B, T, V) copy table here; the head's own forms (with gradient, and in place
     without) must give the same values, and the same gradients."""
-    from summae.pointer import LOG_FLOOR, CopyHead
+    from summae.model.copy_head import LOG_FLOOR, CopyHead
 
     torch.manual_seed(0)
     head = CopyHead(16)
@@ -535,7 +536,7 @@ def test_copy_head_is_saved_beside_the_compressor_and_required_on_load(saved, cf
     import shutil
 
     from summae.errors import SummaeError
-    from summae.modeling import COPY_HEAD_FILE
+    from summae.model.autoencoder import COPY_HEAD_FILE
 
     assert (saved / "compressor" / COPY_HEAD_FILE).is_file() == cfg.model.copy
     if cfg.model.copy:
@@ -591,7 +592,7 @@ def test_forward_writes_the_summary_from_its_own_encoder_pass(built, batch):
 
 
 
-# ---------------------------------------------------------------- static-cache decoding (summae.fastdecode)
+# ---------------------------------------------------------------- static-cache decoding (summae.fast.static_cache)
 
 
 def test_the_static_cache_decoder_is_used_for_bart_compressors(built):
@@ -601,7 +602,7 @@ def test_the_static_cache_decoder_is_used_for_bart_compressors(built):
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_static_cache_decoding_writes_what_transformers_loop_writes(built, batch, temperature):
-    """The same summaries, token for token, from summae.fastdecode and from transformers' own KV-cache loop."""
+    """The same summaries, token for token, from summae.fast.static_cache and from transformers' own KV-cache loop."""
     model, _, _ = built
     doc, target = batch
     comp_ids, comp_mask = compressor_inputs(model, doc, target)
@@ -620,7 +621,7 @@ def test_static_cache_decoding_writes_what_transformers_loop_writes(built, batch
 def test_static_cache_step_scores_match_a_teacher_forced_pass(built, batch, matmul_attention):
     """Each step's logits and hidden state equal the teacher-forced decoder's at that position, with the
     attention as SDPA and as the two matmuls (bf16 on CPU uses those)."""
-    from summae.fastdecode import StaticDecoder
+    from summae.fast.static_cache import StaticDecoder
 
     model, _, vocab = built
     doc, target = batch
@@ -645,7 +646,7 @@ def test_bf16_static_decoding_on_cpu_attends_in_fp32(built, batch):
     model's as those of bf16 SDPA."""
     import copy
 
-    from summae.fastdecode import StaticDecoder
+    from summae.fast.static_cache import StaticDecoder
 
     model, _, vocab = built
     doc, target = batch
@@ -675,7 +676,7 @@ def test_bf16_static_decoding_on_cpu_attends_in_fp32(built, batch):
 def test_static_cache_decoding_is_not_offered_for_other_architectures():
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from summae.fastdecode import supports
+    from summae.fast.static_cache import supports
 
     t5 = T5ForConditionalGeneration(T5Config(vocab_size=64, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2))
     assert not supports(t5)
@@ -729,7 +730,7 @@ def test_forward_masks_the_written_summary_with_the_spelling_rule_too(built, bat
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_sync_free_decoding_writes_the_same_summaries(built, batch, temperature):
-    """write_summary(sync_free=True), what summae.cudagraphs captures: all steps, no host reads, same ids."""
+    """write_summary(sync_free=True), what summae.fast.cuda_graphs captures: all steps, no host reads, same ids."""
     model, _, _ = built
     doc, target = batch
     comp_ids, comp_mask = compressor_inputs(model, doc, target)
@@ -739,7 +740,7 @@ def test_sync_free_decoding_writes_the_same_summaries(built, batch, temperature)
 
 
 def test_padded_width_rounds_up_within_the_limit():
-    from summae.cudagraphs import WIDTH_STEP, padded_width
+    from summae.fast.cuda_graphs import WIDTH_STEP, padded_width
 
     assert WIDTH_STEP == 8
     assert [padded_width(w, 48) for w in (1, 8, 9, 41, 47, 48)] == [8, 8, 16, 48, 48, 48]
@@ -768,7 +769,7 @@ def _fake_capture(writer, captured):
 
 def _writer_inputs(built, batch):
     """A GraphedWriter on the built model, its inputs (enc, comp_ids, comp_mask, target) and write_summary's ids."""
-    from summae.cudagraphs import GraphedWriter
+    from summae.fast.cuda_graphs import GraphedWriter
 
     model, _, _ = built
     doc, target = batch
@@ -819,7 +820,7 @@ def _narrow_batch(built, batch, width):
 def test_graphed_writer_pads_training_widths_and_writes_the_same_summaries(built, batch, monkeypatch, temperature):
     """pad_to (training): widths rounded up to WIDTH_STEP with masked padding; greedy and sampled summaries are
     the ones write_summary gives at the batch's own width (the Gumbel noise does not depend on the width)."""
-    from summae.cudagraphs import GraphedWriter
+    from summae.fast.cuda_graphs import GraphedWriter
 
     model, _, _ = built
     args = _narrow_batch(built, batch, 13)  # comp_ids: 14 columns, padded to 16
@@ -841,7 +842,7 @@ def test_graphed_writer_pads_training_widths_and_writes_the_same_summaries(built
 
 
 def test_graphed_writer_keys_graphs_by_temperature(built, batch, monkeypatch):
-    from summae.cudagraphs import GraphedWriter
+    from summae.fast.cuda_graphs import GraphedWriter
 
     model, _, _ = built
     writer = GraphedWriter(model)
@@ -907,7 +908,7 @@ def test_training_writer_graphs_read_the_live_weights_under_autocast(built, batc
     optimizer changes them), writes what eager decoding writes with the new weights."""
     import copy
 
-    from summae.cudagraphs import GraphedWriter
+    from summae.fast.cuda_graphs import GraphedWriter
 
     model = copy.deepcopy(built[0]).cuda().eval()
     doc, target = (x.cuda() for x in batch)
@@ -936,7 +937,7 @@ ODD_TEXTS = SAMPLES + ["", " ", "  two  spaces\tand a tab  ", "</s> <pad> <unk> 
 
 def test_encode_texts_reads_the_rust_tokenizer_with_the_ids_of_the_call(tokenizer, docs):
     """encode_texts takes the ids from the Rust tokenizer directly; they are tokenizer(...)'s, cut alike."""
-    from summae.batches import rust_tokenizer
+    from summae.tokenization import rust_tokenizer
 
     assert rust_tokenizer(tokenizer) is not None
     texts = docs[:200] + ODD_TEXTS
@@ -949,7 +950,7 @@ def test_encode_texts_reads_the_rust_tokenizer_with_the_ids_of_the_call(tokenize
 
 
 def test_decode_texts_equals_batch_decode(tokenizer):
-    from summae.batches import decode_texts
+    from summae.tokenization import decode_texts
 
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(0, len(tokenizer), (300, 14), generator=gen).tolist() + [[], [0, 1, 2], [1] * 5]
@@ -963,7 +964,7 @@ def test_tokenizers_without_a_plain_rust_path_use_the_call(tokenizer, docs):
     encode_texts and decode_texts go through transformers, with the same results as before."""
     import copy
 
-    from summae.batches import decode_texts, rust_tokenizer
+    from summae.tokenization import decode_texts, rust_tokenizer
 
     class Slow:  # what encode_texts needs of a Python tokenizer: the call and batch_decode
         def __init__(self, inner):

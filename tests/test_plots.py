@@ -40,7 +40,7 @@ def test_plot_writes_losses_discriminator_and_length_pngs(cli, tmp_path):
 
 
 def test_plot_without_a_discriminator_skips_its_plot(tmp_path):
-    from summae.plots import write_plots
+    from summae.train.plots import write_plots
 
     run = write_metrics(tmp_path / "run", discriminator=False)
     assert sorted(p.name for p in write_plots(run)) == ["losses.png", "summary_length.png"]
@@ -59,7 +59,7 @@ def test_plot_histogram_from_summaries_and_references(cli, tmp_path):
 
 
 def test_histogram_from_the_dev_lengths_file(tmp_path):
-    from summae.plots import LENGTHS_FILE, write_plots
+    from summae.train.plots import LENGTHS_FILE, write_plots
 
     run = write_metrics(tmp_path / "run")
     (run / LENGTHS_FILE).write_text(json.dumps({"summary_words": [3, 4, 4], "reference_words": [5, 2, 4]}))
@@ -130,9 +130,9 @@ def test_training_writes_tensorboard_logs_when_installed(tiny_run):
 
 def test_after_training_with_dev_references_writes_the_histogram(tiny_run, tmp_path):
     """The end of a run with dev references: dev_lengths.json from the final model's greedy summaries."""
-    from summae.factory import load_for_inference
-    from summae.plots import LENGTHS_FILE, after_training
-    from summae.training_eval import DevSet
+    from summae.model.build import load_for_inference
+    from summae.train.plots import LENGTHS_FILE, after_training
+    from summae.train.dev_eval import DevSet
 
     cfg, tokenizer, model = load_for_inference(tiny_run["dir"])
     texts = ["APT is the command-line package manager of Debian systems, with dependency resolution.",
@@ -153,7 +153,7 @@ def test_after_training_with_dev_references_writes_the_histogram(tiny_run, tmp_p
 
 
 def test_after_training_reports_a_plot_problem_instead_of_failing(tmp_path):
-    from summae.plots import after_training
+    from summae.train.plots import after_training
 
     class NoRefs:
         refs = None

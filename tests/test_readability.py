@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from summae.readability import TrigramLM, novel_share, readability, repeated_share, words
+from summae.eval.readability import TrigramLM, novel_share, readability, repeated_share, words
 
 HEADLINES = [
     "police arrest man after bank robbery", "stocks fall as oil prices rise", "police arrest two after shooting",

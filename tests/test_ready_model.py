@@ -46,7 +46,7 @@ def test_weights_are_fp16_on_disk_and_fp32_once_loaded():
     import torch
     from safetensors.torch import load_file
 
-    from summae.factory import load_for_inference
+    from summae.model.build import load_for_inference
 
     on_disk = load_file(str(READY / "compressor" / "model.safetensors"))
     assert {t.dtype for t in on_disk.values() if t.is_floating_point()} == {torch.float16}
@@ -85,7 +85,7 @@ def test_ready_model_summaries_overlap_the_references(test_docs):
     """A floor under the measured R-1 (29.08 on all 500 with whole-word bf16 decoding; 26.15 before), so a broken
     export fails here."""
     from summae import READY_MODEL, Summarizer
-    from summae.evaluation import rouge_scores
+    from summae.eval.rouge import rouge_scores
 
     hyps = Summarizer.from_pretrained(READY_MODEL, device="cpu")([r["document"] for r in test_docs])
     assert rouge_scores(hyps, [[r["summary"]] for r in test_docs])["rouge1"] > 20

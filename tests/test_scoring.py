@@ -44,7 +44,7 @@ def test_score_is_the_reconstruction_loss_of_the_greedy_summary(scorer, records)
     import torch
     import torch.nn.functional as F
 
-    from summae.batches import encode_texts, pad_ids
+    from summae.tokenization import encode_texts, pad_ids
 
     model, cfg = scorer.model, scorer.cfg
     ids, _ = encode_texts(scorer.tokenizer, [records[0]["document"]], cfg.model.max_source_tokens - 1)

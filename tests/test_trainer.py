@@ -1,4 +1,4 @@
-"""The trainer on configs/tiny.yaml: weights move, the run directory is complete, resume continues the count,
+"""The trainer on summae/configs/tiny.yaml: weights move, the run directory is complete, resume continues the count,
 a second run in the same directory is refused, and training without real texts works."""
 
 import json
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from summae.config import load_config
-from summae.metrics import MetricLogger
-from summae.trainer import Trainer
+from summae.train.metrics import MetricLogger
+from summae.train.trainer import Trainer
 
 SMALL = ["tokenizer.train_sentences=400", "train.sample_every=0"]  # shrink the tokenizer sample, no sample tables
 CHECKPOINT_FILES = ("config.yaml", "compressor", "reconstructor", "discriminator.safetensors", "trainer_state.json")
@@ -210,7 +210,7 @@ def test_training_without_real_texts_raises_no_scheduler_warning(without_real):
 
 def test_dev_set_with_references_selects_best_by_rouge(tmp_path):
     rows = [json.loads(line) for line in
-            (Path(TINY).parents[1] / "summae/data/debian/test.jsonl").read_text(encoding="utf-8").splitlines()[:8]]
+            (Path(TINY).parents[1] / "data/debian/test.jsonl").read_text(encoding="utf-8").splitlines()[:8]]
     docs, refs = tmp_path / "dev_docs.txt", tmp_path / "dev_refs.txt"
     docs.write_text("".join(r["document"] + "\n" for r in rows), encoding="utf-8")
     refs.write_text("".join(r["summary"] + "\n" for r in rows), encoding="utf-8")
@@ -265,7 +265,7 @@ def test_metric_logger_averages_a_key_over_the_steps_that_reported_it(tmp_path):
 
 
 def test_pad_ids_appends_eos_cuts_and_pads():
-    from summae.batches import pad_ids
+    from summae.tokenization import pad_ids
 
     out = pad_ids([[5, 6], [], [7, 8, 9, 10, 11]], eos_id=1, pad_id=0, width=4)
     assert out.tolist() == [[5, 6, 1, 0], [1, 0, 0, 0], [7, 8, 9, 1]]
@@ -275,7 +275,7 @@ def test_pad_ids_appends_eos_cuts_and_pads():
 @settings(max_examples=60, deadline=None)
 def test_pad_ids_equals_padding_python_lists(rows, width):
     """pad_ids (rows written into a numpy array) against the plain form it replaced: lists padded in Python."""
-    from summae.batches import pad_ids
+    from summae.tokenization import pad_ids
 
     expected = [row[: width - 1] + [1] + [0] * (width - 1 - len(row[: width - 1])) for row in rows]
     out = pad_ids(rows, eos_id=1, pad_id=0, width=width)
@@ -284,7 +284,7 @@ def test_pad_ids_equals_padding_python_lists(rows, width):
 
 
 def test_tensor_batches_are_reproducible_resumable_and_split_by_rank():
-    from summae.batches import TensorBatches
+    from summae.train.batches import TensorBatches
 
     ids = torch.arange(24).reshape(12, 2)
     one = TensorBatches(ids, 3, seed=5)
@@ -310,7 +310,7 @@ def ragged(n: int, width: int, seed: int = 0) -> torch.Tensor:
 
 @pytest.mark.parametrize("bucket", [0, 1, 4])
 def test_length_bucketed_batches_cover_each_epoch_once_per_rank_and_are_cut_to_their_longest_row(bucket):
-    from summae.batches import TensorBatches
+    from summae.train.batches import TensorBatches
 
     ids = ragged(96, 10)
     ranks = [TensorBatches(ids, 4, seed=3, rank=r, world=2, pad_id=0, bucket=bucket) for r in range(2)]
@@ -327,7 +327,7 @@ def test_length_bucketed_batches_cover_each_epoch_once_per_rank_and_are_cut_to_t
 
 
 def test_length_buckets_carry_less_padding_than_shuffled_batches():
-    from summae.batches import TensorBatches
+    from summae.train.batches import TensorBatches
 
     ids = ragged(512, 40)
 
@@ -342,7 +342,7 @@ def test_length_buckets_carry_less_padding_than_shuffled_batches():
 def test_streamed_batches_are_bucketed_cut_and_resumable():
     from datasets import Dataset
 
-    from summae.batches import StreamBatches
+    from summae.train.batches import StreamBatches
 
     class Tok:  # a text of n words is n tokens
         def __call__(self, texts, add_special_tokens=False):
@@ -365,7 +365,7 @@ def test_streamed_batches_are_bucketed_cut_and_resumable():
 
 
 def test_tensor_batches_of_a_tiny_corpus_repeat_rows():
-    from summae.batches import TensorBatches
+    from summae.train.batches import TensorBatches
 
     batch = TensorBatches(torch.arange(4).reshape(2, 2), 5, seed=0).batch(0)
     assert batch.shape == (5, 2)
@@ -464,11 +464,11 @@ def test_same_seed_and_data_give_the_same_summaries_twice(tiny_run, tmp_path):
 @pytest.mark.parametrize("gpu, native, expected", [(True, True, "bf16"), (True, False, "no"), (False, True, "no")])
 def test_auto_precision_is_bf16_only_on_a_gpu_that_multiplies_it_natively(monkeypatch, gpu, native, expected):
     """auto: bf16 on a CUDA GPU with bf16; fp32 on GPUs without it and on every CPU (AVX512-BF16 or not)."""
-    import summae.summarize
-    from summae.trainer import training_precision
+    import summae.runtime
+    from summae.train.trainer import training_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
-    monkeypatch.setattr(summae.summarize, "native_bf16", lambda device: native)
+    monkeypatch.setattr(summae.runtime, "native_bf16", lambda device: native)
     assert training_precision("auto", "auto") == expected
     assert training_precision("auto", "cpu") == "no"  # --device cpu on a GPU machine
     for given in ("no", "bf16", "fp16"):  # given explicitly: used as given, on any hardware

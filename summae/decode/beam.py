@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from summae.bottleneck import advance_word, apply_mask, empty_ends
+from summae.decode.rules import advance_word, apply_mask, empty_ends
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ by name; the trainer decides their weights.
 from __future__ import annotations
 
 import inspect
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,14 +18,14 @@ from torch import nn
 from safetensors.torch import save_file
 from transformers.modeling_outputs import BaseModelOutput
 
-from summae.bottleneck import (advance_word, after_eos_mask, apply_mask, choose, choose_spelled, document_word_mask,
-                               empty_ends, ends_before, length_rule_mask, repeat_mask, rule_table, soft_embed,
-                               straight_through, word_counts)
-from summae.config import Config
-from summae.errors import SummaeError
-from summae.fastdecode import StaticDecoder, supports as static_decoding_supported
-from summae.losses import token_nll, token_nll_per_sequence
-from summae.pointer import CopyHead
+from summae.decode.rules import (advance_word, after_eos_mask, apply_mask, choose, document_word_mask, empty_ends,
+                                 ends_before, length_rule_mask, repeat_mask, rule_table, word_counts)
+from summae.fast.bart import cross_projections_once
+from summae.fast.spelling import choose_spelled
+from summae.model.bottleneck import soft_embed, straight_through
+from summae.fast.static_cache import StaticDecoder, supports as static_decoding_supported
+from summae.model.losses import token_nll, token_nll_per_sequence
+from summae.model.copy_head import CopyHead
 from summae.tokenization import VocabInfo
 
 
@@ -41,63 +41,8 @@ class SummaeOutput:
     summary_ids: torch.Tensor | None = None  # (B, S) the summaries written in this forward (write_temperature)
 
 
-@contextmanager
-def cross_projections_once(model, rows: int):
-    """Within: a BART decoder's cross-attention projects the keys and values of the first `rows` rows of the
-    encoder states only and repeats them, for encoder states that are those rows repeated (enc.repeat(k, 1, 1)).
-
-    The values and every gradient are the same (the repeated rows are equal, so the weights' gradient sums the
-    same products, and the encoder's gets the same sum through the first copy), for 1/k of the projections'
-    work: the training step decodes the written summaries and the lead targets of one encoder pass. Other
-    architectures run as they are.
-    """
-    from transformers import BartForConditionalGeneration
-
-    projections = [proj for layer in model.get_decoder().layers
-                   for proj in (layer.encoder_attn.k_proj, layer.encoder_attn.v_proj)
-                   ] if type(model) is BartForConditionalGeneration else []
-    if not projections or any(type(proj) is not nn.Linear for proj in projections):
-        yield
-        return
-
-    def once(proj):
-        def forward(states):  # (k * rows, L, D) -> the projection of the first rows, repeated k times
-            return F.linear(states[:rows], proj.weight, proj.bias).repeat(states.shape[0] // rows, 1, 1)
-        return forward
-
-    for proj in projections:
-        proj.forward = once(proj)
-    try:
-        yield
-    finally:
-        for proj in projections:
-            del proj.forward
 
 
-def build_seq2seq(cfg: Config, vocab_size: int, vocab: VocabInfo):
-    """A BART-style seq2seq from the config, or a pretrained one (local directory or hub name)."""
-    from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration
-
-    m = cfg.model
-    if m.pretrained:
-        try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(m.pretrained, use_safetensors=True)  # never unpickle
-        except (OSError, ValueError) as err:
-            raise SummaeError(f"cannot load a seq2seq model from {m.pretrained!r}: {str(err).splitlines()[0]}") from None
-        if model.get_input_embeddings().weight.shape[0] < vocab_size:
-            model.resize_token_embeddings(vocab_size)
-        return model
-    config = BartConfig(
-        vocab_size=vocab_size, d_model=m.d_model, encoder_layers=m.encoder_layers, decoder_layers=m.decoder_layers,
-        encoder_attention_heads=m.heads, decoder_attention_heads=m.heads, encoder_ffn_dim=m.ffn_dim,
-        decoder_ffn_dim=m.ffn_dim, dropout=m.dropout, attention_dropout=0.0, activation_dropout=0.0,
-        max_position_embeddings=max(m.max_source_tokens, m.max_summary_tokens) + 2,
-        pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id, bos_token_id=vocab.start_id,
-        decoder_start_token_id=vocab.start_id, forced_eos_token_id=None, forced_bos_token_id=None,
-        scale_embedding=False,  # soft embeddings (one_hot @ E) must equal token lookups exactly
-        tie_word_embeddings=True,
-    )
-    return BartForConditionalGeneration(config)
 
 
 def _cache_kwarg(model) -> str:
@@ -131,7 +76,7 @@ class SummaeModel(nn.Module):
         self.max_summary_tokens = max_summary_tokens
         self.tau = tau
         self.rec_word_dropout = rec_word_dropout
-        # summaries are written with summae.fastdecode's static KV cache when the compressor is a BART model
+        # summaries are written with summae.fast.static_cache's static KV cache when the compressor is a BART model
         self.fast_decoding = static_decoding_supported(compressor)
         self.whole_words = whole_words  # copied words are spelled as in the document (document_word_mask)
         boundary = vocab.word_start.clone()
@@ -200,7 +145,7 @@ class SummaeModel(nn.Module):
 
         enc: the compressor's encoder states (B, L+1, D) when the caller already has them. sync_free: never
         read a value back to the host (all max_summary_tokens steps run, even once every row has ended), so
-        that a CUDA graph can capture the decoding (summae.cudagraphs); the summaries are the same. Returns
+        that a CUDA graph can capture the decoding (summae.fast.cuda_graphs); the summaries are the same. Returns
         (B, S) ids: the summary, its EOS, then pad.
         """
         enc = self._encode(comp_ids, comp_mask) if enc is None else enc
@@ -291,8 +236,8 @@ class SummaeModel(nn.Module):
     @torch.no_grad()
     def beam_summary(self, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: torch.Tensor, *,
                      beams: int) -> torch.Tensor:
-        """Beam search under the same length rules (see summae.decoding). Returns (B, S) ids."""
-        from summae.decoding import beam_search
+        """Beam search under the same length rules (see summae.decode.beam). Returns (B, S) ids."""
+        from summae.decode.beam import beam_search
 
         return beam_search(self, comp_ids, comp_mask, target, beams=beams)
 
@@ -309,7 +254,7 @@ class SummaeModel(nn.Module):
         write_temperature and no summary_ids, the summaries are written here first (out.summary_ids). The
         last `sup_rows` rows are labeled pairs (semi-supervised option): their lead_ids are references, and
         their loss is "sup" instead of "lead". writer: writes the summaries in place of `write_summary`, with the
-        same arguments (a summae.cudagraphs.GraphedWriter: CUDA graphs).
+        same arguments (a summae.fast.cuda_graphs.GraphedWriter: CUDA graphs).
         """
         start, pad = self.vocab.start_id, self.vocab.pad_id
         enc = self._encode(comp_ids, comp_mask)  # (B, L+1, D)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from summae.bottleneck import soft_embed
+from summae.model.bottleneck import soft_embed
 
 
 class Discriminator(nn.Module):

@@ -15,16 +15,14 @@ Gigaword ROUGE F1 rises with length and scores are only comparable at equal leng
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
-import sys
 import warnings
-from collections.abc import Iterator
 
 from rouge_score import rouge_scorer
 
 from summae.errors import SummaeError
+from summae.eval.baselines import prefix_bytes
+from summae.io import read_texts
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 DUC_BYTES = 75  # DUC task 1 scores the first 75 bytes of each summary
@@ -38,39 +36,12 @@ def _scorer() -> rouge_scorer.RougeScorer:
     return rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
 
 
-def _check_n(n, what: str) -> None:
-    # bool is an int subclass; `lead=True` is a user mistake, not "lead 1".
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise SummaeError(f"{what} must be an integer >= 1, got {n!r}")
 
 
-def lead_words(document: str, n: int) -> str:
-    """The first `n` whitespace-separated words of `document`, joined by single spaces."""
-    _check_n(n, "lead")
-    return " ".join(document.split()[:n])
 
 
-def prefix_bytes(document: str, n: int) -> str:
-    """The first `n` UTF-8 bytes of `document`, without a broken trailing character, stripped.
-
-    Leading whitespace is dropped before cutting: it carries no content and should not use up the budget.
-    A multi-byte character that straddles the cut is dropped whole (decode with errors="ignore" only ever
-    removes the incomplete tail, because the input itself is valid UTF-8).
-    """
-    _check_n(n, "prefix")
-    cut = document.strip().encode("utf-8")[:n]
-    return cut.decode("utf-8", errors="ignore").rstrip()
 
 
-def baseline_summaries(
-    documents: list[str], *, lead: int | None = None, prefix: int | None = None
-) -> list[str]:
-    """Lead-N words (`lead=N`) or first-N-bytes (`prefix=N`) summaries; exactly one of the two."""
-    if (lead is None) == (prefix is None):
-        raise SummaeError("pass exactly one of lead (words) or prefix (bytes) for a baseline")
-    if lead is not None:
-        return [lead_words(doc, lead) for doc in documents]
-    return [prefix_bytes(doc, prefix) for doc in documents]
 
 
 def _kept_fraction(texts: list[str]) -> float:
@@ -135,75 +106,12 @@ def rouge_scores(hyps: list[str], refs: list[list[str]], *, duc: bool = False) -
     return result
 
 
-def _open_input(path: str):
-    """(display name, binary file) for a path, or for stdin given "-"; one-line errors for the usual misses."""
-    if path == "-":
-        return "<stdin>", sys.stdin.buffer
-    try:
-        return path, open(path, "rb")
-    except FileNotFoundError:
-        raise SummaeError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise SummaeError(f"{path} is a directory, expected a text file") from None
-    except PermissionError:
-        raise SummaeError(f"{path} is not readable (permission denied)") from None
 
 
-def _jsonl_value(name: str, number: int, line: str, field: str) -> str:
-    # Blank lines are an error rather than skipped: skipping would misalign hypotheses and references.
-    if not line.strip():
-        raise SummaeError(f"{name} line {number}: empty line, expected a JSON object")
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise SummaeError(f"{name} line {number}: malformed JSON ({err.msg}, column {err.colno})") from None
-    except RecursionError:
-        raise SummaeError(f"{name} line {number}: malformed JSON (nested too deeply)") from None
-    if not isinstance(record, dict):
-        raise SummaeError(f"{name} line {number}: expected a JSON object, got {type(record).__name__}")
-    if field not in record:
-        raise SummaeError(f"{name} line {number}: record has no field {field!r}")
-    value = record[field]
-    if not isinstance(value, str):
-        kind = type(value).__name__
-        raise SummaeError(f"{name} line {number}: field {field!r} is {kind}, expected text")
-    return value
 
 
-def iter_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
-    """read_texts one line at a time (constant memory); the file is opened, and checked, right away."""
-    from summae.data import _decode_line, check_encoding
-
-    encoding = check_encoding(encoding)
-    # The extension decides, not the content: a .txt line that happens to be JSON is still one text.
-    is_jsonl = field is not None if path == "-" else path.lower().endswith(".jsonl")
-    if is_jsonl and field is None:
-        raise SummaeError(f"{path} is jsonl: pass --field NAME")
-    name, handle = _open_input(path)
-
-    def lines() -> Iterator[str]:
-        offset = 0  # bytes before the current line, for error messages
-        with handle if path != "-" else contextlib.nullcontext(handle):
-            # Split on b"\n" only (not str.splitlines' \r, \x0b, \u2028...): line i is what `sed -n {i}p` prints.
-            for number, raw in enumerate(handle, start=1):
-                line = _decode_line(name, number, raw.removesuffix(b"\n"), offset=offset, encoding=encoding)
-                offset += len(raw)
-                line = line.removesuffix("\r")
-                yield _jsonl_value(name, number, line, field) if is_jsonl else line
-
-    return lines()
 
 
-def read_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") -> list[str]:
-    """One text per line of a .txt file, or the `field` of each record of a .jsonl file ("-" = stdin).
-
-    Text files keep empty lines as "" so line i still matches line i of the other files. A .jsonl file
-    needs `field` (no default: guessing "summary" would silently score the wrong column). For "-", the
-    input is read as jsonl when `field` is given, as text otherwise; `field` is ignored for text files so
-    a jsonl hypothesis file can be scored against plain-text references. `encoding`: the files' encoding
-    (UTF-8 by default; any encoding that writes "\\n" as one byte, such as latin-1).
-    """
-    return list(iter_texts(path, field=field, encoding=encoding))
 
 
 def format_table(rows: dict[str, dict]) -> str:

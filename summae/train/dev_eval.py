@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from summae.batches import decode_texts, encode_texts, pad_ids
-from summae.bottleneck import words_for_request
-from summae.summarize import clean_summary
+from summae.tokenization import decode_texts, encode_texts, pad_ids
+from summae.decode.rules import words_for_request
+from summae.decode.rules import clean_summary
 
 EVAL_BATCH = 256
 
@@ -57,7 +57,7 @@ def summarize_ids(model, ids: torch.Tensor, words: int, max_words: int):
 @torch.no_grad()
 def evaluate_dev(model, disc, dev: DevSet) -> dict:
     """Dev metrics: ROUGE when references exist, reconstruction loss and discriminator view always."""
-    from summae.evaluation import rouge_scores
+    from summae.eval.rouge import rouge_scores
 
     was_training = model.training
     model.eval()

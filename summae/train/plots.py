@@ -165,7 +165,7 @@ def _pretrain_steps(run_dir: Path) -> int | None:
 def read_lengths(run_dir: Path, summaries: str | None, references: str | None,
                  field: str | None) -> tuple[list[int], list[int]] | None:
     """(summary words, reference words): from the two files when given, else RUN_DIR/dev_lengths.json, else None."""
-    from summae.evaluation import read_texts
+    from summae.io import read_texts
 
     if (summaries is None) != (references is None):
         raise SummaeError("give --summaries and --references together (line-aligned files)")
@@ -213,7 +213,7 @@ def write_plots(run_dir: str | Path, *, out_dir: str | Path | None = None, summa
 
 def save_dev_lengths(run_dir: Path, model, dev) -> None:
     """RUN_DIR/dev_lengths.json: word counts of the model's greedy dev summaries and of the dev references."""
-    from summae.training_eval import decode, summarize_ids
+    from summae.train.dev_eval import decode, summarize_ids
 
     summaries, targets = summarize_ids(model, dev.ids, dev.words, dev.max_words)
     texts = decode(dev.tokenizer, summaries, targets)

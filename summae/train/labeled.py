@@ -7,34 +7,14 @@ Never part of the unsupervised recipe: only `data.labeled_pairs > 0` turns it on
 
 from __future__ import annotations
 
-import random
-
 import torch
 
-from summae.batches import TensorBatches, encode_texts, pad_ids
-from summae.bottleneck import lead_targets
-from summae.errors import SummaeError
-
-SUBSET_SEED = 1234  # fixed: the labeled subset must not change with train.seed
+from summae.train.batches import TensorBatches
+from summae.tokenization import encode_texts, pad_ids
+from summae.train.pseudo import lead_targets
 
 
-def load_pairs(paths: list[str], n: int, *, doc_field: str, summary_field: str) -> tuple[list[str], list[str]]:
-    """The first n pairs of a fixed permutation of all (document, summary) records in `paths` (jsonl)."""
-    from summae.data import iter_records, resolve_files
 
-    pairs = []
-    for path in resolve_files(paths):
-        for record, document in iter_records(path, field=doc_field, fmt="jsonl"):
-            summary = record.get(summary_field)
-            if not isinstance(summary, str):
-                raise SummaeError(f"{path}: a labeled record has no string field {summary_field!r}")
-            if document.strip() and summary.strip():
-                pairs.append((document, summary))
-    if len(pairs) < n:
-        raise SummaeError(f"data.labeled_pairs is {n}, but {', '.join(paths)} holds only {len(pairs)} pairs")
-    random.Random(SUBSET_SEED).shuffle(pairs)
-    chosen = pairs[:n]
-    return [d for d, _ in chosen], [s for _, s in chosen]
 
 
 class LabeledBatches:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import torch
 
+from summae.decode.rules import word_counts
+
 DISCOUNT = 0.75  # Kneser-Ney absolute discount
 BOS_KEY, EOS_KEY = -1, -2  # hash keys of the sentence boundaries (real word hashes are >= 0)
 _P = (1_000_003, 998_244_353)  # two polynomial hashes of a word's pieces, combined into one int64 key
@@ -181,3 +183,26 @@ class Extractor:
                                                                                                  self.pad_id))
         out.scatter_(1, lengths[:, None], self.eos_id)
         return out
+
+
+def target_words(doc_words: torch.Tensor, *, ratio_min: float, ratio_max: float, min_words: int, max_words: int,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training length targets: ratio * document words, ratio ~ U[ratio_min, ratio_max], clamped. (B,) -> (B,)."""
+    ratio = torch.rand(doc_words.shape, generator=generator) * (ratio_max - ratio_min) + ratio_min
+    words = torch.round(doc_words.float() * ratio).long()
+    words = words.clamp(min_words, max_words)
+    return torch.minimum(words, doc_words.clamp(min=1))
+
+
+def lead_targets(doc_ids: torch.Tensor, target: torch.Tensor, *, word_start: torch.Tensor, max_tokens: int,
+                 eos_id: int, pad_id: int) -> torch.Tensor:
+    """Pseudo-summaries: the first `target` words of each document, then EOS, padded. (B, L) -> (B, max_tokens)."""
+    counts = word_counts(doc_ids, word_start) + word_start[doc_ids].long()  # (B, L): words up to and incl. here
+    keep = (counts <= target[:, None]) & (doc_ids != pad_id) & (doc_ids != eos_id)
+    keep[:, max_tokens - 1:] = False  # room for EOS
+    lengths = keep.sum(1)  # (B,) tokens kept; keep is a prefix because counts only grow
+    out = torch.full((doc_ids.shape[0], max_tokens), pad_id, dtype=doc_ids.dtype, device=doc_ids.device)
+    width = min(max_tokens, doc_ids.shape[1])
+    out[:, :width] = torch.where(keep[:, :width], doc_ids[:, :width], torch.full_like(doc_ids[:, :width], pad_id))
+    out.scatter_(1, lengths[:, None], eos_id)
+    return out

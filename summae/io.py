@@ -20,7 +20,10 @@ import logging
 import lzma
 import math
 import os
+import random
 import sys
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 from summae.errors import SummaeError
@@ -35,7 +38,7 @@ _FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".p
 _TEXT_DTYPES = ("string", "large_string", "null")  # column types accepted as text (null: no text at all)
 _RECORD_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "jsonl"}  # RecordReader's, by extension
 # notices such as skipped-record counts; with no logging set up, Python prints the bare message on stderr
-_log = logging.getLogger("summae.data")
+_log = logging.getLogger("summae.io")
 
 
 # ---------------------------------------------------------------- paths and formats
@@ -446,3 +449,201 @@ def iter_records(path: str, *, field: str = "document", skip_bad: bool = False, 
 def read_lines(path, *, encoding: str = "utf-8") -> list[str]:
     """All lines of a small text file, newlines stripped (e.g. the discriminator's headlines)."""
     return [text for _, text in RecordReader(path, fmt="txt", encoding=encoding)]
+
+
+SUBSET_SEED = 1234  # fixed: the labeled subset must not change with train.seed
+
+
+def load_pairs(paths: list[str], n: int, *, doc_field: str, summary_field: str) -> tuple[list[str], list[str]]:
+    """The first n pairs of a fixed permutation of all (document, summary) records in `paths` (jsonl)."""
+
+    pairs = []
+    for path in resolve_files(paths):
+        for record, document in iter_records(path, field=doc_field, fmt="jsonl"):
+            summary = record.get(summary_field)
+            if not isinstance(summary, str):
+                raise SummaeError(f"{path}: a labeled record has no string field {summary_field!r}")
+            if document.strip() and summary.strip():
+                pairs.append((document, summary))
+    if len(pairs) < n:
+        raise SummaeError(f"data.labeled_pairs is {n}, but {', '.join(paths)} holds only {len(pairs)} pairs")
+    random.Random(SUBSET_SEED).shuffle(pairs)
+    chosen = pairs[:n]
+    return [d for d, _ in chosen], [s for _, s in chosen]
+
+
+def _open_input(path: str):
+    """(display name, binary file) for a path, or for stdin given "-"; one-line errors for the usual misses."""
+    if path == "-":
+        return "<stdin>", sys.stdin.buffer
+    try:
+        return path, open(path, "rb")
+    except FileNotFoundError:
+        raise SummaeError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise SummaeError(f"{path} is a directory, expected a text file") from None
+    except PermissionError:
+        raise SummaeError(f"{path} is not readable (permission denied)") from None
+
+
+def _jsonl_value(name: str, number: int, line: str, field: str) -> str:
+    # Blank lines are an error rather than skipped: skipping would misalign hypotheses and references.
+    if not line.strip():
+        raise SummaeError(f"{name} line {number}: empty line, expected a JSON object")
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise SummaeError(f"{name} line {number}: malformed JSON ({err.msg}, column {err.colno})") from None
+    except RecursionError:
+        raise SummaeError(f"{name} line {number}: malformed JSON (nested too deeply)") from None
+    if not isinstance(record, dict):
+        raise SummaeError(f"{name} line {number}: expected a JSON object, got {type(record).__name__}")
+    if field not in record:
+        raise SummaeError(f"{name} line {number}: record has no field {field!r}")
+    value = record[field]
+    if not isinstance(value, str):
+        kind = type(value).__name__
+        raise SummaeError(f"{name} line {number}: field {field!r} is {kind}, expected text")
+    return value
+
+
+def iter_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
+    """read_texts one line at a time (constant memory); the file is opened, and checked, right away."""
+
+    encoding = check_encoding(encoding)
+    # The extension decides, not the content: a .txt line that happens to be JSON is still one text.
+    is_jsonl = field is not None if path == "-" else path.lower().endswith(".jsonl")
+    if is_jsonl and field is None:
+        raise SummaeError(f"{path} is jsonl: pass --field NAME")
+    name, handle = _open_input(path)
+
+    def lines() -> Iterator[str]:
+        offset = 0  # bytes before the current line, for error messages
+        with handle if path != "-" else contextlib.nullcontext(handle):
+            # Split on b"\n" only (not str.splitlines' \r, \x0b, \u2028...): line i is what `sed -n {i}p` prints.
+            for number, raw in enumerate(handle, start=1):
+                line = _decode_line(name, number, raw.removesuffix(b"\n"), offset=offset, encoding=encoding)
+                offset += len(raw)
+                line = line.removesuffix("\r")
+                yield _jsonl_value(name, number, line, field) if is_jsonl else line
+
+    return lines()
+
+
+def read_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") -> list[str]:
+    """One text per line of a .txt file, or the `field` of each record of a .jsonl file ("-" = stdin).
+
+    Text files keep empty lines as "" so line i still matches line i of the other files. A .jsonl file
+    needs `field` (no default: guessing "summary" would silently score the wrong column). For "-", the
+    input is read as jsonl when `field` is given, as text otherwise; `field` is ignored for text files so
+    a jsonl hypothesis file can be scored against plain-text references. `encoding`: the files' encoding
+    (UTF-8 by default; any encoding that writes "\\n" as one byte, such as latin-1).
+    """
+    return list(iter_texts(path, field=field, encoding=encoding))
+
+
+class OutputSink:
+    """Writes lines to a file through FILE.partial (renamed to FILE at the end) or streams them to stdout.
+
+    Lines go to FILE.partial as they are made (line-buffered), so FILE keeps its previous content until the
+    run succeeds, and a run that fails, is interrupted (Ctrl-C) or is killed outright leaves what it wrote as
+    FILE.partial, complete lines only but for the last. A re-run starts FILE.partial afresh.
+    """
+
+    def __init__(self, path: str | None):
+        self.path = None if path in (None, "-") else Path(path)
+        self.handle = None
+        self.written = 0  # lines written so far
+        if self.path is not None:
+            self.partial = Path(str(self.path) + ".partial")
+            directory = self.path.parent if str(self.path.parent) else Path(".")
+            if self.path.is_dir():
+                raise SummaeError(f"cannot write {self.path}: it is a directory")
+            if not directory.is_dir():
+                raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
+            if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+                raise SummaeError(f"cannot write {self.path}: permission denied")
+            if self.partial.is_dir():
+                raise SummaeError(f"cannot write {self.partial}: it is a directory")
+            # the mode of the file it replaces, else the umask's default (as a plain `> FILE` would give)
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask
+            try:
+                self.partial.unlink(missing_ok=True)  # a stale one from an earlier run, perhaps read-only
+                fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            except OSError as err:
+                raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
+            os.fchmod(fd, mode)  # os.open applied the umask; the old file's mode may be wider
+            self.handle = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+
+    def write(self, line: str) -> None:
+        if self.handle is None:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        else:
+            self.handle.write(line + "\n")
+        self.written += 1
+
+    def finish(self, ok: bool) -> None:
+        """ok: FILE.partial becomes FILE. Not ok: FILE.partial stays if it holds anything, else it goes."""
+        if self.handle is None or self.handle.closed:
+            return
+        try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            if ok:
+                os.replace(self.partial, self.path)
+            elif not self.written:
+                self.partial.unlink(missing_ok=True)
+        except OSError as err:  # e.g. the disk filled up
+            if not self.handle.closed:
+                self.handle.close()
+            raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
+
+
+def annotate_file(input_path: str, output_path: str | None, produce, *, field: str, output_field: str,
+                  overwrite: bool, fmt: str | None, skip_bad: bool, encoding: str, progress: bool,
+                  as_line=str) -> dict:
+    """The file driver of `summarize` and `score`: stream the records of input_path, feed their texts to
+    produce(texts) -> values (in order, one per text), write each value as a txt line (`as_line`) or into the
+    jsonl record's `output_field`, through an OutputSink. Returns counts: documents, skipped (bad records)."""
+    from tqdm.auto import tqdm
+
+    from summae.io import iter_records
+
+    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
+    records: deque = deque()  # records waiting for their values (at most one batch window)
+
+    def texts() -> Iterator[str]:
+        for record, text in reader:
+            if record is not None and output_field in record and not overwrite:
+                raise SummaeError(f"{input_path}: a record already has a field {output_field!r}; pass --overwrite "
+                                  f"or choose --output-field")
+            records.append(record)
+            yield text
+
+    sink = OutputSink(output_path)
+    done = 0
+    bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
+    try:
+        for value in produce(texts()):
+            record = records.popleft()
+            if record is None:
+                sink.write(as_line(value))
+            else:
+                record[output_field] = value
+                sink.write(json.dumps(record, ensure_ascii=False))
+            done += 1
+            bar.update(1)
+    except BaseException:
+        sink.finish(ok=False)
+        raise
+    finally:
+        bar.close()
+    if done == 0:
+        sink.finish(ok=False)
+        raise SummaeError(f"{input_path} holds no documents")
+    sink.finish(ok=True)
+    return {"documents": done, "skipped": getattr(reader, "skipped", 0)}

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from summae import checkpoint
 from summae.config import Config
-from summae.discriminator import Discriminator
+from summae.model.discriminator import Discriminator
 from summae.errors import SummaeError
-from summae.modeling import COPY_HEAD_FILE, SummaeModel, build_seq2seq
-from summae.pointer import CopyHead
+from summae.model.autoencoder import COPY_HEAD_FILE, SummaeModel
+from summae.model.copy_head import CopyHead
 from summae.tokenization import VocabInfo, load_tokenizer, sample_texts, train_sentencepiece
 
 
@@ -135,3 +135,29 @@ def _copy_head(cfg: Config, compressor, directory: Path | None) -> CopyHead | No
             raise SummaeError(f"{path} is missing: the config says model.copy=true")
         checkpoint.load_module(head, path)  # same safetensors loading, same errors
     return head
+
+
+def build_seq2seq(cfg: Config, vocab_size: int, vocab: VocabInfo):
+    """A BART-style seq2seq from the config, or a pretrained one (local directory or hub name)."""
+    from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration
+
+    m = cfg.model
+    if m.pretrained:
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(m.pretrained, use_safetensors=True)  # never unpickle
+        except (OSError, ValueError) as err:
+            raise SummaeError(f"cannot load a seq2seq model from {m.pretrained!r}: {str(err).splitlines()[0]}") from None
+        if model.get_input_embeddings().weight.shape[0] < vocab_size:
+            model.resize_token_embeddings(vocab_size)
+        return model
+    config = BartConfig(
+        vocab_size=vocab_size, d_model=m.d_model, encoder_layers=m.encoder_layers, decoder_layers=m.decoder_layers,
+        encoder_attention_heads=m.heads, decoder_attention_heads=m.heads, encoder_ffn_dim=m.ffn_dim,
+        decoder_ffn_dim=m.ffn_dim, dropout=m.dropout, attention_dropout=0.0, activation_dropout=0.0,
+        max_position_embeddings=max(m.max_source_tokens, m.max_summary_tokens) + 2,
+        pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id, bos_token_id=vocab.start_id,
+        decoder_start_token_id=vocab.start_id, forced_eos_token_id=None, forced_bos_token_id=None,
+        scale_embedding=False,  # soft embeddings (one_hot @ E) must equal token lookups exactly
+        tie_word_embeddings=True,
+    )
+    return BartForConditionalGeneration(config)

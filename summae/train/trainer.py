@@ -19,16 +19,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from summae import checkpoint, guards
-from summae.batches import StreamBatches, TensorBatches, encode_texts, pad_ids
-from summae.bottleneck import lead_targets, target_words
+from summae import checkpoint
+from summae.train import guards
+from summae.train.batches import StreamBatches, TensorBatches
+from summae.tokenization import encode_texts, pad_ids
+from summae.train.pseudo import lead_targets, target_words
 from summae.config import Config
 from summae.errors import SummaeError
-from summae.losses import accuracy, discriminator_loss, generator_adv_loss
-from summae.metrics import MetricLogger
-from summae.factory import build_models, prepare_tokenizer, restore_weights
-from summae.training_data import load_training_texts
-from summae.training_eval import DevSet, evaluate_dev, sample_table
+from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
+from summae.train.metrics import MetricLogger
+from summae.model.build import build_models, prepare_tokenizer, restore_weights
+from summae.train.data import load_training_texts
+from summae.train.dev_eval import DevSet, evaluate_dev, sample_table
 
 
 def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
@@ -46,7 +48,7 @@ def training_precision(mixed_precision: str, device: str) -> str:
     model 1.3x faster and the d128 CPU-size recipe 1.2x slower, with the same dev ROUGE (docs/performance.md)."""
     if mixed_precision != "auto":
         return mixed_precision
-    from summae.summarize import native_bf16
+    from summae.runtime import native_bf16
 
     on_gpu = device != "cpu" and torch.cuda.is_available()  # the device Accelerator picks
     return "bf16" if on_gpu and native_bf16(torch.device("cuda")) else "no"
@@ -112,7 +114,7 @@ class Trainer:
                 self._build_extractor(real_ids)
         self.labeled = None
         if self.labeled_texts is not None:
-            from summae.labeled import LabeledBatches
+            from summae.train.labeled import LabeledBatches
             self.labeled = LabeledBatches(*self.labeled_texts, tok, self.vocab, batch_size=t.labeled_batch_size,
                                           max_source_tokens=m.max_source_tokens,
                                           max_summary_tokens=m.max_summary_tokens, max_words=cfg.summary.max_words,
@@ -132,7 +134,7 @@ class Trainer:
         self.writer = None  # CUDA graphs of the training summaries' decoding (BART compressors, CUDA only)
         model = self._unwrapped()
         if t.cuda_graphs and acc.device.type == "cuda" and model.fast_decoding:
-            from summae.cudagraphs import GraphedWriter
+            from summae.fast.cuda_graphs import GraphedWriter
 
             self.writer = GraphedWriter(model, pad_to=m.max_source_tokens + 1)  # + the length token
         self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": self.dev.criterion,
@@ -141,8 +143,8 @@ class Trainer:
             self._load_training_state(self.resume_dir)
 
     def _build_extractor(self, real_ids: list[list[int]]) -> None:
-        """Pseudo-summaries by search (summae.extract): a bigram LM of the real texts, idf of the documents."""
-        from summae.extract import Extractor
+        """Pseudo-summaries by search (summae.train.pseudo): a bigram LM of the real texts, idf of the documents."""
+        from summae.train.pseudo import Extractor
 
         m, t, v = self.cfg.model, self.cfg.train, self.vocab
         real = pad_ids(real_ids, eos_id=v.eos_id, pad_id=v.pad_id, width=m.max_source_tokens)
@@ -216,7 +218,7 @@ class Trainer:
                         f"({cfg.model.max_source_tokens}) and were truncated")
         logger.close()
         if self.main:
-            from summae.plots import after_training
+            from summae.train.plots import after_training
 
             after_training(self.out, self._unwrapped(), self.dev, echo=self._print)  # RUN_DIR/plots/*.png
         acc.wait_for_everyone()
@@ -293,7 +295,7 @@ class Trainer:
             values["loss/adv"] = adv.detach()
         self.opt_g.zero_grad(set_to_none=True)
         if not self._finite(loss, "training loss"):
-            return values  # no update: summae.guards decides what follows
+            return values  # no update: summae.train.guards decides what follows
         acc.backward(loss)
         grad_norm = acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
         if t.mixed_precision != "fp16" and not self._finite(grad_norm, "generator gradient norm"):
@@ -405,7 +407,7 @@ class Trainer:
         checkpoint.set_rng_state(blob)
         self._print(f"resuming from {directory} at step {self.state['step']}")
 
-    # ---- faults (detection in summae.guards) -------------------------------------------------------
+    # ---- faults (detection in summae.train.guards) -------------------------------------------------------
     def _finite(self, value: torch.Tensor, what: str) -> bool:
         # (fp16 gradient norms are not checked: inf there is the loss scaler's business, it skips and rescales)
         bad = ~torch.isfinite(value.detach().float())

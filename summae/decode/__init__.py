@@ -1,0 +1,1 @@
+"""Writing summaries: the decoding rules, greedy decoding and beam search."""

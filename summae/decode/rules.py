@@ -1,0 +1,196 @@
+"""Decoding rules: the length rules, no repeated words, whole words spelled as in the document, and the
+choice of the next token under them. Pure functions on tensors; the greedy and beam decoders apply them."""
+
+from __future__ import annotations
+
+import torch
+
+from summae import fast
+from summae.fast import cpu_ops
+
+NEG_INF = float("-inf")
+
+
+def word_counts(ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
+    """Words begun so far before each position. ids (B, S) -> (B, S): counts[b, t] = words in ids[b, :t]."""
+    starts = word_start[ids].long()  # (B, S)
+    return torch.cumsum(starts, dim=1) - starts
+
+
+def length_rule_mask(counts: torch.Tensor, target: torch.Tensor, step: torch.Tensor | int, *, max_steps: int,
+                     word_start: torch.Tensor, banned: torch.Tensor, eos_id: int,
+                     table: torch.Tensor | None = None) -> torch.Tensor:
+    """Tokens that may not come next, as a bool mask (..., V).
+
+    counts: words already written, (B,) or (B, S); target: words wanted, (B,); step: position of the token
+    being chosen (int, or (S,) for a whole sequence). Rules: never a banned token; the first token starts a
+    word; no EOS before `target` words; no new word once `target` words are written (so a summary never
+    exceeds its target); only EOS at the last position. table: rule_table(word_start, banned, eos_id), when
+    the caller keeps it (a decoding loop asks every step).
+    """
+    if counts.dim() == 2:
+        target = target[:, None]  # (B, 1) against (B, S)
+    # every position is in one of five states, so the (..., V) mask is one gather from a (5, V) table
+    # instead of five full-size boolean ops (this runs once per decoding step)
+    state = (counts < target).long() + 2 * (counts == 0).long()  # (...,): below target + 2 * first token
+    if isinstance(step, int):  # a decoding step: no host-to-device copy (a CUDA graph cannot capture one)
+        state = torch.full_like(state, 4) if step >= max_steps - 1 else state
+    else:
+        state = torch.where(step >= max_steps - 1, torch.full_like(state, 4), state)  # (S,) broadcast over B
+    table = rule_table(word_start, banned, eos_id) if table is None else table
+    return table[state]  # (..., V)
+
+
+def rule_table(word_start: torch.Tensor, banned: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """The forbidden tokens of each decoding state, (5, V) bool: rows 0-3 = below-target + 2 * first-token,
+    row 4 = the last position (only EOS allowed)."""
+    is_eos = torch.zeros_like(word_start)
+    is_eos[eos_id] = True
+    rows = []
+    for state in range(4):
+        below, first = bool(state & 1), bool(state & 2)
+        rows.append(banned | (is_eos if below else word_start) | (~word_start if first else torch.zeros_like(banned)))
+    rows.append(~is_eos)
+    return torch.stack(rows)
+
+
+def repeat_mask(ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
+    """Word-start tokens already written before each position: (B, S) -> (B, S, V) bool.
+
+    Banning them stops the "shell shell" and "the the" repetitions of small models (Wang & Lee removed
+    repeated tokens after decoding; banning them keeps the summary at its word target instead).
+    """
+    batch, steps = ids.shape
+    positions = torch.arange(steps, device=ids.device)
+    # first position of each word-start token in each row, `steps` where it never occurs: (B, V)
+    where = torch.where(word_start[ids], positions, steps).expand(batch, steps)  # (B, S)
+    first = torch.full((batch, word_start.shape[0]), steps, dtype=torch.long, device=ids.device)
+    first.scatter_reduce_(1, ids, where, reduce="amin")
+    return first[:, None, :] < positions[None, :, None]  # (B, S, V): written at an earlier position
+
+
+def apply_mask(logits: torch.Tensor, forbid: torch.Tensor) -> torch.Tensor:
+    """logits.masked_fill(forbid, -inf): forbidden tokens get no probability."""
+    if fast.enabled() and cpu_ops.masked_fill_applies(logits):
+        return cpu_ops.masked_fill(logits, forbid)
+    return logits.masked_fill(forbid, NEG_INF)
+
+
+def argmax(x: torch.Tensor) -> torch.Tensor:
+    """x.argmax(-1), ties to the lowest index."""
+    if fast.enabled():
+        return cpu_ops.first_argmax(x)
+    return x.argmax(-1)
+
+
+def choose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Next token from masked logits (..., V): argmax when temperature is 0, else a Gumbel-max sample."""
+    if temperature == 0:
+        return argmax(logits)
+    return argmax(gumbel_perturbed(logits, temperature, generator))
+
+
+def gumbel_perturbed(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """logits / temperature + Gumbel noise (fp32): its argmax is a sample of softmax(logits / temperature). The
+    noise is -log(-log(u)) for u ~ U(0, 1), computed in place: the same values as the out-of-place form, in
+    two thirds of its time on the CPU (fewer (B, V) allocations)."""
+    uniform = torch.rand(logits.shape, device=logits.device, generator=generator).clamp_(1e-9, 1 - 1e-9)
+    return logits.float().div(temperature).sub_(uniform.log_().neg_().log_())
+
+
+def after_eos_mask(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """True at positions after the first EOS (padding), (B, S) -> (B, S); the EOS itself stays."""
+    is_eos = (ids == eos_id).long()
+    return (torch.cumsum(is_eos, dim=1) - is_eos) > 0
+
+
+def words_for_request(doc_words: torch.Tensor, *, words: int | None, ratio: float | None, max_words: int) -> torch.Tensor:
+    """Length targets at summarizing time: a fixed word count, or a ratio of each document. (B,) -> (B,)."""
+    if ratio is not None:
+        wanted = torch.round(doc_words.float() * ratio).long()
+    else:
+        wanted = torch.full_like(doc_words, int(words))
+    return wanted.clamp(1, max_words)
+
+
+def piece_positions(tokens: torch.Tensor, doc_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Document positions that hold each token and have a token after them: (B,) -> (B, L-1), or (B, S) ->
+    (B, S, L-1) bool; pad is never a document piece."""
+    body = doc_ids[:, :-1]  # (B, L-1): position j is followed by doc_ids[:, j + 1]
+    if tokens.dim() == 1:
+        return (body == tokens[:, None]) & (body != pad_id)
+    return (body[:, None, :] == tokens[:, :, None]) & (body != pad_id)[:, None, :]
+
+
+def empty_ends(doc_ids: torch.Tensor) -> torch.Tensor:
+    """The `ends` before a summary's first token, (B, L-1) all False: its start is in no document."""
+    return torch.zeros(doc_ids.shape[0], max(doc_ids.shape[1] - 1, 0), dtype=torch.bool, device=doc_ids.device)
+
+
+def advance_word(ends: torch.Tensor, tokens: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor,
+                 pad_id: int) -> torch.Tensor:
+    """Where the word being written ends in the document, after `tokens` (B,) are added: (B, L-1) bool.
+
+    ends (B, L-1): the same before them (empty_ends at the start of a summary). A boundary token (a word-start
+    piece, EOS) begins a new word, found wherever the document holds it. A continuation piece extends the
+    word where the document continues it with that piece (a match of the whole word so far, not of its last
+    piece alone); where the word so far is not in the document (a novel word, or no match continues), the
+    piece starts a match of its own, as a word start would. No host sync: a CUDA graph can capture it.
+    """
+    at = piece_positions(tokens, doc_ids, pad_id)  # (B, L-1)
+    extended = torch.zeros_like(at)
+    extended[:, 1:] = ends[:, :-1] & at[:, 1:]  # the word so far ends at j - 1, the document has the piece at j
+    restart = boundary[tokens] | ~extended.any(-1)  # (B,)
+    return torch.where(restart[:, None], at, extended)
+
+
+def word_ends(ids: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """advance_word over a whole sequence: (B, S) ids -> (B, S, L-1), where the word ends after ids[:, :s+1]."""
+    ends = empty_ends(doc_ids)
+    out = []
+    for s in range(ids.shape[1]):
+        ends = advance_word(ends, ids[:, s], doc_ids, boundary, pad_id)
+        out.append(ends)
+    return torch.stack(out, dim=1) if out else ends[:, None][:, :0]  # (B, 0, L-1) for an empty sequence
+
+
+def ends_before(ids: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """The `ends` each position of ids (B, S) was chosen after (B, S, L-1): word_ends shifted right by one,
+    nothing at the first position (the summary's start is in no document)."""
+    ends = word_ends(ids, doc_ids, boundary, pad_id)
+    return torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1]], dim=1)
+
+
+def document_word_mask(ends: torch.Tensor, doc_ids: torch.Tensor, boundary: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Tokens that would break a document word, as a bool mask (..., V): copied words are spelled as in the document.
+
+    ends (B, L-1) or (B, S, L-1): the document positions where the word written so far ends (advance_word;
+    piece_positions(prev, ...) for a match of the last piece alone); doc_ids (B, L): the document's tokens, its
+    EOS included, pad elsewhere; boundary (V,) bool: tokens that begin something new (word-start pieces and EOS).
+    Where the word occurs in the document, the next token must continue it there: a continuation piece that
+    follows one of its occurrences, or, if an occurrence ends a document word, any boundary token. Where it does
+    not occur (a novel piece, or the start of the summary), nothing is forbidden. So a word the model begins by
+    copying is finished as the document spells it, and never spliced with another word's pieces ("concorcorde",
+    "hklmalmamama" from an under-trained copy head; "ground-tube" from "ground-breaking" and "test-tube").
+    """
+    squeeze = ends.dim() == 2
+    follows = ends[:, None] if squeeze else ends  # (B, S, L-1): document position j ends the word
+    batch, steps, _ = follows.shape
+    vocab = boundary.shape[0]
+    following = doc_ids[:, None, 1:]  # (B, 1, L-1): the token after position j
+    in_doc = follows.any(-1, keepdim=True)  # (B, S, 1)
+    ends_word = (follows & boundary[following]).any(-1, keepdim=True)  # (B, S, 1): an occurrence ends a word
+    # start from "forbid all but the boundaries where the word may end" (on uint8: torch's CPU kernels run bool
+    # ops with a row broadcast along the last dimension as scalar loops), then allow the followers; the
+    # positions that do not end the word point at a spare column V, dropped at the end
+    u8 = torch.uint8
+    start = in_doc.view(u8) & ~(ends_word.view(u8) & boundary.view(u8))  # (B, S, V)
+    out = torch.cat([start.expand(batch, steps, vocab), start.new_zeros(batch, steps, 1)], dim=-1)  # (B, S, V + 1)
+    out.scatter_(2, torch.where(follows, following, vocab), 0)
+    out = out[..., :vocab].contiguous().view(torch.bool)  # contiguous: later (B, S, V) ops read it fast
+    return out[:, 0] if squeeze else out
+
+
+def clean_summary(text: str, limit: int) -> str:
+    """One line, single spaces, never more than `limit` words."""
+    return " ".join(text.split()[:limit])

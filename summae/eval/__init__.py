@@ -1,0 +1,1 @@
+"""Evaluation: ROUGE, baselines and readability measures."""

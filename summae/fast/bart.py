@@ -1,0 +1,41 @@
+"""Training fast paths specific to transformers' BART, the architecture summae builds."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch.nn.functional as F
+from torch import nn
+
+
+@contextmanager
+def cross_projections_once(model, rows: int):
+    """Within: a BART decoder's cross-attention projects the keys and values of the first `rows` rows of the
+    encoder states only and repeats them, for encoder states that are those rows repeated (enc.repeat(k, 1, 1)).
+
+    The values and every gradient are the same (the repeated rows are equal, so the weights' gradient sums the
+    same products, and the encoder's gets the same sum through the first copy), for 1/k of the projections'
+    work: the training step decodes the written summaries and the lead targets of one encoder pass. Other
+    architectures run as they are.
+    """
+    from transformers import BartForConditionalGeneration
+
+    projections = [proj for layer in model.get_decoder().layers
+                   for proj in (layer.encoder_attn.k_proj, layer.encoder_attn.v_proj)
+                   ] if type(model) is BartForConditionalGeneration else []
+    if not projections or any(type(proj) is not nn.Linear for proj in projections):
+        yield
+        return
+
+    def once(proj):
+        def forward(states):  # (k * rows, L, D) -> the projection of the first rows, repeated k times
+            return F.linear(states[:rows], proj.weight, proj.bias).repeat(states.shape[0] // rows, 1, 1)
+        return forward
+
+    for proj in projections:
+        proj.forward = once(proj)
+    try:
+        yield
+    finally:
+        for proj in projections:
+            del proj.forward

@@ -1,0 +1,1 @@
+"""Training: the trainer, pseudo-summaries, batches, guards, dev evaluation, metrics and plots."""
