@@ -86,8 +86,8 @@ def eval_losses(trainer, model, batch) -> dict:
     try:
         with torch.no_grad(), trainer.accelerator.autocast():
             summary = model.write_summary(comp_ids, comp_mask, target, enc=enc)
-            out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=batch, summary_ids=summary, target=target,
-                        lead_ids=lead)
+            out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=batch, summary_ids=summary,
+                        target=target, pseudo_ids=lead)
     finally:
         model.train(was_training)
     return {k: float(v) for k, v in out.losses.items()}

@@ -309,7 +309,7 @@ def writer_inputs(trainer, model, doc_labels):
     target = (model.word_start[doc_labels].sum(1) // 3).clamp(1, trainer.cfg.summary.max_words)
     comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_labels != model.vocab.pad_id, target)
     with torch.no_grad(), trainer.accelerator.autocast():
-        enc = model._encode(comp_ids, comp_mask)
+        enc = model.encode(comp_ids, comp_mask)
     return enc, comp_ids, comp_mask, target
 
 

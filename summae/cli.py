@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 import time
 import warnings
@@ -33,11 +35,19 @@ def _quiet_libraries() -> None:
 
 
 # ---- train ----------------------------------------------------------------------------------------
+# the named flags of `summae train` and the config keys they set (--set reaches every other key)
+TRAIN_FLAGS = {"train_files": "data.train_files", "real_files": "data.real_files", "text_field": "data.text_field",
+               "minutes": "train.minutes"}
+
+
 def cmd_train(args) -> int:
     from summae.config import load_config
     from summae.train.trainer import Trainer
 
-    cfg = load_config(args.config, args.set)
+    cfg = load_config(args.config, _train_overrides(args))
+    if not cfg.data.train_files:
+        raise SummaeError("no documents to train on: pass --train-files FILE... (or a --config whose "
+                          "data.train_files names them)")
     out = Path(args.output_dir or Path("runs") / cfg.name)
     if out.exists() and not out.is_dir():
         raise SummaeError(f"--output-dir {out} is a file; give a directory (new or holding a run)")
@@ -46,6 +56,48 @@ def cmd_train(args) -> int:
     _err(f"done: {result['step']} steps in {result['train_seconds']:.0f} s ({result['docs_per_s']:.0f} docs/s); "
          f"best/ from step {result['best_step']}; run directory {out}")
     return 0
+
+
+def _train_overrides(args) -> list[str]:
+    """--set items, then the named flags as overrides of their keys. Paths on the command line are relative to
+    the current directory, so they go in absolute (data.data_dir only places the config file's own paths).
+    Without --config the run is named after the first training file: runs/<its name> by default."""
+    from summae.io import resolve_files
+
+    values = {}
+    for flag in ("train_files", "real_files"):
+        patterns = getattr(args, flag)
+        if patterns:
+            resolve_files(patterns)  # a missing file fails here, before the run directory is made
+            values[TRAIN_FLAGS[flag]] = [_from_here(p) for p in patterns]
+    if args.text_field is not None:
+        values["data.text_field"] = args.text_field
+    if args.minutes is not None:
+        values["train.minutes"] = args.minutes
+    for item in args.set:
+        key = item.split("=", 1)[0].strip()
+        if key in values:
+            flag = next(f for f, k in TRAIN_FLAGS.items() if k == key).replace("_", "-")
+            raise SummaeError(f"--set {key} and --{flag} set the same value; give one of them")
+    if args.config is None and args.train_files:
+        values["name"] = _file_stem(resolve_files(args.train_files)[0])
+    # JSON is YAML: the values reach the config as typed, whatever characters the paths hold
+    return list(args.set) + [f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
+
+
+def _from_here(path: str) -> str:
+    from summae.io import BUNDLED_PREFIX
+
+    return path if path.startswith(BUNDLED_PREFIX) else os.path.abspath(os.path.expanduser(path))
+
+
+def _file_stem(path: str) -> str:
+    """"data/news.jsonl.gz" -> "news": the file name less its compression and format suffixes."""
+    name = Path(path).name
+    for compression in (".gz", ".bz2", ".xz"):
+        name = name.removesuffix(compression)
+    stem, dot, _ = name.rpartition(".")
+    return (stem if dot else name) or "summae"
 
 
 # ---- demo -----------------------------------------------------------------------------------------
@@ -110,8 +162,8 @@ def cmd_score(args) -> int:
     counts = score_file(scorer, args.input, args.output, batch_size=args.batch_size, field=args.field,
                         output_field=args.output_field, overwrite=args.overwrite, fmt=args.format,
                         skip_bad=args.skip_bad, progress=not args.quiet, encoding=args.encoding)
-    if not args.quiet:
-        note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
+    note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
+    if not args.quiet or note:  # skips are reported even with --quiet
         mean = "none" if counts["mean"] is None else f"{counts['mean']:.4f}"
         _err(f"scored {counts['documents']} documents{note}; mean score {mean} nats/token")
     return 0
@@ -136,40 +188,30 @@ def cmd_evaluate(args) -> int:
     from summae.io import OutputSink
 
     sink = OutputSink(args.output) if args.output else None  # an unwritable --output fails before scoring
-    try:
+    with sink or contextlib.nullcontext():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the warning also comes back in the result
             result = evaluate_files(args.hyps, args.refs, duc=args.duc, field=args.field, encoding=args.encoding)
-    except BaseException:
+        print(format_table({Path(args.hyps).name: result}))
+        print(f"({result['mode']}, rouge-score with stemming, {result['n']} documents, "
+              f"{len(args.refs)} reference file(s))")
+        if result.get("warning"):
+            _err(f"warning: {result['warning']}")
         if sink:
-            sink.finish(ok=False)
-        raise
-    print(format_table({Path(args.hyps).name: result}))
-    print(f"({result['mode']}, rouge-score with stemming, {result['n']} documents, {len(args.refs)} reference file(s))")
-    if result.get("warning"):
-        _err(f"warning: {result['warning']}")
-    if sink:
-        sink.write(json.dumps(result, indent=2))
-        sink.finish(ok=True)
+            sink.write(json.dumps(result, indent=2))
     return 0
 
 
 def cmd_baseline(args) -> int:
     from summae.eval.baselines import baseline_summaries
-    from summae.io import iter_texts
-    from summae.io import OutputSink
+    from summae.io import OutputSink, iter_texts
 
     docs = iter_texts(args.input, field=args.field, encoding=args.encoding)  # streamed: constant memory
-    sink = OutputSink(args.output)
-    try:
+    with OutputSink(args.output) as sink:
         for doc in docs:
             sink.write(baseline_summaries([doc], lead=args.lead, prefix=args.prefix_bytes)[0])
         if not sink.written:
             raise SummaeError(f"{args.input} holds no documents")
-    except BaseException:
-        sink.finish(ok=False)
-        raise
-    sink.finish(ok=True)
     return 0
 
 
@@ -196,6 +238,17 @@ def ratio(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like every other error
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -208,23 +261,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a summarizer on unlabeled documents", epilog=EPILOG,
-                       description="Train compressor, reconstructor and discriminator from a YAML config.")
-    p.add_argument("--config", required=True, help="YAML config (see configs/; every key is commented there)")
+                       description="Train compressor and reconstructor (and, given real short texts, the "
+                                   "discriminator) on unlabeled documents. Without --config the packaged defaults "
+                                   "apply; --train-files, --real-files, --text-field and --minutes override the "
+                                   "config's values, --set any other. Paths on the command line are relative to "
+                                   "the current directory.")
+    p.add_argument("--config", help="a YAML file or a shipped config name (tiny, demo, gigaword, ...; every key is "
+                                    "commented there); default: the packaged defaults (summae/config.py)")
+    p.add_argument("--train-files", nargs="+", metavar="FILE",
+                   help="documents: .txt (one per line), .jsonl, .json, .csv or .parquet, or globs (data.train_files)")
+    p.add_argument("--real-files", nargs="+", metavar="FILE",
+                   help="real short texts (e.g. headlines) for the discriminator (data.real_files); without any, "
+                        "training uses lead pseudo-summaries and no discriminator")
+    p.add_argument("--text-field", metavar="NAME",
+                   help="the document column of .jsonl/.csv/.parquet train files (data.text_field; default document)")
+    p.add_argument("--minutes", type=positive_float, metavar="M",
+                   help="stop after M minutes of training, or at train.steps if sooner (train.minutes)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
-    p.add_argument("--output-dir", help="run directory (default: runs/<config name>)")
+    p.add_argument("--output-dir", help="run directory (default: runs/<config name>; without --config, "
+                                        "runs/<first train file's name>, e.g. runs/news for news.jsonl)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last/ checkpoint")
     p.add_argument("--device", default="auto", choices=["auto", "cpu"],
                    help="auto: accelerate's choice (GPU when present; use `accelerate launch` for several); cpu: force CPU")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (metric lines and notes still print)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", help="train on the bundled corpus, summarize its test part, score against Lead",
                        epilog=EPILOG, description="The main job on the bundled Debian corpus: train a small model "
-                       "on CPU, summarize the 500 held-out descriptions, print ROUGE beside the Lead baselines.")
+                       "(train.minutes: 5 minutes with the demo config; a CPU is enough), summarize the 500 held-out "
+                       "descriptions, print ROUGE beside the Lead baselines and five sample summaries.")
     p.add_argument("--config", default="demo", help="a YAML file or a shipped config name (default: demo)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value")
-    p.add_argument("--output-dir", help="run directory (default runs/demo); must not hold a run yet")
+    p.add_argument("--output-dir", help="run directory (default runs/<config name>, i.e. runs/demo); must not hold "
+                                        "a run yet")
     p.add_argument("--device", default="auto", choices=["auto", "cpu"], help="auto (GPU when present) or cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
@@ -280,9 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default="utf-8", help="text encoding of all files, e.g. latin-1 (default utf-8)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("baseline", help="write Lead-N or prefix baseline summaries", epilog=EPILOG)
+    p = sub.add_parser("baseline", help="write Lead-N or prefix baseline summaries", epilog=EPILOG,
+                       description="One baseline summary per document, one per line (also for .jsonl input): "
+                                   "its first N words (Lead-N) or its first N bytes.")
     p.add_argument("--input", required=True, help="documents, one per line (.txt) or .jsonl with --field")
-    p.add_argument("--output", default="-", help="output file; - for stdout (default)")
+    p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
     kind = p.add_mutually_exclusive_group(required=True)
     kind.add_argument("--lead", type=positive_int, help="the first N words")
     kind.add_argument("--prefix-bytes", type=positive_int, help="the first N UTF-8 bytes (whole characters)")
@@ -299,7 +371,7 @@ def _record_file_args(p, *, output_field: str, value: str, batch_size: int | Non
     p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
     p.add_argument("--batch-size", type=positive_int, default=batch_size,
                    help=f"documents per batch (default {batch_size})" if batch_size is not None else
-                   "documents per batch (default 256 on the CPU, 2048 / --beams on a GPU)")
+                   "documents per batch (default 256 on the CPU, 2048 / --beams, at least 16, on a GPU)")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     p.add_argument("--field", default="document", help="jsonl: the field holding the document (default document)")
     p.add_argument("--output-field", default=output_field,
@@ -308,9 +380,14 @@ def _record_file_args(p, *, output_field: str, value: str, batch_size: int | Non
     p.add_argument("--format", choices=["txt", "jsonl"], help="input format (default: by extension; stdin: txt)")
     p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
     p.add_argument("--skip-bad", "--skip-bad-records", action="store_true",
-                   help="skip malformed jsonl records (counted) instead of stopping; txt output stays line-aligned "
-                        "only for the records kept")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or closing count line")
+                   help="skip bad records instead of stopping, and count them: jsonl lines that are not a JSON "
+                        "object with a text --field, and lines not in --encoding; the output has no line for them")
+    why = ("records were skipped or documents cut to model.max_source_tokens (a warning: the output lacks those "
+           "records or summarizes only the documents' beginning)" if value == "summary" else
+           "records were skipped (a warning: the output lacks them)")
+    p.add_argument("--quiet", action="store_true",
+                   help=f"no progress bar, no note about the model used and no closing count line; the count line "
+                        f"still prints when {why}")
 
 
 def _err(text: str) -> None:
@@ -337,10 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SummaeError as err:
-        _err(f"summae {args.command}: error: {err}")
+        _err(f"summae {args.command}: error: {err}{_notes(err)}")
         return 2
-    except KeyboardInterrupt:
-        _err(f"summae {args.command}: interrupted")
+    except KeyboardInterrupt as stop:
+        _err(f"summae {args.command}: interrupted{_notes(stop)}")
         return 130
     except BrokenPipeError:
         return 0  # `summae summarize ... | head` closed the pipe
@@ -348,8 +425,13 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"summae {args.command}: error: out of memory; lower --batch-size or train.batch_size")
         return 2
     except OSError as err:
-        _err(f"summae {args.command}: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "))
+        _err(f"summae {args.command}: error: {err.strerror or err}: {err.filename or ''}".rstrip(": ") + _notes(err))
         return 2
+
+
+def _notes(error: BaseException) -> str:
+    """What the error collected on its way out (e.g. where a failed run's output lines are), on its line."""
+    return "".join(f"; {note}" for note in getattr(error, "__notes__", ()))
 
 
 if __name__ == "__main__":

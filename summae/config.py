@@ -1,7 +1,9 @@
 """Typed, nested configuration: YAML in, `--set section.key=value` overrides, YAML out.
 
-Every field carries a comment with its unit and range. Unknown keys and wrong types fail loudly with
-a one-line SummaeError, so a typo in a config never trains the wrong model silently.
+The defaults are the recommended recipe (summae/configs/gigaword.yaml names the news files it was measured
+on): a config names its data and holds only what differs from the defaults. Every field carries a comment
+with its unit and range. Unknown keys and wrong types fail loudly with a one-line SummaeError, so a typo in
+a config never trains the wrong model silently.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class DataConfig:
 class TokenizerConfig:
     path: str | None = None  # a saved tokenizer directory or hub name; None = train SentencePiece on train_files
     vocab_size: int = 8000  # SentencePiece vocabulary (plus pad/eos/unk and length tokens), >= 100
-    train_sentences: int = 200000  # documents + real texts sampled to train SentencePiece, >= 100
+    train_sentences: int = 100000  # documents sampled to train SentencePiece (plus a quarter as many real texts), >= 100
     character_coverage: float = 1.0  # SentencePiece character coverage, (0.9, 1]
 
 
@@ -60,8 +62,8 @@ class ModelConfig:
     heads: int = 4  # attention heads, divides d_model
     ffn_dim: int = 1024  # feed-forward width
     dropout: float = 0.1  # dropout inside both seq2seq models, [0, 1)
-    max_source_tokens: int = 48  # document tokens kept (longer documents are truncated, and counted), >= 8
-    max_summary_tokens: int = 16  # summary tokens including EOS, >= 3
+    max_source_tokens: int = 64  # document tokens kept (longer documents are truncated, and counted), >= 8
+    max_summary_tokens: int = 20  # summary tokens including EOS, >= 3 (16 cut 10-word pseudo-summaries short)
     copy: bool = True  # pointer head over the document on the compressor (summary words are mostly document words)
     disc_d_model: int = 128  # discriminator embedding width
     disc_filters: int = 128  # discriminator convolution filters per width (widths 2, 3, 4)
@@ -69,10 +71,10 @@ class ModelConfig:
 
 @dataclass
 class SummaryConfig:
-    min_words: int = 4  # shortest training target in words, >= 1
-    max_words: int = 12  # longest training target and longest --words accepted, >= min_words
-    ratio_min: float = 0.3  # training targets: words = ratio * document words, ratio drawn in [ratio_min, ratio_max]
-    ratio_max: float = 0.5  # upper end of that range, <= 1
+    min_words: int = 5  # shortest training target in words, >= 1
+    max_words: int = 13  # longest training target and longest --words accepted, >= min_words
+    ratio_min: float = 0.25  # training targets: words = ratio * document words, ratio drawn in [ratio_min, ratio_max]
+    ratio_max: float = 0.45  # upper end of that range, <= 1
     default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words]
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
@@ -81,35 +83,39 @@ class SummaryConfig:
 @dataclass
 class TrainConfig:
     seed: int = 0  # seeds torch, python and data order
-    batch_size: int = 64  # documents per step (per process)
+    batch_size: int = 1024  # documents per step (per process), sized for one GPU; a CPU run wants 32-64
     bucket_batches: int = 32  # batches per length-sorted window (similar lengths share a batch: less padding); 0 = off
-    steps: int = 2000  # total optimizer steps, including pretrain_steps
-    minutes: float | None = None  # stop after this much training time; None = run all steps
-    pretrain_steps: int = 300  # first steps: compressor learns lead pseudo-summaries, reconstructor learns to rebuild
-    lr: float = 5e-4  # compressor + reconstructor AdamW learning rate
+    steps: int = 20000  # total optimizer steps, including pretrain_steps (an upper bound: minutes stops first)
+    minutes: float | None = 3.0  # stop after this much training time (the recipe's GPU budget); None = run all steps
+    pretrain_steps: int = 300  # first steps: compressor learns the pseudo-summaries, reconstructor learns to rebuild
+    lr: float = 1e-3  # compressor + reconstructor AdamW learning rate
     d_lr: float = 5e-4  # discriminator AdamW learning rate
-    warmup_steps: int = 100  # linear warm-up of both learning rates
+    warmup_steps: int = 200  # linear warm-up of both learning rates, steps
     weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 1.0  # max gradient norm, > 0
-    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
+    mixed_precision: str = "auto"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
     tau: float = 1.0  # softmax temperature of the straight-through gradient, > 0
-    sample_temperature: float = 1.0  # temperature of the summary sampled in training; 0 = greedy
-    cuda_graphs: bool = True  # on a CUDA device, write the training summaries from CUDA graphs (summae.fast.cuda_graphs)
+    sample_temperature: float = 0.5  # temperature of the summary sampled in training; 0 = greedy
+    # on a CUDA device, write the training summaries from CUDA graphs (summae.fast.cuda_graphs). Off: the gain has
+    # not been measured; a GPU measurement (benchmarks/throughput.py, on and off) must show it before it goes on
+    cuda_graphs: bool = False
     rec_weight: float = 1.0  # weight of the reconstruction loss
     adv_weight: float = 0.5  # weight of the adversarial loss on the generator (0 disables it)
-    lead_weight: float = 0.1  # weight of the pseudo-summary loss after pretraining (keeps words readable)
-    pseudo: str = "lead"  # pseudo-summaries: "lead" (first k words) | "extract" (best k-word extraction, summae.train.pseudo)
-    extract_alpha: float = 1.5  # extract: weight of word idf (content) against the headline bigram LM, >= 0
+    lead_weight: float = 0.5  # weight of the pseudo-summary loss after pretraining (keeps word order; 0.1 lost it)
+    # pseudo-summaries: "extract" (best in-order k-word extraction under a bigram LM of the real texts, idf and
+    # position; summae.train.pseudo: well above the lead on Gigaword, docs/quality.md) | "lead" (first k words)
+    pseudo: str = "extract"
+    extract_alpha: float = 1.5  # extract: weight of word idf (content) against the real texts' bigram LM, >= 0
     extract_beta: float = 0.2  # extract: penalty per word of position in the document (lead prior), >= 0
     rec_word_dropout: float = 0.3  # share of reconstructor teacher-forcing inputs replaced by <unk>, [0, 1)
     lead_input_drop: float = 0.1  # share of document words dropped from the compressor input in pretraining, [0, 1)
     d_steps: int = 1  # discriminator updates per generator update, >= 1
     sup_weight: float = 1.0  # weight of the supervised loss on labeled pairs (only with data.labeled_pairs > 0)
     labeled_batch_size: int = 128  # labeled pairs added to each step's batch (only with data.labeled_pairs > 0), >= 1
-    log_every: int = 50  # steps between metric lines
-    sample_every: int = 200  # steps between printed DOCUMENT -> SUMMARY -> RECONSTRUCTION tables; 0 = never
-    eval_every: int = 500  # steps between dev evaluations (and best/ selection); 0 = only at the end
-    save_every: int = 500  # steps between last/ checkpoints; 0 = only at the end
+    log_every: int = 100  # steps between metric lines
+    sample_every: int = 500  # steps between printed DOCUMENT -> SUMMARY -> RECONSTRUCTION tables; 0 = never
+    eval_every: int = 200  # steps between dev evaluations (and best/ selection); 0 = only at the end
+    save_every: int = 2000  # steps between last/ checkpoints; 0 = only at the end
     on_nonfinite: str = "skip"  # NaN/inf loss or grad norm: skip (the step) | rollback (to last/) | lower_lr | stop
     max_bad_steps: int = 10  # non-finite steps in a row after which training stops anyway, >= 1
     collapse_steps: int = 200  # steps in a row of a pinned D or identical summaries = a collapse; 0 = never check
@@ -204,7 +210,8 @@ class Config:
             (t.sup_weight >= 0, f"train.sup_weight must be >= 0, got {t.sup_weight}"),
             (t.pseudo in ("lead", "extract"), f"train.pseudo must be lead or extract, got {t.pseudo!r}"),
             (t.pseudo == "lead" or self.data.real_files,
-             "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts)"),
+             "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
+             "name them, or set train.pseudo=lead"),
             (min(t.extract_alpha, t.extract_beta) >= 0,
              f"train.extract_alpha and extract_beta must be >= 0, got {t.extract_alpha}, {t.extract_beta}"),
         ]

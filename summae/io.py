@@ -22,6 +22,7 @@ import math
 import os
 import random
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -543,39 +544,45 @@ def read_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") 
 
 
 class OutputSink:
-    """Writes lines to a file through FILE.partial (renamed to FILE at the end) or streams them to stdout.
+    """Writes lines to FILE through a temporary file of its own (renamed to FILE at the end), or to stdout.
 
-    Lines go to FILE.partial as they are made (line-buffered), so FILE keeps its previous content until the
-    run succeeds, and a run that fails, is interrupted (Ctrl-C) or is killed outright leaves what it wrote as
-    FILE.partial, complete lines only but for the last. A re-run starts FILE.partial afresh.
+    Each sink writes to a fresh FILE.<random>.partial in FILE's directory (line-buffered), so FILE keeps its
+    previous content until a run succeeds, and two runs writing the same FILE at once never share a file:
+    each renames its own complete output onto FILE (atomically), and the last to finish wins. A run that
+    fails or is interrupted (Ctrl-C) keeps what it wrote as that .partial file, complete lines only but for
+    the last, and names it in a note on the exception (`kept`); one killed outright leaves it too. Another
+    run never removes it: a .partial may be a concurrent run's. Use it as a context manager (finish(ok) on
+    leaving), or call finish yourself.
     """
 
     def __init__(self, path: str | None):
         self.path = None if path in (None, "-") else Path(path)
         self.handle = None
+        self.partial: Path | None = None  # the temporary file (None for stdout)
+        self.kept: Path | None = None  # set when a failed run left its lines in self.partial
         self.written = 0  # lines written so far
         if self.path is not None:
-            self.partial = Path(str(self.path) + ".partial")
-            directory = self.path.parent if str(self.path.parent) else Path(".")
-            if self.path.is_dir():
-                raise SummaeError(f"cannot write {self.path}: it is a directory")
-            if not directory.is_dir():
-                raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
-            if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
-                raise SummaeError(f"cannot write {self.path}: permission denied")
-            if self.partial.is_dir():
-                raise SummaeError(f"cannot write {self.partial}: it is a directory")
-            # the mode of the file it replaces, else the umask's default (as a plain `> FILE` would give)
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask
-            try:
-                self.partial.unlink(missing_ok=True)  # a stale one from an earlier run, perhaps read-only
-                fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            except OSError as err:
-                raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
-            os.fchmod(fd, mode)  # os.open applied the umask; the old file's mode may be wider
-            self.handle = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+            self.handle = self._open_partial()
+
+    def _open_partial(self):
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        if self.path.is_dir():
+            raise SummaeError(f"cannot write {self.path}: it is a directory")
+        if not directory.is_dir():
+            raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
+        if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+            raise SummaeError(f"cannot write {self.path}: permission denied")
+        # the mode of the file it replaces, else the umask's default (as a plain `> FILE` would give)
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask
+        try:  # a unique name: concurrent runs over the same FILE each get their own (O_EXCL, like mkstemp)
+            fd, name = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=".partial", dir=directory)
+        except OSError as err:
+            raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
+        self.partial = Path(name)
+        os.fchmod(fd, mode)  # mkstemp made it 0600; FILE gets what a plain write would give it
+        return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
 
     def write(self, line: str) -> None:
         if self.handle is None:
@@ -586,7 +593,8 @@ class OutputSink:
         self.written += 1
 
     def finish(self, ok: bool) -> None:
-        """ok: FILE.partial becomes FILE. Not ok: FILE.partial stays if it holds anything, else it goes."""
+        """ok: the .partial file becomes FILE. Not ok: it stays (and `kept` names it) if it holds anything,
+        else it goes."""
         if self.handle is None or self.handle.closed:
             return
         try:
@@ -595,13 +603,45 @@ class OutputSink:
             self.handle.close()
             if ok:
                 os.replace(self.partial, self.path)
-            elif not self.written:
+            elif self.written:
+                self.kept = self.partial
+            else:
                 self.partial.unlink(missing_ok=True)
         except OSError as err:  # e.g. the disk filled up
             if not self.handle.closed:
                 self.handle.close()
             raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
 
+    def fail(self, error: BaseException) -> None:
+        """finish(ok=False) on the way out of an error; the error gets a note naming the kept lines."""
+        try:
+            self.finish(ok=False)
+        finally:
+            if self.kept is not None:
+                lines = f"{self.written} line{'s' if self.written != 1 else ''}"
+                error.add_note(f"output so far ({lines}) kept in {self.kept}")
+
+    def __enter__(self) -> "OutputSink":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if error is None:
+            self.finish(ok=True)
+        else:
+            self.fail(error)
+
+
+def same_terminal(out, err) -> bool:
+    """Whether two streams are one terminal, where a progress bar on err would be drawn among out's lines."""
+    try:
+        if not (out.isatty() and err.isatty()):
+            return False
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+    try:
+        return os.fstat(out.fileno()).st_rdev == os.fstat(err.fileno()).st_rdev
+    except (AttributeError, OSError, ValueError):  # terminals without a file descriptor: assume they are one
+        return True
 
 def annotate_file(input_path: str, output_path: str | None, produce, *, field: str, output_field: str,
                   overwrite: bool, fmt: str | None, skip_bad: bool, encoding: str, progress: bool,
@@ -610,8 +650,6 @@ def annotate_file(input_path: str, output_path: str | None, produce, *, field: s
     produce(texts) -> values (in order, one per text), write each value as a txt line (`as_line`) or into the
     jsonl record's `output_field`, through an OutputSink. Returns counts: documents, skipped (bad records)."""
     from tqdm.auto import tqdm
-
-    from summae.io import iter_records
 
     reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
     records: deque = deque()  # records waiting for their values (at most one batch window)
@@ -625,9 +663,11 @@ def annotate_file(input_path: str, output_path: str | None, produce, *, field: s
             yield text
 
     sink = OutputSink(output_path)
+    # summaries on the terminal that shows the bar would be cut by its redraws: there the lines scrolling
+    # by are the progress, and the bar stays off (a redirected stdout, or --output FILE, keeps it)
+    quiet = not progress or (sink.handle is None and same_terminal(sys.stdout, sys.stderr))
     done = 0
-    bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, leave=False)
-    try:
+    with sink, tqdm(unit="doc", disable=quiet, file=sys.stderr, leave=False) as bar:
         for value in produce(texts()):
             record = records.popleft()
             if record is None:
@@ -637,13 +677,6 @@ def annotate_file(input_path: str, output_path: str | None, produce, *, field: s
                 sink.write(json.dumps(record, ensure_ascii=False))
             done += 1
             bar.update(1)
-    except BaseException:
-        sink.finish(ok=False)
-        raise
-    finally:
-        bar.close()
-    if done == 0:
-        sink.finish(ok=False)
-        raise SummaeError(f"{input_path} holds no documents")
-    sink.finish(ok=True)
+        if done == 0:
+            raise SummaeError(f"{input_path} holds no documents")
     return {"documents": done, "skipped": getattr(reader, "skipped", 0)}

@@ -61,11 +61,12 @@ class Summarizer:
     """
 
     def __init__(self, cfg, tokenizer, model, device: str | torch.device = "cpu", precision: str = "fp32",
-                 cuda_graphs: bool = True):
+                 cuda_graphs: bool = False):
         """precision: fp32, bf16 or auto (see resolve_precision). Anything but fp32 converts the model's
         compressor to that dtype in place, so pass a model only this Summarizer uses (from_pretrained does).
         cuda_graphs: on a CUDA device, replay greedy decoding from CUDA graphs (summae.fast.cuda_graphs); the
-        summaries are the same, the host launches one graph per batch instead of each kernel."""
+        summaries are the same, the host launches one graph per batch instead of each kernel. Off unless
+        asked: the gain has not been measured, and a GPU measurement must show it before it goes on."""
         self.cfg, self.tokenizer = cfg, tokenizer
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -91,7 +92,7 @@ class Summarizer:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "auto", precision: str = "auto",
-                        cuda_graphs: bool = True) -> "Summarizer":
+                        cuda_graphs: bool = False) -> "Summarizer":
         from summae.model.build import load_for_inference
 
         cfg, tokenizer, model = load_for_inference(path)
@@ -183,7 +184,7 @@ class Summarizer:
         target = words_for_request(doc_words, words=words, ratio=ratio, max_words=self.cfg.summary.max_words)
         comp_ids, comp_mask = model.compressor_inputs(docs, mask, target)
         if graphed:
-            out = self.writer(model._encode(comp_ids, comp_mask), comp_ids, comp_mask, target)
+            out = self.writer(model.encode(comp_ids, comp_mask), comp_ids, comp_mask, target)
         elif beams == 1:
             out = model.write_summary(comp_ids, comp_mask, target)
         else:

@@ -90,9 +90,9 @@ def test_sup_rows_split_the_lead_loss_from_the_supervised_loss(semi):
     docs, refs, words = semi["trainer"].labeled.batch(1)
     mask = docs != vocab.pad_id
     comp_ids, comp_mask = model.compressor_inputs(docs, mask, words)
-    both = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=docs, lead_ids=refs, sup_rows=2)
-    first = model(comp_ids=comp_ids[:2], comp_mask=comp_mask[:2], doc_labels=docs[:2], lead_ids=refs[:2])
-    last = model(comp_ids=comp_ids[2:], comp_mask=comp_mask[2:], doc_labels=docs[2:], lead_ids=refs[2:])
+    both = model("pretrain", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=docs, pseudo_ids=refs, sup_rows=2)
+    first = model("pretrain", comp_ids=comp_ids[:2], comp_mask=comp_mask[:2], doc_labels=docs[:2], pseudo_ids=refs[:2])
+    last = model("pretrain", comp_ids=comp_ids[2:], comp_mask=comp_mask[2:], doc_labels=docs[2:], pseudo_ids=refs[2:])
     torch.testing.assert_close(both.losses["lead"], first.losses["lead"])
     torch.testing.assert_close(both.losses["sup"], last.losses["lead"])
 

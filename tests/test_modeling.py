@@ -70,7 +70,7 @@ def compressor_inputs(model, doc, target):
 
 def next_token_scores(model, comp_ids, comp_mask, dec_in):
     """The compressor's next-token scores (B, T, V) in one teacher-forced pass (copy head included)."""
-    scores, _ = model.compressor_scores(model._encode(comp_ids, comp_mask), comp_mask, comp_ids, dec_in)
+    scores, _ = model.compressor_scores(model.encode(comp_ids, comp_mask), comp_mask, comp_ids, dec_in)
     return scores
 
 
@@ -232,7 +232,7 @@ def test_cached_greedy_decoding_matches_a_full_forward_pass_under_the_rules(buil
     logits = next_token_scores(model, comp_ids, comp_mask, shift_right(summary, vocab.start_id, vocab.pad_id))
     counts = word_counts(summary, model.word_start)
     steps = torch.arange(summary.shape[1])
-    forbid = model._rules(counts, target, steps)  # (B, S, V)
+    forbid = model.rules.step(counts, target, steps)  # (B, S, V)
     if getattr(model, "no_repeat_words", False):
         # word-start pieces already written before each position may not come again
         for t in range(1, summary.shape[1]):
@@ -241,8 +241,8 @@ def test_cached_greedy_decoding_matches_a_full_forward_pass_under_the_rules(buil
                     if model.word_start[tok]:
                         forbid[b, t, tok] = True
     if model.whole_words:
-        ends = ends_before(summary, comp_ids[:, 1:], model.boundary, vocab.pad_id)  # (B, S, L-1)
-        forbid = model._spelled(forbid, ends, comp_ids)
+        ends = ends_before(summary, comp_ids[:, 1:], model.rules.boundary, vocab.pad_id)  # (B, S, L-1)
+        forbid = model.rules.spelled(forbid, ends, comp_ids)
     again = apply_mask(logits.float(), forbid).argmax(-1)  # (B, S)
     live = ~(torch.cumsum((summary == vocab.eos_id).long(), 1) - (summary == vocab.eos_id).long()).bool()
     assert torch.equal(again[live], summary[live])
@@ -314,7 +314,7 @@ def test_cross_projections_once_gives_the_same_outputs_and_gradients(built, batc
     results = []
     for shared in (False, True):
         model.zero_grad(set_to_none=True)
-        enc = model._encode(comp_ids, comp_mask).detach().requires_grad_(True)
+        enc = model.encode(comp_ids, comp_mask).detach().requires_grad_(True)
         with cross_projections_once(model.compressor, n) if shared else nullcontext():
             out = model.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc.repeat(2, 1, 1)),
                                    attention_mask=comp_mask.repeat(2, 1), decoder_input_ids=dec_in)
@@ -337,11 +337,11 @@ def test_spelled_is_the_spelling_mask_or_the_rules_where_it_leaves_nothing(built
     comp_ids, _ = compressor_inputs(model, doc, target)
     summary = torch.randint(4, model.word_start.shape[0], (doc.shape[0], 5))
     summary[:, :3] = doc[:, :3]  # copied words, so the spelling constrains
-    ends = ends_before(summary, comp_ids[:, 1:], model.boundary, vocab.pad_id)
+    ends = ends_before(summary, comp_ids[:, 1:], model.rules.boundary, vocab.pad_id)
     forbid = torch.rand(doc.shape[0], 5, model.word_start.shape[0]) < 0.5
     forbid[:4] = True  # rows the rules leave nothing in: the rules decide there
-    spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], model.boundary, vocab.pad_id)
-    assert torch.equal(model._spelled(forbid, ends, comp_ids), torch.where(spelled.all(-1, keepdim=True), forbid, spelled))
+    spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], model.rules.boundary, vocab.pad_id)
+    assert torch.equal(model.rules.spelled(forbid, ends, comp_ids), torch.where(spelled.all(-1, keepdim=True), forbid, spelled))
 
 
 def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(built, batch, cfg):
@@ -354,7 +354,7 @@ def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(b
     model.zero_grad(set_to_none=True)
     try:
         # no lead_ids: the reconstruction loss is the only loss, and the summary its only path to the compressor
-        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, summary_ids=summary, target=target)
+        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, summary_ids=summary, target=target)
         assert set(out.losses) == {"rec"} and torch.isfinite(out.losses["rec"])
         # the forward value of the bottleneck is the summary itself, zero after EOS
         keep = out.summary_mask
@@ -382,8 +382,8 @@ def test_pretraining_forward_learns_lead_targets_and_rebuilds_from_them(built, b
     doc, target = batch
     lead = lead_targets(doc, target, word_start=model.word_start, max_tokens=cfg.model.max_summary_tokens,
                         eos_id=vocab.eos_id, pad_id=vocab.pad_id)
-    out = model(comp_ids=compressor_inputs(model, doc, target)[0], comp_mask=compressor_inputs(model, doc, target)[1],
-                doc_labels=doc, lead_ids=lead, rec_from_lead=True)
+    out = model("pretrain", comp_ids=compressor_inputs(model, doc, target)[0],
+                comp_mask=compressor_inputs(model, doc, target)[1], doc_labels=doc, pseudo_ids=lead)
     assert set(out.losses) == {"lead", "rec"}
     assert all(torch.isfinite(v) for v in out.losses.values())
     assert torch.equal(out.summary_one_hot.argmax(-1)[out.summary_mask], lead[out.summary_mask])
@@ -517,7 +517,7 @@ def test_load_for_inference_gives_identical_summaries_and_logits(built, batch, s
     doc, target = batch
     _, _, loaded = load_for_inference(saved, with_reconstructor=True)
     assert isinstance(loaded, SummaeModel) and not loaded.training
-    assert torch.equal(loaded.word_start, model.word_start) and torch.equal(loaded.banned, model.banned)
+    assert torch.equal(loaded.word_start, model.word_start) and torch.equal(loaded.rules.banned, model.rules.banned)
     assert (loaded.copy_head is None) == (model.copy_head is None)
     if model.copy_head is not None:
         for key, value in model.copy_head.state_dict().items():
@@ -583,7 +583,7 @@ def test_forward_writes_the_summary_from_its_own_encoder_pass(built, batch):
     comp_ids, comp_mask = model.compressor_inputs(doc, doc != model.vocab.pad_id, target)
     model.train()
     try:
-        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target, write_temperature=0.0)
+        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target, temperature=0.0)
     finally:
         model.eval()
     assert torch.equal(out.summary_ids, model.write_summary(comp_ids, comp_mask, target))
@@ -629,7 +629,7 @@ def test_static_cache_step_scores_match_a_teacher_forced_pass(built, batch, matm
     summary = model.write_summary(comp_ids, comp_mask, target)
     dec_in = shift_right(summary, vocab.start_id, vocab.pad_id)
     with torch.no_grad():
-        enc = model._encode(comp_ids, comp_mask)
+        enc = model.encode(comp_ids, comp_mask)
         out = model.compressor(encoder_outputs=(enc,), attention_mask=comp_mask, decoder_input_ids=dec_in,
                                output_hidden_states=True)
         static = StaticDecoder(model.compressor, enc, comp_mask, dec_in.shape[1])
@@ -656,9 +656,9 @@ def test_bf16_static_decoding_on_cpu_attends_in_fp32(built, batch):
     half = copy.deepcopy(model)
     half.compressor.to(torch.bfloat16)
     with torch.no_grad():
-        reference = model.compressor(encoder_outputs=(model._encode(comp_ids, comp_mask),), attention_mask=comp_mask,
+        reference = model.compressor(encoder_outputs=(model.encode(comp_ids, comp_mask),), attention_mask=comp_mask,
                                      decoder_input_ids=dec_in).logits
-        enc = half._encode(comp_ids, comp_mask)
+        enc = half.encode(comp_ids, comp_mask)
         assert enc.dtype == torch.bfloat16
         errors = {}
         for matmul_attention in (True, False):
@@ -723,7 +723,8 @@ def test_forward_masks_the_written_summary_with_the_spelling_rule_too(built, bat
                                   generator=torch.Generator().manual_seed(2))
     labels = doc.clone()
     with torch.no_grad():
-        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=labels, summary_ids=summary, target=target)
+        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=labels, summary_ids=summary,
+                    target=target)
     assert torch.isfinite(out.losses["rec"])
     assert out.summary_one_hot.shape[:2] == summary.shape
 
@@ -775,7 +776,7 @@ def _writer_inputs(built, batch):
     doc, target = batch
     comp_ids, comp_mask = compressor_inputs(model, doc, target)
     with torch.no_grad():
-        enc = model._encode(comp_ids, comp_mask)
+        enc = model.encode(comp_ids, comp_mask)
     return GraphedWriter(model), (enc, comp_ids, comp_mask, target), model.write_summary(comp_ids, comp_mask, target)
 
 
@@ -812,7 +813,7 @@ def _narrow_batch(built, batch, width):
     doc[cut, -1] = vocab.eos_id
     comp_ids, comp_mask = compressor_inputs(model, doc, target)
     with torch.no_grad():
-        enc = model._encode(comp_ids, comp_mask)
+        enc = model.encode(comp_ids, comp_mask)
     return enc, comp_ids, comp_mask, target
 
 
@@ -891,8 +892,8 @@ def test_forward_writes_with_the_writer_it_is_given(built, batch):
 
     model.train()
     try:
-        out = model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target, write_temperature=0.5,
-                    writer=writer)
+        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target,
+                    temperature=0.5, writer=writer)
         assert model.compressor.get_decoder().training  # back to train mode after writing
     finally:
         model.eval()
@@ -917,7 +918,7 @@ def test_training_writer_graphs_read_the_live_weights_under_autocast(built, batc
 
     def both():
         with torch.autocast("cuda", dtype=torch.bfloat16), torch.no_grad():
-            enc = model._encode(comp_ids, comp_mask)
+            enc = model.encode(comp_ids, comp_mask)
             return writer(enc, comp_ids, comp_mask, target), model.write_summary(comp_ids, comp_mask, target, enc=enc)
 
     for _ in range(3):  # eager, capture, replay

@@ -39,6 +39,11 @@ def one_line_error(code, out, err, command, *fragments) -> str:
     return lines[0]
 
 
+def partials(path: Path) -> list[Path]:
+    """The temporary files of runs that wrote `path` (OutputSink: PATH.<random>.partial), kept by failed runs."""
+    return sorted(path.parent.glob(f"{path.name}.*.partial"))
+
+
 @pytest.fixture
 def keep(tmp_path) -> Path:
     """An output file that exists before the command runs; a failed run must leave it as it was."""
@@ -72,15 +77,18 @@ def test_not_utf8_is_one_line_with_line_and_offset(cli, tiny_run, tmp_path, keep
     else:
         result = train(cli, tmp_path, f"data.train_files=[{path}]")
     line = one_line_error(*result, command, "in.txt is not UTF-8 text (line 3)")
+    assert keep.read_text() == KEEP
+    kept = partials(keep)  # baseline streams: the two good lines it wrote are kept aside, and the error says where
+    if command == "baseline":
+        assert len(kept) == 1 and kept[0].read_text() == "the quick brown\nmarkets fell sharply\n"
+        assert line.endswith(f"; output so far (2 lines) kept in {kept[0]}")
+    else:
+        assert kept == []
     if kind == "binary":
         assert "looks binary (a NUL byte at byte offset 96)" in line  # right after DOCS' 96 bytes
     else:
         assert "invalid byte 0xe9 at byte offset 99" in line  # DOCS' 96 bytes, then "caf", then é
         assert ("iconv" if command == "train" else "--encoding latin-1") in line
-    assert keep.read_text() == KEEP
-    partial = Path(str(keep) + ".partial")  # baseline streams: the two good lines it wrote are kept aside
-    assert (partial.read_text() if partial.exists() else None) == ("the quick brown\nmarkets fell sharply\n"
-                                                                   if command == "baseline" else None)
 
 
 @pytest.mark.parametrize("command", ["summarize", "baseline", "evaluate"])
@@ -197,7 +205,7 @@ def test_summarize_skips_bad_records_with_a_count(cli, tiny_run, tmp_path, keep,
     assert shown_lines(err) == ["summarized 2 documents, skipped 2 bad records"]  # shown even with --quiet
     records = [json.loads(line) for line in keep.read_text().splitlines()]
     assert [r["document"] for r in records] == ["a b c d e", "f g h"]
-    assert not Path(str(keep) + ".partial").exists()
+    assert not partials(keep)
 
 
 @pytest.mark.parametrize("command", ["summarize", "baseline", "evaluate"])
@@ -330,8 +338,8 @@ def test_train_output_dir_that_is_a_file(cli, tmp_path):
 
 def test_interrupted_summarize_keeps_the_old_output_and_a_partial(cli, tiny_run, tmp_path, keep, monkeypatch):
     """Ctrl-C after the first window of batches (summaries are written a length-sorted window at a time):
-    exit 130, FILE untouched, FILE.partial has the finished summaries, and a re-run replaces FILE and
-    removes FILE.partial."""
+    exit 130, FILE untouched, the run's FILE.<random>.partial has the finished summaries and the interrupted
+    line names it; a re-run replaces FILE and leaves that file alone (it could be a concurrent run's)."""
     from summae import summarize as module
 
     window = 2 * module.SORT_WINDOW  # documents per window at --batch-size 2
@@ -347,39 +355,42 @@ def test_interrupted_summarize_keeps_the_old_output_and_a_partial(cli, tiny_run,
 
     monkeypatch.setattr(module.Summarizer, "_batch", interrupted)
     code, _, err = summarize(cli, tiny_run, docs, "--batch-size", 2, output=keep)
-    assert code == 130 and shown_lines(err) == ["summae summarize: interrupted"]
+    (partial,) = partials(keep)
+    assert code == 130
+    assert shown_lines(err) == [f"summae summarize: interrupted; output so far ({window} lines) kept in {partial}"]
     assert keep.read_text() == KEEP
-    partial = Path(str(keep) + ".partial")
     assert len(partial.read_text().split("\n")[:-1]) == window
     monkeypatch.setattr(module.Summarizer, "_batch", real_batch)
     code, _, err = summarize(cli, tiny_run, docs, "--batch-size", 2, output=keep)
     assert code == 0, err
-    assert len(keep.read_text().split("\n")[:-1]) == window + 4 and not partial.exists()
+    assert len(keep.read_text().split("\n")[:-1]) == window + 4 and partials(keep) == [partial]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_signalled_summarize_process(tiny_run, tmp_path, keep, sig):
-    """A real `python -m summae.cli summarize` process, signalled once FILE.partial has lines."""
+    """A real `python -m summae.cli summarize` process, signalled once its FILE.<random>.partial has lines."""
     docs = write(tmp_path / "in.txt", DOCS * 500)
     argv = [sys.executable, "-m", "summae.cli", "summarize", "--model", str(tiny_run["dir"]), "--input", str(docs),
             "--output", str(keep), "--quiet", "--batch-size", "8", "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
-    partial = Path(str(keep) + ".partial")
     deadline = time.monotonic() + 600
-    while not (partial.exists() and partial.stat().st_size > 0) and proc.poll() is None:
+    while not (partials(keep) and partials(keep)[0].stat().st_size > 0) and proc.poll() is None:
         assert time.monotonic() < deadline, "no output after 10 minutes"
         time.sleep(0.2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == (-9 if sig == signal.SIGKILL else 130), err
     assert keep.read_text() == KEEP
+    (partial,) = partials(keep)
     lines = partial.read_text().split("\n")
     assert len(lines) >= 2  # line-buffered: complete lines made it to disk
+    if sig == signal.SIGINT:
+        assert f"lines) kept in {partial}" in err
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr
-    assert len(keep.read_text().split("\n")[:-1]) == 1000 and not partial.exists()
+    assert len(keep.read_text().split("\n")[:-1]) == 1000 and partials(keep) == [partial]
 
 
 # ---------------------------------------------------------------- evaluate: text rouge-score cannot see

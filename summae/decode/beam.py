@@ -17,7 +17,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
     """The best of `beams` hypotheses per document by mean token log-probability. Returns (B, S) ids."""
     vocab, steps = model.vocab, model.max_summary_tokens
     batch, k = comp_ids.shape[0], beams
-    enc = model._encode(comp_ids, comp_mask).repeat_interleave(k, 0)  # (B*K, L, D): beams of a document together
+    enc = model.encode(comp_ids, comp_mask).repeat_interleave(k, 0)  # (B*K, L, D): beams of a document together
     mask, ids = comp_mask.repeat_interleave(k, 0), comp_ids.repeat_interleave(k, 0)
     row_target = target.repeat_interleave(k)  # (B*K,)
     device = comp_ids.device
@@ -33,12 +33,12 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         logits, _ = model.compressor_scores(enc, mask, ids, dec_in)
         logp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B*K, V)
         counts = model.word_start[seqs].long().sum(1)  # (B*K,)
-        forbid = model._rules(counts, row_target, step)
+        forbid = model.rules.step(counts, row_target, step)
         if model.no_repeat_words and step > 0:
             used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.word_start  # (B*K, V)
             forbid = forbid | used
         if model.whole_words:
-            forbid = model._spelled(forbid, ends, ids)
+            forbid = model.rules.spelled(forbid, ends, ids)
         logp = apply_mask(logp, forbid)
         # a finished beam continues only with pad, at no cost
         logp = torch.where(finished[:, None], torch.full_like(logp, float("-inf")), logp)
@@ -50,7 +50,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         tokens = (index % width).reshape(-1, 1)
         seqs = torch.cat([seqs[rows], tokens], dim=1)
         if model.whole_words:
-            ends = advance_word(ends[rows], tokens[:, 0], doc, model.boundary, vocab.pad_id)
+            ends = advance_word(ends[rows], tokens[:, 0], doc, model.rules.boundary, vocab.pad_id)
         finished = finished[rows] | (tokens[:, 0] == vocab.eos_id)
         scores = top
         if bool(finished.all()):

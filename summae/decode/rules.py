@@ -194,3 +194,53 @@ def document_word_mask(ends: torch.Tensor, doc_ids: torch.Tensor, boundary: torc
 def clean_summary(text: str, limit: int) -> str:
     """One line, single spaces, never more than `limit` words."""
     return " ".join(text.split()[:limit])
+
+
+class DecodingRules(torch.nn.Module):
+    """The decoding rules of one vocabulary, as masks of the tokens that may not come next.
+
+    step(): the length rules at one decoding step (plus no repeated word and whole words, applied by the
+    decoders); sequence(): every rule at every position of a written summary at once, as the training forward
+    needs them to score that summary under the rules it was written with. Tables only, no parameters.
+    """
+
+    def __init__(self, vocab, *, max_summary_tokens: int, no_repeat_words: bool = False, whole_words: bool = False):
+        super().__init__()
+        self.max_summary_tokens = max_summary_tokens
+        self.no_repeat_words = no_repeat_words  # ban word-start pieces already in the summary
+        self.whole_words = whole_words  # copied words are spelled as in the document (document_word_mask)
+        self.eos_id, self.pad_id = vocab.eos_id, vocab.pad_id
+        boundary = vocab.word_start.clone()
+        boundary[vocab.eos_id] = True
+        self.register_buffer("boundary", boundary, persistent=False)  # (V,) word-start pieces and EOS
+        self.register_buffer("word_start", vocab.word_start.clone(), persistent=False)  # (V,)
+        self.register_buffer("banned", vocab.banned.clone(), persistent=False)  # (V,)
+        # (5, V) forbidden tokens per decoding state, built once instead of at every decoding step
+        self.register_buffer("table", rule_table(self.word_start, self.banned, vocab.eos_id), persistent=False)
+
+    def step(self, counts: torch.Tensor, target: torch.Tensor, step: torch.Tensor | int) -> torch.Tensor:
+        """The length rules: (B,) counts at an int step -> (B, V); (B, S) counts at (S,) steps -> (B, S, V)."""
+        return length_rule_mask(counts, target, step, max_steps=self.max_summary_tokens, word_start=self.word_start,
+                                banned=self.banned, eos_id=self.eos_id, table=self.table)
+
+    def spelled(self, forbid: torch.Tensor, ends: torch.Tensor, comp_ids: torch.Tensor) -> torch.Tensor:
+        """forbid (..., V) plus the document's spelling of the word so far, which ends at the document positions
+        `ends` (B, L-1) or (B, S, L-1) (advance_word, ends_before); where the two leave no token (the length
+        rules want a word to end that the document continues), the rules decide."""
+        spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], self.boundary, self.pad_id)
+        if fast.enabled() and spelled.device.type == "cpu":
+            return cpu_ops.where_full(spelled, forbid)
+        return torch.where(spelled.all(-1, keepdim=True), forbid, spelled)
+
+    def sequence(self, summary_ids: torch.Tensor, target: torch.Tensor, comp_ids: torch.Tensor) -> torch.Tensor:
+        """The forbidden tokens at every position of written summaries (B, S) -> (B, S, V): the rules they were
+        written under."""
+        counts = word_counts(summary_ids, self.word_start)  # (B, S)
+        steps = torch.arange(summary_ids.shape[1], device=summary_ids.device)
+        forbid = self.step(counts, target, steps)  # (B, S, V)
+        if self.no_repeat_words:
+            forbid = forbid | repeat_mask(summary_ids, self.word_start)
+        if self.whole_words:
+            ends = ends_before(summary_ids, comp_ids[:, 1:], self.boundary, self.pad_id)  # (B, S, L-1)
+            forbid = self.spelled(forbid, ends, comp_ids)
+        return forbid

@@ -7,10 +7,10 @@ another way. Each is chosen at exactly one place:
 |---|---|---|
 | cpu_ops.masked_fill (uint8 arithmetic) | decode.rules.apply_mask | logits.masked_fill(forbid, -inf) |
 | cpu_ops.first_argmax (chunked) | decode.rules.argmax | x.argmax(-1) |
-| cpu_ops.choose_spelled (no (B, V) mask) | decode.greedy.choose_next | rules.choose(apply_mask(scores, spelled)) |
+| spelling.choose_spelled (no (B, V) mask) | decode.greedy.write_summary | rules.choose(apply_mask(scores, spelled)) |
 | autograd.StraightThrough (fused backward) | model.bottleneck.straight_through | y_hard - y_soft.detach() + y_soft |
 | autograd.HardEmbed (lookup) | model.bottleneck.soft_embed | one_hot @ E |
-| bart.cross_projections_once | model.autoencoder.SummaeModel.decode_compressor | the BART decoder as it is |
+| bart.cross_projections_once | model.autoencoder.SummaeModel.teacher_forced | the BART decoder as it is |
 | bart.labelled_nll (head on labels only) | model.autoencoder.SummaeModel.reconstruction_loss | token_nll(logits, labels) |
 | static_cache.StaticDecoder | decode.greedy.write_summary | transformers' incremental decoding |
 | cuda_graphs.GraphedWriter (off by default) | train.cuda_graphs, Summarizer on CUDA | decode.greedy.write_summary |

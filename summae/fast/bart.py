@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import BartForConditionalGeneration
 
 
 @contextmanager
@@ -18,8 +20,6 @@ def cross_projections_once(model, rows: int):
     work: the training step decodes the written summaries and the lead targets of one encoder pass. Other
     architectures run as they are.
     """
-    from transformers import BartForConditionalGeneration
-
     projections = [proj for layer in model.get_decoder().layers
                    for proj in (layer.encoder_attn.k_proj, layer.encoder_attn.v_proj)
                    ] if type(model) is BartForConditionalGeneration else []
@@ -39,3 +39,19 @@ def cross_projections_once(model, rows: int):
     finally:
         for proj in projections:
             del proj.forward
+
+
+def labelled_nll_applies(reconstructor) -> bool:
+    return type(reconstructor) is BartForConditionalGeneration
+
+
+def labelled_nll(reconstructor, inputs_embeds: torch.Tensor, mask: torch.Tensor, dec_in: torch.Tensor,
+                 doc_labels: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """token_nll(reconstructor logits, doc_labels) with the V-way output head and its softmax run only where a
+    label is a document token, not on the padding of the batch's width (the head is the largest matmul of the
+    training step)."""
+    hidden = reconstructor.model(inputs_embeds=inputs_embeds, attention_mask=mask.long(),
+                                 decoder_input_ids=dec_in).last_hidden_state  # (B, L, D)
+    keep = doc_labels != pad_id  # (B, L)
+    logits = reconstructor.lm_head(hidden[keep]) + reconstructor.final_logits_bias  # (N, V): labelled positions
+    return F.cross_entropy(logits.float(), doc_labels[keep])

@@ -43,3 +43,11 @@ def outer_and(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """rows[:, None] & columns for bool rows (B,) and columns (V,), as a (B, V) bool mask. Computed on uint8:
     torch's CPU kernels run bool & with a row broadcast along the last dimension as a scalar loop (35x slower)."""
     return (rows.view(torch.uint8)[:, None] & columns.view(torch.uint8)).view(torch.bool)
+
+
+def where_full(spelled: torch.Tensor, forbid: torch.Tensor) -> torch.Tensor:
+    """torch.where(spelled.all(-1, keepdim=True), forbid, spelled) for bool (..., V), on uint8, whose CPU kernels
+    vectorise a row broadcast (bool's do not)."""
+    u8 = torch.uint8
+    full = spelled.view(u8).amin(-1, keepdim=True)  # (..., 1): 1 where the spelling leaves no token
+    return ((forbid.view(u8) & full) | (spelled.view(u8) & (full ^ 1))).view(torch.bool)

@@ -20,6 +20,10 @@ distribution as eager sampling, other draws). Two things keep a replay reading t
 optimizer updates the parameters in place, and the writer runs under autocast with its weight-cast cache
 off, so the captured kernels cast the live fp32 weights instead of reading a cached bf16 copy that the end of
 an autocast region frees.
+
+Off by default (`train.cuda_graphs: false`, `Summarizer(cuda_graphs=False)`): the speed-up has not been
+measured. A GPU measurement (benchmarks/throughput.py times both ways when graphs are on) must show the gain
+before the defaults turn them on.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import json
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -52,6 +53,18 @@ def training_precision(mixed_precision: str, device: str) -> str:
 
     on_gpu = device != "cpu" and torch.cuda.is_available()  # the device Accelerator picks
     return "bf16" if on_gpu and native_bf16(torch.device("cuda")) else "no"
+
+
+@dataclass
+class StepBatch:
+    """One training step's inputs (0 in Trainer.train_step)."""
+    doc_labels: torch.Tensor  # (B, L) document + EOS, pad elsewhere: the reconstruction target
+    comp_ids: torch.Tensor  # (B, L+1) the compressor input: <len_k> document (noised while pretraining)
+    comp_mask: torch.Tensor  # (B, L+1)
+    target: torch.Tensor  # (B,) summary words wanted
+    pseudo: torch.Tensor  # (B, S) pseudo-summaries (references in the last sup_rows rows)
+    sup_rows: int  # labeled rows at the end of the batch (semi-supervised option), else 0
+    pretrain: bool  # a pseudo-summary pretraining step
 
 
 class Trainer:
@@ -226,66 +239,79 @@ class Trainer:
                 "best_step": self.state["best_step"], "best_score": self.state["best_score"],
                 "docs_per_s": self.state["docs_seen"] / max(self.state["train_seconds"], 1e-9)}
 
-    def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, torch.Tensor]:
-        cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
-        model, vocab = self._unwrapped(), self.vocab
-        self.model.train()  # dropout on, whatever ran on the model before (evaluation, a Summarizer)
-        # 0) masks, word counts and length targets of the batch
+    def _batch(self, step: int, doc_labels: torch.Tensor, gen: torch.Generator) -> StepBatch:
+        """0) The step's inputs: length targets, pseudo-summaries, labeled rows, the compressor input."""
+        cfg, acc, vocab = self.cfg, self.accelerator, self.vocab
+        model = self._unwrapped()
         doc_mask = doc_labels != vocab.pad_id  # (B, L), EOS included
         doc_words = model.word_start[doc_labels].sum(1).cpu()  # (B,)
         target = target_words(doc_words, ratio_min=cfg.summary.ratio_min, ratio_max=cfg.summary.ratio_max,
                               min_words=cfg.summary.min_words, max_words=cfg.summary.max_words,
-                              generator=gen).to(acc.device)
+                              generator=gen).to(acc.device)  # (B,)
         if self.extractor is not None:  # pseudo-summaries: the best k-word extraction, or the lead
-            lead = self.extractor.targets(doc_labels, target, max_tokens=cfg.model.max_summary_tokens)  # (B, S)
+            pseudo = self.extractor.targets(doc_labels, target, max_tokens=cfg.model.max_summary_tokens)  # (B, S)
         else:
-            lead = lead_targets(doc_labels, target, word_start=model.word_start,
-                                max_tokens=cfg.model.max_summary_tokens, eos_id=vocab.eos_id, pad_id=vocab.pad_id)
+            pseudo = lead_targets(doc_labels, target, word_start=model.word_start,
+                                  max_tokens=cfg.model.max_summary_tokens, eos_id=vocab.eos_id, pad_id=vocab.pad_id)
         sup_rows = 0
         if self.labeled is not None:
-            # semi-supervised: labeled pairs join the batch, their reference in place of the lead target
+            # semi-supervised: labeled pairs join the batch, their reference in place of the pseudo-summary
             docs, refs, words = (x.to(acc.device) for x in self.labeled.batch(step))
             width = max(doc_labels.shape[1], docs.shape[1])  # the document batch is cut to its longest row
             doc_labels = torch.cat([F.pad(d, (0, width - d.shape[1]), value=vocab.pad_id) for d in (doc_labels, docs)])
-            lead = torch.cat([lead, refs])
+            pseudo = torch.cat([pseudo, refs])
             target, sup_rows = torch.cat([target, words]), docs.shape[0]
             doc_mask = doc_labels != vocab.pad_id
-        pretrain = step < t.pretrain_steps
-        values: dict[str, torch.Tensor | float] = {}
-        if pretrain:
-            comp_ids, comp_mask = model.compressor_inputs(*self._drop_words(doc_labels, doc_mask), target)
-            # the discriminator warms up on lead spans (what the compressor writes at first), never on references
-            fake = lead[: lead.shape[0] - sup_rows]
-        else:
-            comp_ids, comp_mask = model.compressor_inputs(doc_labels, doc_mask, target)
+        pretrain = step < cfg.train.pretrain_steps
+        # pretraining reads a noised document (some tokens dropped), so that writing the pseudo-summary is not a copy
+        ids, mask = self._drop_words(doc_labels, doc_mask) if pretrain else (doc_labels, doc_mask)
+        comp_ids, comp_mask = model.compressor_inputs(ids, mask, target)  # (B, L+1): <len_k> document
+        return StepBatch(doc_labels, comp_ids, comp_mask, target, pseudo, sup_rows, pretrain)
+
+    def train_step(self, step: int, doc_labels: torch.Tensor, reals, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """One training step; returns its metrics.
+
+        Pretraining (step < train.pretrain_steps): the compressor learns the pseudo-summaries and the
+        reconstructor rebuilds the document from them. Afterwards, the auto-encoder step:
+        1) the compressor writes summaries (sampled, no gradient); 2) the discriminator learns real short texts
+        vs those summaries; 3) the generator (compressor + reconstructor) rebuilds the document from the
+        summary's straight-through one-hots and fools the discriminator just updated, beside the
+        pseudo-summary loss; 4) one optimizer step.
+        """
+        t, acc = self.cfg.train, self.accelerator
+        self.model.train()  # dropout on, whatever ran on the model before (evaluation, a Summarizer)
+        b = self._batch(step, doc_labels, gen)  # 0)
         use_d = reals is not None and t.adv_weight > 0
+        values: dict[str, torch.Tensor | float] = {}
+        inputs = dict(comp_ids=b.comp_ids, comp_mask=b.comp_mask, doc_labels=b.doc_labels, sup_rows=b.sup_rows)
         with acc.autocast():
-            if pretrain:
-                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, lead_ids=lead,
-                                 rec_from_lead=True, sup_rows=sup_rows)
+            if b.pretrain:
+                out = self.model("pretrain", pseudo_ids=b.pseudo, **inputs)
                 loss = out.losses["lead"] + t.rec_weight * out.losses["rec"]
+                # the discriminator warms up on pseudo-summaries (what the compressor writes at first), never on
+                # references
+                fake = b.pseudo[: b.pseudo.shape[0] - b.sup_rows]
             else:
-                # 1) + 3) the compressor writes summaries (no gradient; sampled for exploration) at the start of
-                # the generator forward, from the same encoder pass as the losses (one encoder run, not two)
-                out = self.model(comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc_labels, target=target,
-                                 lead_ids=lead if (t.lead_weight > 0 or sup_rows) else None,
-                                 write_temperature=t.sample_temperature, sup_rows=sup_rows, writer=self.writer)
-                fake = out.summary_ids
+                # 1) write + 3) reconstruct, from one encoder pass: the summaries are written at the start of the
+                # generator's forward, then scored, turned into straight-through one-hots and reconstructed from
+                out = self.model("autoencode", target=b.target, temperature=t.sample_temperature, writer=self.writer,
+                                 pseudo_ids=b.pseudo if (t.lead_weight > 0 or b.sup_rows) else None, **inputs)
+                fake = out.summary_ids  # (B, S)
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
                     loss = loss + t.lead_weight * out.losses["lead"]
                 if fake.shape[0] > 1:
                     values["summary/distinct"] = float(torch.unique(fake, dim=0).shape[0])  # 1: a collapsed batch
-            if sup_rows:
+            if b.sup_rows:
                 loss = loss + t.sup_weight * out.losses["sup"]
-        # 2) discriminator step(s): real short texts vs generated summaries (ids: no graph to the generator)
+        # 2) discriminator step(s): real short texts vs the summaries (ids: no graph to the generator)
         if use_d:
             for _ in range(t.d_steps):
                 real = next(reals).to(acc.device)
                 values.update(self._d_step(real, fake))
             if self.guard.step_is_bad:
                 return values  # a non-finite D step skips the whole step
-        if use_d and not pretrain:
+        if use_d and not b.pretrain:
             # 3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach
             # the compressor through the straight-through one-hots
             with acc.autocast():
@@ -293,6 +319,7 @@ class Trainer:
                                                    one_hot_ids=out.one_hot_ids))
             loss = loss + t.adv_weight * adv
             values["loss/adv"] = adv.detach()
+        # 4) the generator's update
         self.opt_g.zero_grad(set_to_none=True)
         if not self._finite(loss, "training loss"):
             return values  # no update: summae.train.guards decides what follows
@@ -309,8 +336,8 @@ class Trainer:
         values.update({f"loss/{k}": v.detach() for k, v in out.losses.items()})
         values["loss/total"] = loss.detach()
         values["grad/norm"] = torch.as_tensor(grad_norm).detach()
-        values["summary/words"] = target.float().mean()
-        values["train/adv_weight"] = t.adv_weight if (use_d and not pretrain) else 0.0
+        values["summary/words"] = b.target.float().mean()
+        values["train/adv_weight"] = t.adv_weight if (use_d and not b.pretrain) else 0.0
         return values
 
     def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:

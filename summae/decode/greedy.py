@@ -1,0 +1,153 @@
+"""Greedy and sampled decoding with a KV cache: the compressor writes summaries under the decoding rules, the
+reconstructor rebuilds documents from them.
+
+`write_summary` is the one place summaries are written, for training (sampled, from the training forward's
+encoder states), dev evaluation, `Summarizer` and `Scorer` (greedy). Its fast paths sit behind summae.fast's
+seam: the static KV cache (fast/static_cache.py) for BART compressors and whole-word choice without the
+(B, V) spelling mask (fast/spelling.py); with `summae.fast.reference_paths()` it runs transformers'
+incremental decoding and the plain masked choice, and writes the same summaries.
+"""
+
+from __future__ import annotations
+
+import inspect
+from contextlib import contextmanager
+
+import torch
+
+from summae import fast
+from summae.decode.rules import advance_word, apply_mask, choose, empty_ends
+from summae.fast.spelling import choose_spelled
+from summae.fast.static_cache import StaticDecoder
+
+
+def cache_kwarg(model) -> str:
+    """The KV-cache argument of a transformers model's forward: transformers 5.24 renamed `past_key_values`
+    to `cache`, and summae supports both."""
+    params = inspect.signature(type(model).forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def returned_cache(out):
+    return out.cache if getattr(out, "cache", None) is not None else getattr(out, "past_key_values", None)
+
+
+@contextmanager
+def eval_mode(module: torch.nn.Module):
+    """Within: `module` without dropout (summaries are written as at inference, also in the middle of a
+    training step); its train/eval mode is restored after."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+@torch.no_grad()
+def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: torch.Tensor, *,
+                  temperature: float = 0.0, generator: torch.Generator | None = None,
+                  enc: torch.Tensor | None = None, sync_free: bool = False) -> torch.Tensor:
+    """Greedy (temperature 0) or sampled summaries of `target` words under the decoding rules.
+
+    comp_ids/comp_mask (B, L+1): the compressor input with its length token; enc: the compressor's encoder
+    states (B, L+1, D) when the caller already has them. sync_free: never read a value back to the host (all
+    max_summary_tokens steps run, even once every row has ended), so that a CUDA graph can capture the
+    decoding (summae.fast.cuda_graphs); the summaries are the same. Returns (B, S) ids: the summary, its EOS,
+    then pad.
+    """
+    decoder = model.compressor.get_decoder()
+    with eval_mode(decoder):
+        enc = model.encode(comp_ids, comp_mask) if enc is None else enc
+        rules, batch = model.rules, comp_ids.shape[0]
+        counts = torch.zeros(batch, dtype=torch.long, device=comp_ids.device)  # (B,) words written so far
+        used = torch.zeros(batch, rules.word_start.shape[0], dtype=torch.bool, device=comp_ids.device)  # (B, V)
+        doc = comp_ids[:, 1:]  # (B, L): the document, without the length token
+        ends = empty_ends(doc)  # where the word being written ends in the document (advance_word)
+        static = fast.enabled() and model.fast_decoding
+
+        if static:
+            cache = StaticDecoder(model.compressor, enc, comp_mask, model.max_summary_tokens)
+            enc_f = enc.float()  # the copy head works in fp32: convert a bf16 encoding once, not at every step
+
+            def step_scores(tokens, step):
+                logits, hidden = cache.step(tokens[:, 0], step)
+                if model.copy_head is None:
+                    return logits, None
+                # greedy decoding needs only the argmax: probabilities do, without a log over the vocabulary
+                return model.copy_head(logits=logits[:, None], dec_h=hidden[:, None], enc_h=enc_f,
+                                       enc_mask=comp_mask, src_ids=comp_ids, log=temperature > 0)[:, 0], None
+        else:
+            def step_scores(tokens, cache_args):
+                scores, out = model.compressor_scores(enc, comp_mask, comp_ids, tokens, use_cache=True, **cache_args)
+                return scores[:, -1], out
+
+        def pick(scores, step):
+            nonlocal ends
+            forbid = rules.step(counts, target, step)  # (B, V)
+            if rules.no_repeat_words:
+                forbid = forbid | used
+            if rules.whole_words:
+                if fast.enabled():  # the same choice, without building the (B, V) spelling mask
+                    nxt = choose_spelled(scores.float(), forbid, ends, doc, rules.boundary, rules.pad_id,
+                                         temperature, generator, sync_free=sync_free)
+                else:
+                    nxt = choose(apply_mask(scores.float(), rules.spelled(forbid, ends, comp_ids)), temperature,
+                                 generator)
+                ends = advance_word(ends, nxt, doc, rules.boundary, rules.pad_id)
+            else:
+                nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
+            counts.add_(rules.word_start[nxt].long())
+            used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= rules.word_start[nxt]
+            return nxt
+
+        return decode_loop(model.compressor, step_scores, batch, model.max_summary_tokens, pick, model.vocab,
+                           static=static, stop_early=not sync_free)
+
+
+@torch.no_grad()
+def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
+    """The reconstructor's greedy rebuild of the documents from hard summaries: (B, S) -> (B, max_tokens)."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    rec = model.reconstructor
+    with eval_mode(rec):
+        mask = (summary_ids != model.vocab.pad_id).long()  # (B, S)
+        encoder_out = BaseModelOutput(last_hidden_state=rec.get_encoder()(
+            input_ids=summary_ids, attention_mask=mask).last_hidden_state)  # (B, S, D)
+
+        def step_scores(tokens, cache_args):
+            out = rec(encoder_outputs=encoder_out, attention_mask=mask, decoder_input_ids=tokens, use_cache=True,
+                      **cache_args)
+            return out.logits[:, -1], out
+
+        return decode_loop(rec, step_scores, summary_ids.shape[0], max_tokens, lambda scores, step: scores.argmax(-1),
+                           model.vocab)
+
+
+def decode_loop(seq2seq, step_scores, batch: int, max_steps: int, pick, vocab, *, static: bool = False,
+                stop_early: bool = True) -> torch.Tensor:
+    """Token-by-token decoding with a KV cache. step_scores(tokens (B, 1), cache_args) -> ((B, V), output), or
+    with `static` step_scores(tokens, step) (the cache is the caller's); pick(scores, step) -> (B,) chooses
+    each token. stop_early: stop once every row has ended (a host sync per step). Returns (B, max_steps):
+    tokens, EOS, then pad."""
+    device = seq2seq.device
+    cache_kw = cache_kwarg(seq2seq)
+    tokens = torch.full((batch, 1), vocab.start_id, dtype=torch.long, device=device)
+    out_ids = torch.full((batch, max_steps), vocab.pad_id, dtype=torch.long, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    cache = None
+    for step in range(max_steps):
+        if static:
+            scores, _ = step_scores(tokens, step)
+        else:
+            scores, out = step_scores(tokens, {cache_kw: cache})
+            cache = returned_cache(out)
+        nxt = pick(scores, step)  # (B,)
+        nxt = torch.where(done, torch.full_like(nxt, vocab.pad_id), nxt)
+        out_ids[:, step] = nxt
+        done |= nxt == vocab.eos_id
+        if stop_early and bool(done.all()):
+            break
+        tokens = nxt[:, None]
+    return out_ids
