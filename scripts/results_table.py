@@ -33,6 +33,12 @@ SPEED = [  # benchmarks/throughput.py: the d256 Gigaword model at fixed shapes, 
 ]
 
 HARDWARE = {"cpu2": "2 CPU cores", "h200": "1 H200 GPU"}  # the JSONs' `hardware` field, in words
+
+
+class TableError(Exception):
+    """A missing or malformed input; main() prints it as one line and exits with status 2."""
+
+
 HEADER = ("| set | system | R-1 / R-2 / R-L | words | training docs/s | summarizing docs/s | from benchmarks/results/ |\n"
           "|---|---|---|---|---|---|---|")
 
@@ -42,9 +48,9 @@ def load(name: str, results: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SystemExit(f"results_table: {path} does not exist (update the file names at the top of this script)")
+        raise TableError(f"{path} does not exist (update the file names at the top of this script)")
     except json.JSONDecodeError as err:
-        raise SystemExit(f"results_table: {path} is not valid JSON: {err}")
+        raise TableError(f"{path} is not valid JSON: {err}")
 
 
 def hardware(data: dict) -> str:
@@ -114,7 +120,7 @@ def replaced(text: str, block: str, name: str) -> str:
     lines = text.splitlines(keepends=True)
     marks = [i for i, line in enumerate(lines) if line.strip() in (START, END)]
     if len(marks) != 2 or lines[marks[0]].strip() != START:
-        raise SystemExit(f"results_table: {name} needs one line {START} and, after it, one line {END}")
+        raise TableError(f"{name} needs one line {START} and, after it, one line {END}")
     return "".join(lines[: marks[0] + 1]) + block + "".join(lines[marks[1]:])
 
 
@@ -139,11 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         text = target.read_text(encoding="utf-8")
         new = replaced(text, block, str(target))
-    except SystemExit as err:  # one line, status 2, as the summae commands do
-        print(err, file=sys.stderr)
+    except TableError as err:  # one line, status 2, as the summae commands do
+        print(f"results_table: {err}", file=sys.stderr)
         return 2
-    except (OSError, KeyError) as err:
-        print(f"results_table: {type(err).__name__}: {err}", file=sys.stderr)
+    except OSError as err:
+        print(f"results_table: {err}", file=sys.stderr)
+        return 2
+    except KeyError as err:  # a JSON without a field a row reads
+        print(f"results_table: a result JSON lacks the field {err}", file=sys.stderr)
         return 2
     if args.check:
         if new != text:
