@@ -11,7 +11,9 @@ import torch
 
 from summae.decode.rules import clean_summary, words_for_request
 from summae.errors import SummaeError
+from summae.fast.cuda_graphs import GraphedWriter, padded_width
 from summae.io import annotate_file
+from summae.model.build import load_for_inference
 from summae.runtime import pick_device, resolve_precision
 from summae.tokenization import decode_texts, encode_texts, pad_ids
 
@@ -81,8 +83,6 @@ class Summarizer:
             set_attention(self.model.compressor, "eager")
         self.writer = None  # CUDA graphs of the greedy decoding (BART decoders: the static-cache loop only)
         if cuda_graphs and self.device.type == "cuda" and self.model.fast_decoding:
-            from summae.fast.cuda_graphs import GraphedWriter
-
             self.writer = GraphedWriter(self.model)
         # tokenize the next window in a background thread while this one decodes: on a GPU the host is free
         # while the device works; on the CPU the decoding already uses every core
@@ -93,8 +93,6 @@ class Summarizer:
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "auto", precision: str = "auto",
                         cuda_graphs: bool = False) -> "Summarizer":
-        from summae.model.build import load_for_inference
-
         cfg, tokenizer, model = load_for_inference(path)
         return cls(cfg, tokenizer, model, device=pick_device(device), precision=precision, cuda_graphs=cuda_graphs)
 
@@ -175,7 +173,6 @@ class Summarizer:
         width = max(len(x) for x in ids) + 1  # the batch's longest document + EOS: no all-padding columns
         graphed = self.writer is not None and beams == 1
         if graphed:  # a few widths, so a few captured graphs (padding columns are masked)
-            from summae.fast.cuda_graphs import padded_width
 
             width = padded_width(width, self.cfg.model.max_source_tokens)
         docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width).to(self.device)  # (B, L)

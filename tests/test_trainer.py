@@ -464,11 +464,11 @@ def test_same_seed_and_data_give_the_same_summaries_twice(tiny_run, tmp_path):
 @pytest.mark.parametrize("gpu, native, expected", [(True, True, "bf16"), (True, False, "no"), (False, True, "no")])
 def test_auto_precision_is_bf16_only_on_a_gpu_that_multiplies_it_natively(monkeypatch, gpu, native, expected):
     """auto: bf16 on a CUDA GPU with bf16; fp32 on GPUs without it and on every CPU (AVX512-BF16 or not)."""
-    import summae.runtime
+    import summae.train.trainer
     from summae.train.trainer import training_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
-    monkeypatch.setattr(summae.runtime, "native_bf16", lambda device: native)
+    monkeypatch.setattr(summae.train.trainer, "native_bf16", lambda device: native)
     assert training_precision("auto", "auto") == expected
     assert training_precision("auto", "cpu") == "no"  # --device cpu on a GPU machine
     for given in ("no", "bf16", "fp16"):  # given explicitly: used as given, on any hardware
@@ -481,3 +481,16 @@ def test_a_trainer_with_auto_precision_says_what_it_chose(tmp_path):
     trainer = Trainer(cfg, tmp_path / "run", device="cpu", echo=said.append, progress=False)
     assert trainer.precision == "no" and trainer.accelerator.mixed_precision == "no"
     assert "train.mixed_precision auto: fp32" in said
+
+
+def test_the_progress_bar_follows_the_budget_that_ends_training_first():
+    """With train.minutes the bar's share (and so its time left) is the share of the time budget, counting the
+    earlier sessions of a resumed run; without it, the share of the steps."""
+    from summae.train.trainer import Progress
+
+    timed = Progress(steps=100_000, start=0, seconds=300, seconds_before=0, enabled=False)
+    assert timed.share(10, 150) == pytest.approx(0.5)  # 10 of 100,000 steps, but half the 5 minutes
+    assert Progress(steps=100, start=0, seconds=None, seconds_before=0, enabled=False).share(25, 999) == 0.25
+    resumed = Progress(steps=1000, start=500, seconds=600, seconds_before=300, enabled=False)
+    assert resumed.share(500, 60) == pytest.approx(0.6)  # (300 s before + 60 s) of 600 s
+    assert resumed.share(1000, 0) == 1.0

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from summae.config import Config
 from summae.errors import SummaeError
+from summae.io import load_pairs, load_texts, read_lines, read_texts, resolve_files
 
 
 @dataclass
@@ -19,8 +20,6 @@ class TrainingTexts:
 
 def load_training_texts(cfg: Config, *, echo=lambda _: None) -> TrainingTexts:
     """Read everything the config names. echo: where to say what was chosen (the main process's)."""
-    from summae.io import load_texts, read_lines, resolve_files
-
     files = [cfg.resolve_path(f) for f in cfg.data.train_files]
     if not files:
         raise SummaeError("data.train_files is empty: name at least one file of documents")
@@ -33,7 +32,6 @@ def load_training_texts(cfg: Config, *, echo=lambda _: None) -> TrainingTexts:
              "reconstruction and lead pseudo-summaries only)")
     labeled = None
     if cfg.data.labeled_pairs:
-        from summae.io import load_pairs
         labeled = load_pairs([cfg.resolve_path(f) for f in cfg.data.labeled_files], cfg.data.labeled_pairs,
                              doc_field=cfg.data.text_field, summary_field=cfg.data.labeled_summary_field)
         echo(f"semi-supervised: {cfg.data.labeled_pairs} labeled pairs join every step "
@@ -45,7 +43,6 @@ def load_training_texts(cfg: Config, *, echo=lambda _: None) -> TrainingTexts:
             else read_lines(resolve_files([path])[0])
         refs = None
         if dev.dev_references:
-            from summae.io import read_texts
             refs = read_texts(resolve_files([cfg.resolve_path(dev.dev_references)])[0], field=dev.dev_field)
         return TrainingTexts(docs, real, labeled, list(dev_docs)[: dev.dev_size], refs[: dev.dev_size] if refs else None)
     if not cfg.data.streaming:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from summae.decode.rules import clean_summary, words_for_request
+from summae.eval.rouge import rouge_scores
 from summae.tokenization import decode_texts, encode_texts, pad_ids
-from summae.decode.rules import words_for_request
-from summae.decode.rules import clean_summary
 
 EVAL_BATCH = 256
 
@@ -57,8 +57,6 @@ def summarize_ids(model, ids: torch.Tensor, words: int, max_words: int):
 @torch.no_grad()
 def evaluate_dev(model, disc, dev: DevSet) -> dict:
     """Dev metrics: ROUGE when references exist, reconstruction loss and discriminator view always."""
-    from summae.eval.rouge import rouge_scores
-
     was_training = model.training
     model.eval()
     if disc is not None:

@@ -13,7 +13,10 @@ import json
 import math
 from pathlib import Path
 
+from summae.config import Config
 from summae.errors import SummaeError
+from summae.io import read_texts
+from summae.train.dev_eval import decode, summarize_ids
 
 LENGTHS_FILE = "dev_lengths.json"  # {"summary_words": [...], "reference_words": [...]}, line-aligned
 LOSS_KEYS = ("loss/rec", "loss/lead", "loss/adv", "loss/d", "loss/total")
@@ -154,8 +157,6 @@ def plot_length_histogram(summary_words: list[int], reference_words: list[int], 
 
 def _pretrain_steps(run_dir: Path) -> int | None:
     """The run's train.pretrain_steps (for a marker on the plots), or None without a readable config."""
-    from summae.config import Config
-
     try:
         return Config.from_yaml(run_dir / "config.yaml").train.pretrain_steps
     except SummaeError:
@@ -165,8 +166,6 @@ def _pretrain_steps(run_dir: Path) -> int | None:
 def read_lengths(run_dir: Path, summaries: str | None, references: str | None,
                  field: str | None) -> tuple[list[int], list[int]] | None:
     """(summary words, reference words): from the two files when given, else RUN_DIR/dev_lengths.json, else None."""
-    from summae.io import read_texts
-
     if (summaries is None) != (references is None):
         raise SummaeError("give --summaries and --references together (line-aligned files)")
     if summaries is not None:
@@ -213,8 +212,6 @@ def write_plots(run_dir: str | Path, *, out_dir: str | Path | None = None, summa
 
 def save_dev_lengths(run_dir: Path, model, dev) -> None:
     """RUN_DIR/dev_lengths.json: word counts of the model's greedy dev summaries and of the dev references."""
-    from summae.train.dev_eval import decode, summarize_ids
-
     summaries, targets = summarize_ids(model, dev.ids, dev.words, dev.max_words)
     texts = decode(dev.tokenizer, summaries, targets)
     blob = {"summary_words": word_counts(texts), "reference_words": word_counts(dev.refs)}

@@ -21,17 +21,21 @@ import torch
 import torch.nn.functional as F
 
 from summae import checkpoint
-from summae.train import guards
-from summae.train.batches import StreamBatches, TensorBatches
-from summae.tokenization import encode_texts, pad_ids
-from summae.train.pseudo import lead_targets, target_words
 from summae.config import Config
 from summae.errors import SummaeError
-from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
-from summae.train.metrics import MetricLogger
+from summae.fast.cuda_graphs import GraphedWriter
 from summae.model.build import build_models, prepare_tokenizer, restore_weights
+from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
+from summae.runtime import native_bf16
+from summae.tokenization import encode_texts, pad_ids
+from summae.train import guards
+from summae.train.batches import StreamBatches, TensorBatches
 from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, evaluate_dev, sample_table
+from summae.train.labeled import LabeledBatches
+from summae.train.metrics import MetricLogger
+from summae.train.plots import after_training
+from summae.train.pseudo import Extractor, lead_targets, target_words
 
 
 def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
@@ -49,8 +53,6 @@ def training_precision(mixed_precision: str, device: str) -> str:
     model 1.3x faster and the d128 CPU-size recipe 1.2x slower, with the same dev ROUGE (docs/performance.md)."""
     if mixed_precision != "auto":
         return mixed_precision
-    from summae.runtime import native_bf16
-
     on_gpu = device != "cpu" and torch.cuda.is_available()  # the device Accelerator picks
     return "bf16" if on_gpu and native_bf16(torch.device("cuda")) else "no"
 
@@ -65,6 +67,40 @@ class StepBatch:
     pseudo: torch.Tensor  # (B, S) pseudo-summaries (references in the last sup_rows rows)
     sup_rows: int  # labeled rows at the end of the batch (semi-supervised option), else 0
     pretrain: bool  # a pseudo-summary pretraining step
+
+
+class Progress:
+    """The training progress bar (stderr). Its share done is that of the budget that ends training first: steps,
+    or train.minutes (counting earlier sessions of a resumed run), so its time left is right either way."""
+
+    RESOLUTION = 1000  # the bar counts thousandths of the budget
+
+    def __init__(self, *, steps: int, start: int, seconds: float | None, seconds_before: float, enabled: bool):
+        from tqdm.auto import tqdm
+
+        self.steps, self.seconds, self.before = steps, seconds, seconds_before
+        self.note = ""
+        self.bar = tqdm(total=self.RESOLUTION, disable=not enabled, dynamic_ncols=True, leave=False,
+                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+        self.advance(start, 0.0)
+
+    def share(self, step: int, elapsed: float) -> float:
+        done = step / max(self.steps, 1)
+        if self.seconds:
+            done = max(done, (self.before + elapsed) / self.seconds)
+        return min(done, 1.0)
+
+    def advance(self, step: int, elapsed: float) -> None:
+        self.bar.n = int(self.share(step, elapsed) * self.RESOLUTION)
+        self.bar.set_postfix_str(f"step {step}{self.note}", refresh=False)
+        self.bar.refresh()
+
+    def set_postfix(self, **values) -> None:
+        """Shown after the step count from the next advance() on."""
+        self.note = "".join(f", {k} {v}" for k, v in values.items())
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 class Trainer:
@@ -127,7 +163,6 @@ class Trainer:
                 self._build_extractor(real_ids)
         self.labeled = None
         if self.labeled_texts is not None:
-            from summae.train.labeled import LabeledBatches
             self.labeled = LabeledBatches(*self.labeled_texts, tok, self.vocab, batch_size=t.labeled_batch_size,
                                           max_source_tokens=m.max_source_tokens,
                                           max_summary_tokens=m.max_summary_tokens, max_words=cfg.summary.max_words,
@@ -147,8 +182,6 @@ class Trainer:
         self.writer = None  # CUDA graphs of the training summaries' decoding (BART compressors, CUDA only)
         model = self._unwrapped()
         if t.cuda_graphs and acc.device.type == "cuda" and model.fast_decoding:
-            from summae.fast.cuda_graphs import GraphedWriter
-
             self.writer = GraphedWriter(model, pad_to=m.max_source_tokens + 1)  # + the length token
         self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": self.dev.criterion,
                       "train_seconds": 0.0, "docs_seen": 0, "faults": {"nonfinite": 0, "collapse": 0}}
@@ -157,7 +190,6 @@ class Trainer:
 
     def _build_extractor(self, real_ids: list[list[int]]) -> None:
         """Pseudo-summaries by search (summae.train.pseudo): a bigram LM of the real texts, idf of the documents."""
-        from summae.train.pseudo import Extractor
 
         m, t, v = self.cfg.model, self.cfg.train, self.vocab
         real = pad_ids(real_ids, eos_id=v.eos_id, pad_id=v.pad_id, width=m.max_source_tokens)
@@ -176,8 +208,6 @@ class Trainer:
 
     # ---- the loop ----------------------------------------------------------------------------------
     def train(self) -> dict:
-        from tqdm.auto import tqdm
-
         cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
         logger = MetricLogger(self.out / "metrics.jsonl", echo=self._print, enabled=self.main,
                               tensorboard_dir=self.out / "tensorboard")
@@ -188,8 +218,8 @@ class Trainer:
             checkpoint.trim_metrics(self.out / "metrics.jsonl", start)
         docs = self.batches.iterate(start)
         reals = self.real_batches.iterate(start * t.d_steps) if self.real_batches is not None else None
-        bar = tqdm(total=t.steps, initial=start, unit="step", disable=not (self.progress and self.main),
-                   dynamic_ncols=True, leave=False)
+        bar = Progress(steps=t.steps, start=start, seconds=None if t.minutes is None else t.minutes * 60,
+                       seconds_before=self.state["train_seconds"], enabled=self.progress and self.main)
         begin, t_log, docs_log = time.perf_counter(), time.perf_counter(), 0
         self._seconds_before = self.state["train_seconds"]  # from earlier runs of this directory (resume)
         budget = None if t.minutes is None else t.minutes * 60 - self._seconds_before
@@ -207,7 +237,7 @@ class Trainer:
             docs_log += t.batch_size * acc.num_processes
             logger.add(values)
             self._check_faults(step, values, logger)  # NaN/inf and collapse: report, then act as configured
-            bar.update(1)
+            bar.advance(step, time.perf_counter() - begin)
             # 4) log / samples / eval / save
             if step % t.log_every == 0 or step == t.steps:
                 now = time.perf_counter()
@@ -231,8 +261,6 @@ class Trainer:
                         f"({cfg.model.max_source_tokens}) and were truncated")
         logger.close()
         if self.main:
-            from summae.train.plots import after_training
-
             after_training(self.out, self._unwrapped(), self.dev, echo=self._print)  # RUN_DIR/plots/*.png
         acc.wait_for_everyone()
         return {"step": step, "train_seconds": self.state["train_seconds"], "dev": final,
