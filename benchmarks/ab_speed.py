@@ -37,10 +37,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
-def build(package: str, cfg_overrides: list[str], out_dir: str):
-    trainer_mod = importlib.import_module(f"{package}.trainer")
+def resolved_config(cfg_overrides: list[str], out_dir: str) -> str:
+    """The throughput config resolved by the new build, every field written out: both builds read this file, so
+    a change of defaults or of the shipped YAML cannot give the two builds different settings."""
+    from summae.config import load_config
+
+    path = Path(out_dir) / "throughput.yaml"
+    path.write_text(load_config("throughput", cfg_overrides).to_yaml(), encoding="utf-8")
+    return str(path)
+
+
+def build(package: str, config_path: str, out_dir: str):
+    try:
+        trainer_mod = importlib.import_module(f"{package}.train.trainer")
+    except ModuleNotFoundError:  # builds before the package's train/ layout
+        trainer_mod = importlib.import_module(f"{package}.trainer")
     config_mod = importlib.import_module(f"{package}.config")
-    cfg = config_mod.load_config(str(ROOT / "summae" / "configs" / "throughput.yaml"), cfg_overrides)
+    cfg = config_mod.load_config(config_path)
     return cfg, trainer_mod.Trainer(cfg, out_dir, device="cpu", echo=lambda s: None, progress=False)
 
 
@@ -74,12 +87,13 @@ def main(argv=None) -> int:
     tok = Path(args.tokenizer)
     with tempfile.TemporaryDirectory() as tmp:
         if not (tok / "tokenizer_config.json").exists():
-            _, first = build("summae", base + list(args.set), f"{tmp}/first")
+            _, first = build("summae", resolved_config(base + list(args.set), tmp), f"{tmp}/first")
             first.tokenizer.save_pretrained(str(tok))
         base.append(f"tokenizer.path={tok}")
+        config_path = resolved_config(base + list(args.set), tmp)
         builds = {}
         for name, package in (("old", args.old_package), ("new", "summae")):
-            cfg, trainer = build(package, base + list(args.set), f"{tmp}/{name}")
+            cfg, trainer = build(package, config_path, f"{tmp}/{name}")
             model = trainer.accelerator.unwrap_model(trainer.model)
             summarizer = importlib.import_module(f"{package}.summarize").Summarizer(
                 cfg, trainer.tokenizer, copy.deepcopy(model), precision=args.precision)  # training stays fp32

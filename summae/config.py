@@ -49,7 +49,7 @@ class DataConfig:
 class TokenizerConfig:
     path: str | None = None  # a saved tokenizer directory or hub name; None = train SentencePiece on train_files
     vocab_size: int = 8000  # SentencePiece vocabulary (plus pad/eos/unk and length tokens), >= 100
-    train_sentences: int = 100000  # documents sampled to train SentencePiece (plus a quarter as many real texts), >= 100
+    train_sentences: int = 100000  # documents sampled to train SentencePiece (+ a quarter as many real texts), >= 100
     character_coverage: float = 1.0  # SentencePiece character coverage, (0.9, 1]
 
 
@@ -158,7 +158,7 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        text = yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
@@ -209,7 +209,8 @@ class Config:
             (t.labeled_batch_size >= 1, f"train.labeled_batch_size must be >= 1, got {t.labeled_batch_size}"),
             (t.sup_weight >= 0, f"train.sup_weight must be >= 0, got {t.sup_weight}"),
             (t.pseudo in ("lead", "extract"), f"train.pseudo must be lead or extract, got {t.pseudo!r}"),
-            (t.pseudo == "lead" or self.data.real_files,
+            # the defaults alone (no data named) are the recipe; a run that names documents names real texts too
+            (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,
              "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
              "name them, or set train.pseudo=lead"),
             (min(t.extract_alpha, t.extract_beta) >= 0,
@@ -286,10 +287,17 @@ _Loader.yaml_implicit_resolvers = {
 }
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                               list("tTfF"))
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."))
+_YAML12_FLOAT = re.compile(
+    r"^[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
+
+
+class _Dumper(yaml.SafeDumper):
+    """safe_dump that also quotes text _Loader would read as a number (`3e-4`), so that to_yaml -> from_yaml
+    gives back every text field as it was, and plain yaml.safe_load still reads the file the same way."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
 
 
 class _Text(str):

@@ -1,9 +1,12 @@
 """summae.config: YAML in and out, `--set` overrides, loud failures for unknown keys, wrong types and
 inconsistent values, and every shipped config loads."""
 
+import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
+import yaml
 
 from summae.config import Config, load_config
 from summae.errors import SummaeError
@@ -45,10 +48,58 @@ def test_default_config_with_overrides_round_trips(tmp_path):
     assert Config.from_yaml(path) == cfg
 
 
-def test_to_yaml_writes_every_field():
-    raw = Config().to_dict()
-    assert set(raw) == {"name", "data", "tokenizer", "model", "summary", "train"}
-    assert "adv_weight" in raw["train"] and "max_summary_tokens" in raw["model"]
+# values for fields that a generic change would make invalid, or that test YAML-looking text
+CHANGED = {"train.mixed_precision": "bf16", "train.pseudo": "lead", "train.on_nonfinite": "rollback",
+           "train.on_collapse": "stop", "train.collapse_acc": 0.75, "data.text_field": "no",
+           "data.real_field": "3e-4", "data.dev_field": "null", "tokenizer.path": "~"}
+
+
+def _changed(obj, prefix=""):
+    """A copy of a config dataclass with every field changed from its value (and still valid together)."""
+    hints = typing.get_type_hints(type(obj))
+    values = {}
+    for f in dataclasses.fields(obj):
+        key, value, hint = f"{prefix}{f.name}", getattr(obj, f.name), hints[f.name]
+        args = typing.get_args(hint)
+        if dataclasses.is_dataclass(value):
+            values[f.name] = _changed(value, f"{key}.")
+        elif key in CHANGED:
+            values[f.name] = CHANGED[key]
+        elif isinstance(value, bool):
+            values[f.name] = not value
+        elif isinstance(value, int):
+            values[f.name] = 2 * value or 1  # doubled: d_model stays divisible by heads, min <= default <= max
+        elif isinstance(value, float):
+            values[f.name] = value / 2
+        elif isinstance(value, str):
+            values[f.name] = f"{value}-changed"
+        elif isinstance(value, list):
+            values[f.name] = [*value, "changed.txt"]
+        elif value is None:
+            values[f.name] = 1.5 if float in args else "changed"
+        else:
+            raise AssertionError(f"no change for {key} ({hint})")
+    return type(obj)(**values)
+
+
+def _leaves(raw: dict, prefix="") -> dict:
+    out = {}
+    for key, value in raw.items():
+        out.update(_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def test_to_yaml_round_trips_every_field_and_writes_them_all(tmp_path):
+    default = Config()
+    cfg = _changed(default)
+    before, after = _leaves(default.to_dict()), _leaves(cfg.to_dict())
+    assert [k for k in before if before[k] == after[k]] == []  # the test's own premise: every field changed
+    cfg.validated()
+    text = cfg.to_yaml(tmp_path / "changed.yaml")
+    assert set(_leaves(yaml.safe_load(text))) == set(before)  # every field written, nothing else
+    again = Config.from_yaml(tmp_path / "changed.yaml")
+    assert _leaves(again.to_dict()) == after
+    assert again == cfg
 
 
 def test_name_defaults_to_the_file_stem(tmp_path):
@@ -78,8 +129,35 @@ def test_a_shipped_config_loads_by_name_from_any_directory(tmp_path, monkeypatch
 
 
 def test_no_config_means_the_defaults_plus_set():
-    cfg = load_config(None, ["train.lr=1e-3"])
-    assert cfg.train.lr == 1e-3 and cfg.model == Config().model
+    cfg = load_config(None, ["data.train_files=[docs.txt]", "data.real_files=[real.txt]", "train.lr=3e-4"])
+    assert cfg.train.lr == 3e-4 and cfg.model == Config().model
+    assert cfg.data.train_files == ["docs.txt"] and cfg.train.pseudo == Config().train.pseudo
+
+
+def test_the_defaults_need_real_texts_and_say_how_to_do_without():
+    # the recipe's pseudo-summaries are extracted under a language model of the real short texts
+    with pytest.raises(SummaeError, match="needs data.real_files.*train.pseudo=lead"):
+        load_config(None, ["data.train_files=[docs.txt]"])
+    assert load_config(None, ["data.train_files=[docs.txt]", "train.pseudo=lead"]).train.pseudo == "lead"
+
+
+def test_the_defaults_are_the_gigaword_recipe():
+    # gigaword.yaml names the data the recipe was measured on; everything else it trains with is a default
+    recipe, default = load_config("gigaword"), Config()
+    assert (recipe.tokenizer, recipe.model, recipe.summary, recipe.train) == \
+        (default.tokenizer, default.model, default.summary, default.train)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_a_shipped_config_holds_only_what_differs_from_the_defaults_each_key_commented(path):
+    text = path.read_text(encoding="utf-8")
+    default = _leaves(Config().to_dict())
+    loaded = _leaves(load_config(path).to_dict())
+    written = _leaves(yaml.safe_load(text))
+    assert "name" not in written  # the name is the file's stem
+    assert [k for k in written if loaded[k] == default[k]] == []  # no key repeats its default
+    keys = [line for line in text.splitlines() if line.startswith("  ") and not line.lstrip().startswith("#")]
+    assert len(keys) == len(written) and all(" # " in line for line in keys), "every key carries a comment"
 
 
 # ---------------------------------------------------------------- --set overrides

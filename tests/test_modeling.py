@@ -595,26 +595,34 @@ def test_forward_writes_the_summary_from_its_own_encoder_pass(built, batch):
 # ---------------------------------------------------------------- static-cache decoding (summae.fast.static_cache)
 
 
-def test_the_static_cache_decoder_is_used_for_bart_compressors(built):
-    model, _, _ = built
-    assert model.fast_decoding
-
-
+@pytest.mark.parametrize("sync_free", [False, True], ids=["eager", "sync_free"])
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
-def test_static_cache_decoding_writes_what_transformers_loop_writes(built, batch, temperature):
-    """The same summaries, token for token, from summae.fast.static_cache and from transformers' own KV-cache loop."""
+def test_static_cache_decoding_writes_what_the_reference_path_writes(built, batch, temperature, sync_free,
+                                                                    monkeypatch):
+    """The same summaries, token for token (sampled draws included), from the fast path (the static KV cache)
+    and from the reference path under summae.fast.reference_paths() (transformers' incremental decoding); the
+    fast path did run the static cache, the reference path did not."""
+    from summae import fast
+    from summae.fast.static_cache import StaticDecoder
+
     model, _, _ = built
     doc, target = batch
     comp_ids, comp_mask = compressor_inputs(model, doc, target)
-    written = {}
-    for fast in (True, False):
-        model.fast_decoding = fast
-        try:
-            written[fast] = model.write_summary(comp_ids, comp_mask, target, temperature=temperature,
-                                                generator=torch.Generator().manual_seed(3))
-        finally:
-            model.fast_decoding = True
-    assert torch.equal(written[True], written[False])
+    steps = []
+    step = StaticDecoder.step
+    monkeypatch.setattr(StaticDecoder, "step", lambda self, *args: steps.append(1) or step(self, *args))
+
+    def write():
+        return model.write_summary(comp_ids, comp_mask, target, temperature=temperature, sync_free=sync_free,
+                                   generator=torch.Generator().manual_seed(3))
+
+    quick = write()
+    static_steps = len(steps)
+    with fast.reference_paths():
+        reference = write()
+    assert static_steps > 0 and len(steps) == static_steps  # two different paths ...
+    assert torch.equal(quick, reference)  # ... that write the same summaries
+    assert (quick != model.vocab.pad_id).any()
 
 
 @pytest.mark.parametrize("matmul_attention", [False, True])
@@ -741,11 +749,13 @@ def test_sync_free_decoding_writes_the_same_summaries(built, batch, temperature)
 
 
 def test_padded_width_rounds_up_within_the_limit():
-    from summae.fast.cuda_graphs import WIDTH_STEP, padded_width
+    from summae.fast.cuda_graphs import WIDTH_STEP as step, padded_width
 
-    assert WIDTH_STEP == 8
-    assert [padded_width(w, 48) for w in (1, 8, 9, 41, 47, 48)] == [8, 8, 16, 48, 48, 48]
-    assert padded_width(50, 48) == 50  # never below the batch's own width
+    limit = 6 * step
+    widths = (1, step, step + 1, limit - step + 1, limit - 1, limit)
+    assert [padded_width(w, limit) for w in widths] == [step, step, 2 * step, limit, limit, limit]
+    assert padded_width(step + 1, step + 3) == step + 3  # capped at a limit that is no multiple of the step
+    assert padded_width(limit + 2, limit) == limit + 2  # never below the batch's own width
 
 
 def _fake_capture(writer, captured):
