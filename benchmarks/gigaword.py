@@ -132,15 +132,16 @@ def main(argv=None) -> int:
     import torch
 
     if device == "auto" and torch.cuda.is_available():
-        # the default decoding replays CUDA graphs on a GPU; the same model decoded kernel by kernel must agree
+        # CUDA-graph decoding is off by default until measured: decode dev once more through graphs, and record
+        # whether the summaries agree and how fast each way is (the measurement that decides the default)
         from summae.pipeline import score_model
 
         dev_set = next(s for s in eval_list if s.name == "dev")
-        graphed = (out_dir / "dev.summaries.txt").read_text(encoding="utf-8").split("\n")
-        eager, hyps, rate = score_model(out_dir, dev_set, device="cuda", cuda_graphs=False)
-        result["dev_without_cuda_graphs"] = {**{k: eager[k] for k in keep},
-                                             "identical_summaries": sum(a == b for a, b in zip(hyps, graphed)),
-                                             "of": len(hyps), "summarize_sentences_per_s": round(rate, 1)}
+        eager = (out_dir / "dev.summaries.txt").read_text(encoding="utf-8").split("\n")
+        graphed, hyps, rate = score_model(out_dir, dev_set, device="cuda", cuda_graphs=True)
+        result["dev_with_cuda_graphs"] = {**{k: graphed[k] for k in keep},
+                                          "identical_summaries": sum(a == b for a, b in zip(hyps, eager)),
+                                          "of": len(hyps), "summarize_sentences_per_s": round(rate, 1)}
     result["samples"] = sets["dev"]["samples"]
     result["random_samples"] = sets["dev"]["random_samples"]
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /

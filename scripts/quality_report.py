@@ -46,7 +46,7 @@ def _readability(result: dict, who: str = "summae") -> str:
 
 
 # config keys added after some runs were made: those runs ran without the feature, not with today's default
-LEGACY = {"summary.whole_words": False, "train.bucket_batches": 0}
+LEGACY = {"summary.whole_words": False, "train.bucket_batches": 0, "train.pseudo": "lead"}  # keys older JSONs lack
 
 
 def _group(result: dict) -> tuple:
