@@ -41,13 +41,9 @@ TRAIN_FLAGS = {"train_files": "data.train_files", "real_files": "data.real_files
 
 
 def cmd_train(args) -> int:
-    from summae.config import load_config
     from summae.train.trainer import Trainer
 
-    cfg = load_config(args.config, _train_overrides(args))
-    if not cfg.data.train_files:
-        raise SummaeError("no documents to train on: pass --train-files FILE... (or a --config whose "
-                          "data.train_files names them)")
+    cfg = train_config(args)
     out = Path(args.output_dir or Path("runs") / cfg.name)
     if out.exists() and not out.is_dir():
         raise SummaeError(f"--output-dir {out} is a file; give a directory (new or holding a run)")
@@ -56,6 +52,23 @@ def cmd_train(args) -> int:
     _err(f"done: {result['step']} steps in {result['train_seconds']:.0f} s ({result['docs_per_s']:.0f} docs/s); "
          f"best/ from step {result['best_step']}; run directory {out}")
     return 0
+
+
+def train_config(args):
+    """The Config `summae train` runs: --config (or the packaged defaults), --set, then the named flags."""
+    from summae.config import load_config
+
+    overrides = _train_overrides(args)
+    if not args.real_files and "train.pseudo" not in {item.split("=", 1)[0].strip() for item in args.set}:
+        # no real short texts anywhere: no discriminator, and the pseudo-summaries are the lead (the extraction
+        # search fits its language model on real texts); the trainer says so in one line
+        if not load_config(args.config, [*overrides, "train.pseudo=lead"]).data.real_files:
+            overrides.append("train.pseudo=lead")
+    cfg = load_config(args.config, overrides)
+    if not cfg.data.train_files:
+        raise SummaeError("no documents to train on: pass --train-files FILE... (or a --config whose "
+                          "data.train_files names them)")
+    return cfg
 
 
 def _train_overrides(args) -> list[str]:
@@ -74,12 +87,11 @@ def _train_overrides(args) -> list[str]:
         values["data.text_field"] = args.text_field
     if args.minutes is not None:
         values["train.minutes"] = args.minutes
-    for item in args.set:
-        key = item.split("=", 1)[0].strip()
-        if key in values:
-            flag = next(f for f, k in TRAIN_FLAGS.items() if k == key).replace("_", "-")
-            raise SummaeError(f"--set {key} and --{flag} set the same value; give one of them")
-    if args.config is None and args.train_files:
+    set_keys = {item.split("=", 1)[0].strip() for item in args.set}
+    for flag, key in TRAIN_FLAGS.items():
+        if key in values and key in set_keys:
+            raise SummaeError(f"--set {key} and --{flag.replace('_', '-')} set the same value; give one of them")
+    if args.config is None and args.train_files and "name" not in set_keys:
         values["name"] = _file_stem(resolve_files(args.train_files)[0])
     # JSON is YAML: the values reach the config as typed, whatever characters the paths hold
     return list(args.set) + [f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
@@ -124,7 +136,7 @@ def cmd_summarize(args) -> int:
     if args.input != "-" and not Path(args.input).exists():
         raise SummaeError(f"input file not found: {args.input}")
     summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device, precision=args.precision,
-                                            cuda_graphs=not args.no_cuda_graphs)
+                                            cuda_graphs=args.cuda_graphs)
     counts = summarize_file(summarizer, args.input, args.output, words=args.words, ratio=args.ratio, beams=args.beams,
                             batch_size=args.batch_size, field=args.field, output_field=args.output_field,
                             overwrite=args.overwrite, fmt=args.format, skip_bad=args.skip_bad,
@@ -309,8 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto (default): bf16 where the hardware has native bf16 matmuls (CUDA; CPUs with AMX or "
                         "AVX512-BF16), else fp32")
-    p.add_argument("--no-cuda-graphs", action="store_true",
-                   help="on a GPU, decode kernel by kernel instead of replaying CUDA graphs (same summaries, slower)")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="on a GPU, replay greedy decoding from CUDA graphs (same summaries; off by default until "
+                        "measured faster)")
+    p.add_argument("--no-cuda-graphs", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
     length = p.add_mutually_exclusive_group()
     length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
     length.add_argument("--ratio", type=ratio, help="summary words as a share of each document's words, (0, 1]")
@@ -328,9 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("plot", help="PNG plots of a training run from RUN_DIR/metrics.jsonl", epilog=EPILOG,
-                       description="Losses, discriminator accuracy and summary length over training, and a "
-                                   "histogram of summary vs reference lengths (from RUN_DIR/dev_lengths.json, "
-                                   "written when the run has dev references, or from --summaries/--references).")
+                       description="Losses, discriminator accuracy (runs that had real texts) and summary "
+                                   "length over training, and a histogram of summary vs reference lengths (from "
+                                   "RUN_DIR/dev_lengths.json, written when the run has dev references, or from "
+                                   "--summaries/--references). Prints the path of each PNG written.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory of `summae train` (holds metrics.jsonl)")
     p.add_argument("--output-dir", help="where the PNGs go (default RUN_DIR/plots)")
     p.add_argument("--summaries", help="summaries, one per line (.txt) or .jsonl with --field, for the histogram")

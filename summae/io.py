@@ -4,6 +4,8 @@
 .bz2 or .xz; streaming or not); `iter_records` reads .txt / .jsonl / stdin line by line for `summarize`.
 Both look at the files themselves before datasets does, because datasets reports bad input as long
 tracebacks: every problem with the user's files becomes one SummaeError line naming the file (and line).
+`OutputSink` writes every output file (each run through a temporary file of its own, renamed at the end), and
+`annotate_file` is the read-produce-write loop of `summarize` and `score`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import lzma
 import math
 import os
 import random
+import secrets
 import sys
-import tempfile
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -572,16 +574,20 @@ class OutputSink:
             raise SummaeError(f"cannot write {self.path}: directory {directory} does not exist")
         if not os.access(directory, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
             raise SummaeError(f"cannot write {self.path}: permission denied")
-        # the mode of the file it replaces, else the umask's default (as a plain `> FILE` would give)
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~umask
-        try:  # a unique name: concurrent runs over the same FILE each get their own (O_EXCL, like mkstemp)
-            fd, name = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=".partial", dir=directory)
-        except OSError as err:
-            raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
-        self.partial = Path(name)
-        os.fchmod(fd, mode)  # mkstemp made it 0600; FILE gets what a plain write would give it
+        for _ in range(100):  # a name no other run has: concurrent runs over the same FILE each get their own
+            partial = directory / f"{self.path.name}.{secrets.token_hex(4)}.partial"
+            try:  # O_EXCL, as tempfile.mkstemp, but mode 0666 less the umask, as a plain `> FILE` would give
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                continue
+            except OSError as err:
+                raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
+        else:
+            raise SummaeError(f"cannot write {self.path}: no free temporary name in {directory}")
+        self.partial = partial
+        if self.path.exists():  # FILE keeps its mode when replaced (a private file stays private)
+            os.fchmod(fd, self.path.stat().st_mode & 0o777)
         return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
 
     def write(self, line: str) -> None:
@@ -610,16 +616,20 @@ class OutputSink:
         except OSError as err:  # e.g. the disk filled up
             if not self.handle.closed:
                 self.handle.close()
-            raise SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}") from None
+            error = SummaeError(f"cannot write {self.path}: {(err.strerror or str(err)).lower()}")
+            if self.written and self.partial.exists():
+                self.kept = self.partial
+                error.add_note(self._kept_note())
+            raise error from None
 
     def fail(self, error: BaseException) -> None:
         """finish(ok=False) on the way out of an error; the error gets a note naming the kept lines."""
-        try:
-            self.finish(ok=False)
-        finally:
-            if self.kept is not None:
-                lines = f"{self.written} line{'s' if self.written != 1 else ''}"
-                error.add_note(f"output so far ({lines}) kept in {self.kept}")
+        self.finish(ok=False)
+        if self.kept is not None:
+            error.add_note(self._kept_note())
+
+    def _kept_note(self) -> str:
+        return f"output so far ({self.written} line{'s' if self.written != 1 else ''}) kept in {self.kept}"
 
     def __enter__(self) -> "OutputSink":
         return self

@@ -78,7 +78,7 @@ def test_summarize_txt_line_for_line(cli, tiny_run, docs_txt, tmp_path):
         else:
             assert summary == ""
     assert any(summaries)
-    assert not list(tmp_path.glob(".summaries.txt.*"))  # no temporary file left
+    assert not list(tmp_path.glob("summaries.txt.*.partial"))  # no temporary file left
 
 
 def test_summarize_replaces_an_existing_output_on_success(cli, tiny_run, docs_txt, tmp_path):
@@ -210,6 +210,44 @@ def test_a_file_evaluated_against_itself_scores_100(cli, tmp_path, records):
     result = json.loads((tmp_path / "self.json").read_text())
     assert (result["rouge1"], result["rouge2"], result["rougeL"]) == (100.0, 100.0, 100.0)
     assert "100.00" in out
+
+
+def test_quiet_drops_notes_and_the_count_unless_records_were_skipped_or_cut(cli, tiny_run, docs_txt, tmp_path):
+    """--quiet, as its help says: no bar, no note, no count line, except the warning that the output lacks
+    skipped records or summarizes cut documents from their beginning."""
+    short = _write(tmp_path, "short.txt", "the lazy dog\nmarkets fell\n")
+    code, out, err = cli("summarize", "--input", short, "--quiet")  # the ready model, and no note about it
+    assert code == 0 and shown_lines(err) == [] and len(out.split("\n")[:-1]) == 2
+    code, _, err = cli("summarize", "--model", tiny_run["dir"], "--input", short)
+    assert code == 0 and shown_lines(err) == ["summarized 2 documents"]
+    code, _, err = cli("summarize", "--model", tiny_run["dir"], "--input", short, "--quiet")
+    assert code == 0 and shown_lines(err) == []
+    long_doc = _write(tmp_path, "long.txt", "word " * 100 + "\nshort one\n")
+    code, _, err = cli("summarize", "--model", tiny_run["dir"], "--input", long_doc, "--quiet")
+    assert code == 0 and len(shown_lines(err)) == 1 and "1 longer than model.max_source_tokens" in err
+    bad = _write(tmp_path, "bad.jsonl", b'{"document": "a b c d"}\nnot json\n')
+    code, _, err = cli("score", "--model", tiny_run["dir"], "--input", bad, "--skip-bad", "--quiet")
+    assert code == 0 and len(shown_lines(err)) == 1 and "skipped 1 bad records" in err
+    code, out, _ = cli("summarize", "--help")
+    assert "the count line still prints when records were skipped or documents cut" in " ".join(out.split())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_summaries_on_the_terminal_are_not_cut_by_the_progress_bar(tiny_run, docs_txt, monkeypatch):
+    """stdout and stderr one terminal: the summaries print clean lines and no bar is drawn between them."""
+    from conftest import call_main
+
+    out, err = _Terminal(), _Terminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    assert call_main(["summarize", "--model", tiny_run["dir"], "--input", docs_txt]) == 0
+    lines = out.getvalue().split("\n")[:-1]
+    assert len(lines) == 6 and not any("\r" in line or "doc/s" in line for line in lines)
+    assert "\r" not in err.getvalue() and shown_lines(err.getvalue())[0].startswith("summarized 6 documents")
 
 
 # ---------------------------------------------------------------- summarize: bad input
@@ -367,6 +405,123 @@ def test_train_with_no_train_files(cli, tmp_path):
     assert_one_line_error(code, out, err, "train_files", command="train")
 
 
+# ---------------------------------------------------------------- train: files on the command line, no --config
+
+# the tiny config's sizes (summae/configs/tiny.yaml) as --set items, over the packaged defaults
+TINY_SETS = ["model.d_model=32", "model.encoder_layers=1", "model.decoder_layers=1", "model.heads=2",
+             "model.ffn_dim=64", "model.max_source_tokens=24", "model.max_summary_tokens=8", "model.disc_d_model=16",
+             "model.disc_filters=16", "tokenizer.vocab_size=100", "tokenizer.train_sentences=200",
+             "summary.min_words=2", "summary.max_words=6", "summary.default_words=4", "train.batch_size=8",
+             "train.steps=4", "train.pretrain_steps=2", "train.warmup_steps=1", "train.log_every=2",
+             "train.sample_every=0", "train.eval_every=0", "train.save_every=0", "data.dev_size=4"]
+
+
+def _set_args(items):
+    return [arg for item in items for arg in ("--set", item)]
+
+
+@pytest.fixture(scope="module")
+def flags_run(tmp_path_factory, records):
+    """`summae train --train-files docs.txt --minutes 5 --text-field body --set ...` in a fresh directory: no
+    --config, a path relative to the current directory, no real texts."""
+    from conftest import run_captured
+
+    here = tmp_path_factory.mktemp("train_flags")
+    docs = [json.loads(line)["document"] for _, line in zip(range(40), TEST_JSONL.open(encoding="utf-8"))]
+    (here / "docs.txt").write_text("".join(d + "\n" for d in docs), encoding="utf-8")
+    before = os.getcwd()
+    os.chdir(here)
+    try:
+        code, out, err = run_captured(["train", "--train-files", "docs.txt", "--minutes", "5", "--text-field", "body",
+                                       "--quiet", *_set_args(TINY_SETS)])
+    finally:
+        os.chdir(before)
+    return {"here": here, "code": code, "out": out, "err": err, "dir": here / "runs" / "docs"}
+
+
+def test_train_from_files_alone_writes_runs_slash_the_file_name(flags_run):
+    assert flags_run["code"] == 0, flags_run["err"][-2000:]
+    run = flags_run["dir"]  # the default --output-dir without --config: runs/<first train file's name>
+    assert (run / "best" / "compressor" / "model.safetensors").is_file()
+    assert json.loads((run / "last" / "trainer_state.json").read_text())["step"] == 4
+    assert shown_lines(flags_run["err"])[-1].endswith("run directory runs/docs")
+    assert flags_run["out"] == "" and "Traceback" not in flags_run["err"]
+
+
+def test_train_without_real_texts_says_so_in_one_line(flags_run):
+    lines = shown_lines(flags_run["err"])
+    notes = [line for line in lines if "discriminator" in line or "real" in line]
+    assert len(notes) == 1 and "without the discriminator" in notes[0] and "lead pseudo-summaries" in notes[0], lines
+
+
+def test_train_flags_and_set_both_reach_the_saved_config(flags_run):
+    import yaml
+
+    saved = yaml.safe_load((flags_run["dir"] / "config.yaml").read_text(encoding="utf-8"))
+    here = flags_run["here"]
+    assert saved["name"] == "docs"
+    assert saved["data"]["train_files"] == [str(here / "docs.txt")]  # relative to where the command ran
+    assert saved["data"]["real_files"] == [] and saved["data"]["text_field"] == "body"
+    assert saved["train"]["minutes"] == 5.0 and saved["train"]["pseudo"] == "lead"  # --minutes; no real texts
+    assert saved["train"]["steps"] == 4 and saved["model"]["d_model"] == 32  # --set
+
+
+def _train_config(*argv):
+    from summae.cli import build_parser, train_config
+
+    return train_config(build_parser().parse_args(["train", *map(str, argv)]))
+
+
+def test_train_flags_override_a_config_and_resolve_from_the_current_directory(tmp_path, monkeypatch):
+    (tmp_path / "a.jsonl").write_text('{"body": "x y z"}\n', encoding="utf-8")
+    (tmp_path / "heads.txt").write_text("a headline\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    cfg = _train_config("--config", "tiny", "--train-files", "a.jsonl", "--real-files", "heads.txt", "--text-field",
+                        "body", "--minutes", "0.5", "--set", "data.data_dir=/somewhere/else", "--set", "train.steps=3")
+    assert cfg.name == "tiny" and cfg.model.d_model == 32  # the config's
+    assert cfg.data.train_files == [str(tmp_path / "a.jsonl")] and cfg.data.real_files == [str(tmp_path / "heads.txt")]
+    assert cfg.resolve_path(cfg.data.train_files[0]) == str(tmp_path / "a.jsonl")  # data.data_dir does not move it
+    assert (cfg.data.text_field, cfg.train.minutes, cfg.train.steps) == ("body", 0.5, 3)
+
+
+def test_train_defaults_pick_the_lead_only_without_real_texts(tmp_path, monkeypatch):
+    (tmp_path / "news.jsonl.gz").write_bytes(b"")  # only resolved here, never read
+    (tmp_path / "heads.txt").write_text("a headline\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    from summae.config import Config
+
+    alone = _train_config("--train-files", "news.jsonl.gz")
+    assert alone.train.pseudo == "lead" and alone.name == "news" and alone.data.real_files == []
+    with_real = _train_config("--train-files", "news.jsonl.gz", "--real-files", "heads.txt")
+    assert with_real.train.pseudo == Config().train.pseudo  # the recipe's own choice
+    assert _train_config("--config", "tiny", "--set", "data.real_files=[]").train.pseudo == "lead"
+
+
+def test_train_with_a_missing_train_file_is_one_line(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("train", "--train-files", "nope.txt", "--quiet")
+    assert code == 2
+    assert_one_line_error(code, out, err, "no file matches nope.txt", command="train")
+    code, out, err = cli("train", "--config", "tiny", "--real-files", "missing/*.txt", "--quiet")
+    assert_one_line_error(code, out, err, "no file matches missing/*.txt", command="train")
+    assert list(tmp_path.iterdir()) == []  # no run directory was made
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    ([], ["no documents to train on", "--train-files"]),
+    (["--train-files", "docs.txt", "--set", "data.train_files=[x.txt]"], ["--set data.train_files", "--train-files"]),
+    (["--train-files", "docs.txt", "--minutes", "0"], ["--minutes", "> 0"]),
+    (["--train-files", "docs.txt", "--set", "train.pseudo=extract"], ["train.pseudo=extract needs data.real_files"]),
+])
+def test_train_flag_misuse_is_one_line(cli, tmp_path, monkeypatch, argv, fragments):
+    (tmp_path / "docs.txt").write_text("a b c\nd e f\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("train", "--quiet", *argv)
+    assert code == 2
+    assert_one_line_error(code, out, err, *fragments, command="train")
+    assert not (tmp_path / "runs").exists()
+
+
 # ---------------------------------------------------------------- evaluate and baseline: bad input
 
 
@@ -407,11 +562,27 @@ def test_baseline_with_a_missing_file(cli, tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["demo", "--help"], ["summarize", "--help"],
-                                  ["evaluate", "--help"], ["baseline", "--help"]])
+                                  ["score", "--help"], ["plot", "--help"], ["evaluate", "--help"],
+                                  ["baseline", "--help"]])
 def test_help_of_every_subcommand_exits_zero(cli, argv):
     code, out, err = cli(*argv)
     assert code == 0, err
     assert out.startswith("usage: summae")
+
+
+def test_cuda_graphs_are_asked_for_as_the_summarizer_defaults_them_off(cli):
+    import inspect
+
+    from summae.cli import build_parser
+    from summae.summarize import Summarizer
+
+    default = inspect.signature(Summarizer.from_pretrained).parameters["cuda_graphs"].default
+    parse = build_parser().parse_args
+    assert parse(["summarize", "--input", "x.txt"]).cuda_graphs is default is False
+    assert parse(["summarize", "--input", "x.txt", "--cuda-graphs"]).cuda_graphs is True
+    assert parse(["summarize", "--input", "x.txt", "--no-cuda-graphs"]).cuda_graphs is False  # old scripts still run
+    code, out, _ = cli("summarize", "--help")
+    assert "--cuda-graphs" in out and "--no-cuda-graphs" not in out
 
 
 def test_no_subcommand_is_a_one_line_usage_error(cli):
