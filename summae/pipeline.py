@@ -10,7 +10,12 @@ from pathlib import Path
 
 from summae.config import Config
 from summae.eval.baselines import baseline_summaries
+from summae.eval.readability import readability
 from summae.eval.rouge import format_table, rouge_scores
+from summae.io import BUNDLED_DIR
+from summae.summarize import Summarizer
+from summae.tokenization import decode_texts, encode_texts, pad_ids
+from summae.train.trainer import Trainer
 
 
 @dataclass
@@ -33,8 +38,6 @@ def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", bat
                 cuda_graphs: bool = False) -> tuple[dict, list[str], float]:
     """Summaries of eval_set with the default decoding (or --words), their ROUGE, and sentences/s.
     cuda_graphs: as Summarizer's (off by default)."""
-    from summae.summarize import Summarizer
-
     summarizer = Summarizer.from_pretrained(model_dir, device=device, cuda_graphs=cuda_graphs)
     begin = time.perf_counter()
     hyps = summarizer(eval_set.documents, words=words, batch_size=batch_size)
@@ -46,8 +49,6 @@ def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", bat
 
 def readability_rows(eval_set: EvalSet, hyps: list[str], lm) -> dict[str, dict]:
     """Readability (summae.eval.readability) of the model's summaries, Lead-8 and the first references."""
-    from summae.eval.readability import readability
-
     docs = eval_set.documents
     return {"summae": readability(hyps, docs, lm), "lead8": readability(baseline_summaries(docs, lead=8), docs, lm),
             "references": readability([refs[0] for refs in eval_set.references], docs, lm)}
@@ -58,7 +59,6 @@ def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[st
     teacher is, next to the student. Same tokenizer, length and source truncation as the model."""
     import torch
 
-    from summae.tokenization import decode_texts, encode_texts, pad_ids
 
     ids, _ = encode_texts(tokenizer, documents, model_cfg.max_source_tokens - 1)
     docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=model_cfg.max_source_tokens)
@@ -73,8 +73,6 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
                     progress: bool = True, lm=None) -> dict:
     """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines
     (and, given a headline LM, the readability measures of summae.eval.readability)."""
-    from summae.train.trainer import Trainer
-
     trainer = Trainer(cfg, out, device=device, echo=echo, progress=progress)
     result = trainer.train()
     report = {"steps": result["step"], "train_seconds": result["train_seconds"],
@@ -105,8 +103,6 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
 
 def bundled_test_set(words: int) -> EvalSet:
     """The 500 held-out Debian descriptions and their synopses; Lead baselines at the model's length and 8."""
-    from summae.io import BUNDLED_DIR
-
     rows = [json.loads(line) for line in (BUNDLED_DIR / "test.jsonl").read_text(encoding="utf-8").splitlines()]
     leads = sorted({words, 8})
     return EvalSet("test", [r["document"] for r in rows], [[r["summary"]] for r in rows],

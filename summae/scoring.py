@@ -15,11 +15,12 @@ from pathlib import Path
 
 import torch
 
-from summae.tokenization import encode_texts, pad_ids
 from summae.decode.rules import words_for_request
 from summae.errors import SummaeError
 from summae.io import annotate_file
+from summae.model.build import load_for_inference
 from summae.runtime import pick_device
+from summae.tokenization import encode_texts, pad_ids
 
 
 class Scorer:
@@ -34,8 +35,6 @@ class Scorer:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "auto") -> "Scorer":
-        from summae.model.build import load_for_inference
-
         cfg, tokenizer, model = load_for_inference(path, with_reconstructor=True)
         return cls(cfg, tokenizer, model, device=pick_device(device))
 
