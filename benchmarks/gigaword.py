@@ -131,17 +131,23 @@ def main(argv=None) -> int:
                              if "readability" in payload}
     import torch
 
+    from summae.pipeline import autoencoder_report, score_model
+
+    dev_set = next(s for s in eval_list if s.name == "dev")
     if device == "auto" and torch.cuda.is_available():
         # CUDA-graph decoding is off by default until measured: decode dev once more through graphs, and record
         # whether the summaries agree and how fast each way is (the measurement that decides the default)
-        from summae.pipeline import score_model
-
-        dev_set = next(s for s in eval_list if s.name == "dev")
         eager = (out_dir / "dev.summaries.txt").read_text(encoding="utf-8").split("\n")
         graphed, hyps, rate = score_model(out_dir, dev_set, device="cuda", cuda_graphs=True)
         result["dev_with_cuda_graphs"] = {**{k: graphed[k] for k in keep},
                                           "identical_summaries": sum(a == b for a, b in zip(hyps, eager)),
                                           "of": len(hyps), "summarize_sentences_per_s": round(rate, 1)}
+    # the bottleneck as an auto-encoder on dev (best/): reconstruction NLL and ROUGE, word order, 10 triples;
+    # and the final checkpoint (last/) scored beside best/
+    result["autoencoder"] = autoencoder_report(out_dir, dev_set.documents, device=device)
+    result["word_order"] = {name: payload["word_order"] for name, payload in sets.items()}
+    last, _, _ = score_model(out_dir / "last", dev_set, device=device)
+    result["dev_last"] = {k: last[k] for k in keep}
     result["samples"] = sets["dev"]["samples"]
     result["random_samples"] = sets["dev"]["random_samples"]
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /

@@ -8,11 +8,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from summae.config import Config
 from summae.eval.baselines import baseline_summaries
+from summae.eval.bottleneck import frequent_words, reconstruction_rouge, word_order_score
 from summae.eval.readability import readability
 from summae.eval.rouge import format_table, rouge_scores
 from summae.io import BUNDLED_DIR
+from summae.model.build import load_for_inference
+from summae.runtime import pick_device
 from summae.summarize import Summarizer
 from summae.tokenization import decode_texts, encode_texts, pad_ids
 from summae.train.trainer import Trainer
@@ -57,9 +62,6 @@ def readability_rows(eval_set: EvalSet, hyps: list[str], lm) -> dict[str, dict]:
 def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[str], words: int) -> list[str]:
     """The search that train.pseudo=extract distils (summae.train.pseudo), run on held-out documents: how good the
     teacher is, next to the student. Same tokenizer, length and source truncation as the model."""
-    import torch
-
-
     ids, _ = encode_texts(tokenizer, documents, model_cfg.max_source_tokens - 1)
     docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=model_cfg.max_source_tokens)
     out = []
@@ -67,6 +69,37 @@ def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[st
         picked = extractor.targets(rows, torch.full((rows.shape[0],), words), max_tokens=model_cfg.max_summary_tokens)
         out += decode_texts(tokenizer, picked)
     return [text.strip() for text in out]
+
+
+@torch.no_grad()
+def autoencoder_report(model_dir: Path, documents: list[str], *, device: str = "auto", batch_size: int = 256,
+                       samples: int = 10) -> dict:
+    """The bottleneck as an auto-encoder on held-out documents: greedy summaries at the default length (fp32),
+    the reconstructor's NLL of the document given each (nats per document token), its greedy reconstruction,
+    and summae.eval.bottleneck's measures; plus the first `samples` (document, summary, reconstruction)
+    triples."""
+    cfg, tokenizer, model = load_for_inference(model_dir, with_reconstructor=True)
+    model.to(pick_device(device))
+    vocab, m = model.vocab, cfg.model
+    ids, _ = encode_texts(tokenizer, documents, m.max_source_tokens - 1)
+    docs = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=m.max_source_tokens)  # (N, L)
+    summaries, rebuilt, nll_sum, tokens = [], [], 0.0, 0
+    for rows in torch.split(docs, batch_size):
+        rows = rows.to(model.word_start.device)
+        target = torch.full((rows.shape[0],), cfg.summary.default_words, device=rows.device)
+        comp_ids, comp_mask = model.compressor_inputs(rows, rows != vocab.pad_id, target)
+        summary = model.write_summary(comp_ids, comp_mask, target)  # (B, S)
+        counts = (rows != vocab.pad_id).sum(1)  # (B,) document tokens + EOS
+        nll_sum += float((model.reconstruction_nll(summary, rows) * counts).sum())
+        tokens += int(counts.sum())
+        summaries += decode_texts(tokenizer, summary.tolist())
+        rebuilt += decode_texts(tokenizer, model.reconstruct_greedy(summary, max_tokens=rows.shape[1]).tolist())
+    summaries, rebuilt = [s.strip() for s in summaries], [r.strip() for r in rebuilt]
+    return {"reconstruction_nll": round(nll_sum / max(tokens, 1), 4),
+            "word_order": round(word_order_score(summaries, documents), 4),
+            **reconstruction_rouge(documents, summaries, rebuilt, frequent_words(documents)),
+            "triples": [{"document": d, "summary": s, "reconstruction": r}
+                        for d, s, r in list(zip(documents, summaries, rebuilt))[:samples]]}
 
 
 def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device: str = "auto", echo=print,
@@ -81,13 +114,16 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
         model_scores, hyps, rate = score_model(out, eval_set, device=device,
                                                save_to=out / f"{eval_set.name}.summaries.txt")
         rows = {"summae": model_scores, **score_baselines(eval_set)}
+        order = {"summae": word_order_score(hyps, eval_set.documents)}
         if getattr(trainer, "extractor", None) is not None:
             teacher = teacher_summaries(trainer.extractor, trainer.tokenizer, trainer.vocab, cfg.model,
                                         eval_set.documents, cfg.summary.default_words)
             rows["teacher"] = rouge_scores(teacher, eval_set.references, duc=eval_set.duc)
+            order["teacher"] = word_order_score(teacher, eval_set.documents)
         picked = sorted(random.Random(0).sample(range(len(hyps)), min(20, len(hyps))))
         report["sets"][eval_set.name] = {
             "model": model_scores, "baselines": rows, "summarize_sentences_per_s": round(rate, 1),
+            "word_order": {k: round(v, 4) for k, v in order.items()},
             "samples": list(zip(eval_set.documents[:5], hyps[:5])),
             # 20 documents drawn with a fixed seed, for docs/quality.md
             "random_samples": [{"document": eval_set.documents[i], "references": eval_set.references[i],
