@@ -78,6 +78,7 @@ class SummaryConfig:
     default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words]
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
+    in_order: bool = False  # copied words keep the document's order (a word the document holds only earlier is banned)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from summae.decode.rules import advance_word, apply_mask, empty_ends
+from summae.decode.rules import advance_floor, advance_word, apply_mask, empty_ends, order_mask, order_start
 
 
 @torch.no_grad()
@@ -28,6 +28,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
     start = torch.full((batch * k, 1), vocab.start_id, dtype=torch.long, device=device)
     doc = ids[:, 1:]  # (B*K, L): the documents, without the length token
     ends = empty_ends(doc)  # (B*K, L-1): where each beam's word ends in its document (advance_word)
+    floor = order_start(doc)  # (B*K,): where each beam's next copied word must start after (in_order)
     for step in range(steps):
         dec_in = torch.cat([start, seqs], dim=1)  # (B*K, step + 1)
         logits, _ = model.compressor_scores(enc, mask, ids, dec_in)
@@ -37,6 +38,8 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         if model.no_repeat_words and step > 0:
             used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.word_start  # (B*K, V)
             forbid = forbid | used
+        if model.rules.in_order:
+            forbid = forbid | order_mask(floor, doc, model.word_start, vocab.pad_id)
         if model.whole_words:
             forbid = model.rules.spelled(forbid, ends, ids)
         logp = apply_mask(logp, forbid)
@@ -51,6 +54,8 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         seqs = torch.cat([seqs[rows], tokens], dim=1)
         if model.whole_words:
             ends = advance_word(ends[rows], tokens[:, 0], doc, model.rules.boundary, vocab.pad_id)
+        if model.rules.in_order:
+            floor = advance_floor(floor[rows], tokens[:, 0], doc)
         finished = finished[rows] | (tokens[:, 0] == vocab.eos_id)
         scores = top
         if bool(finished.all()):

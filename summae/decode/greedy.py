@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import torch
 
 from summae import fast
-from summae.decode.rules import advance_word, apply_mask, choose, empty_ends
+from summae.decode.rules import advance_floor, advance_word, apply_mask, choose, empty_ends, order_mask, order_start
 from summae.fast.spelling import choose_spelled
 from summae.fast.static_cache import StaticDecoder
 
@@ -64,6 +64,7 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
         used = torch.zeros(batch, rules.word_start.shape[0], dtype=torch.bool, device=comp_ids.device)  # (B, V)
         doc = comp_ids[:, 1:]  # (B, L): the document, without the length token
         ends = empty_ends(doc)  # where the word being written ends in the document (advance_word)
+        floor = order_start(doc)  # (B,) document position the next copied word must start after (in_order)
         static = fast.enabled() and model.fast_decoding
 
         if static:
@@ -83,10 +84,12 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
                 return scores[:, -1], out
 
         def pick(scores, step):
-            nonlocal ends
+            nonlocal ends, floor
             forbid = rules.step(counts, target, step)  # (B, V)
             if rules.no_repeat_words:
                 forbid = forbid | used
+            if rules.in_order:
+                forbid = forbid | order_mask(floor, doc, rules.word_start, rules.pad_id)
             if rules.whole_words:
                 if fast.enabled():  # the same choice, without building the (B, V) spelling mask
                     nxt = choose_spelled(scores.float(), forbid, ends, doc, rules.boundary, rules.pad_id,
@@ -97,6 +100,8 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
                 ends = advance_word(ends, nxt, doc, rules.boundary, rules.pad_id)
             else:
                 nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
+            if rules.in_order:
+                floor = advance_floor(floor, nxt, doc)
             counts.add_(rules.word_start[nxt].long())
             used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= rules.word_start[nxt]
             return nxt

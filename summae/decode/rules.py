@@ -196,6 +196,38 @@ def clean_summary(text: str, limit: int) -> str:
     return " ".join(text.split()[:limit])
 
 
+def order_start(doc_ids: torch.Tensor) -> torch.Tensor:
+    """The in-order floor before a summary's first token: (B,) all -1, every document position is ahead."""
+    return torch.full((doc_ids.shape[0],), -1, dtype=torch.long, device=doc_ids.device)
+
+
+def advance_floor(floor: torch.Tensor, tokens: torch.Tensor, doc_ids: torch.Tensor) -> torch.Tensor:
+    """The floor after writing `tokens` (B,): the first document position after the floor that holds the token
+    (the leftmost in-order embedding of the summary so far, which leaves the most room for what follows), or
+    the floor unchanged where no such position exists (a word from outside the document, EOS). (B,) -> (B,)."""
+    length = doc_ids.shape[1]
+    positions = torch.arange(length, device=doc_ids.device)
+    hit = (doc_ids == tokens[:, None]) & (positions > floor[:, None])  # (B, L)
+    first = torch.where(hit, positions, length).amin(1)  # (B,): length where there is none
+    return torch.where(first < length, first, floor)
+
+
+def order_mask(floor: torch.Tensor, doc_ids: torch.Tensor, word_start: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Word-start tokens that would break the document's order: (B,) floor, (B, L) document -> (B, V) bool.
+
+    A word-start token that occurs in the document, but only at or before the floor, is forbidden; tokens
+    the document does not hold stay allowed (words of the summary's own)."""
+    batch, vocab = doc_ids.shape[0], word_start.shape[0]
+    positions = torch.arange(doc_ids.shape[1], device=doc_ids.device)
+    real = doc_ids != pad_id  # (B, L)
+    ahead = real & (positions > floor[:, None])  # (B, L)
+    # scatter into a spare column V where the condition fails, so every write into 0..V-1 is True
+    seen = torch.zeros(batch, vocab + 1, dtype=torch.bool, device=doc_ids.device)
+    seen.scatter_(1, torch.where(real, doc_ids, vocab), True)
+    later = torch.zeros_like(seen).scatter_(1, torch.where(ahead, doc_ids, vocab), True)
+    return (seen & ~later)[:, :vocab] & word_start  # (B, V)
+
+
 class DecodingRules(torch.nn.Module):
     """The decoding rules of one vocabulary, as masks of the tokens that may not come next.
 
@@ -204,11 +236,13 @@ class DecodingRules(torch.nn.Module):
     needs them to score that summary under the rules it was written with. Tables only, no parameters.
     """
 
-    def __init__(self, vocab, *, max_summary_tokens: int, no_repeat_words: bool = False, whole_words: bool = False):
+    def __init__(self, vocab, *, max_summary_tokens: int, no_repeat_words: bool = False, whole_words: bool = False,
+                 in_order: bool = False):
         super().__init__()
         self.max_summary_tokens = max_summary_tokens
         self.no_repeat_words = no_repeat_words  # ban word-start pieces already in the summary
         self.whole_words = whole_words  # copied words are spelled as in the document (document_word_mask)
+        self.in_order = in_order  # copied words keep the document's order (order_mask)
         self.eos_id, self.pad_id = vocab.eos_id, vocab.pad_id
         boundary = vocab.word_start.clone()
         boundary[vocab.eos_id] = True
@@ -240,6 +274,12 @@ class DecodingRules(torch.nn.Module):
         forbid = self.step(counts, target, steps)  # (B, S, V)
         if self.no_repeat_words:
             forbid = forbid | repeat_mask(summary_ids, self.word_start)
+        if self.in_order:
+            doc, floor, masks = comp_ids[:, 1:], order_start(comp_ids), []
+            for s in range(summary_ids.shape[1]):  # S is a summary's length: a short loop
+                masks.append(order_mask(floor, doc, self.word_start, self.pad_id))
+                floor = advance_floor(floor, summary_ids[:, s], doc)
+            forbid = forbid | torch.stack(masks, dim=1)  # (B, S, V)
         if self.whole_words:
             ends = ends_before(summary_ids, comp_ids[:, 1:], self.boundary, self.pad_id)  # (B, S, L-1)
             forbid = self.spelled(forbid, ends, comp_ids)

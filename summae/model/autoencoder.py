@@ -60,7 +60,7 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 class SummaeModel(nn.Module):
     def __init__(self, compressor, reconstructor, vocab: VocabInfo, *, max_summary_tokens: int, tau: float = 1.0,
                  rec_word_dropout: float = 0.0, copy_head: CopyHead | None = None,
-                 no_repeat_words: bool = False, whole_words: bool = False):
+                 no_repeat_words: bool = False, whole_words: bool = False, in_order: bool = False):
         super().__init__()
         self.compressor = compressor
         self.reconstructor = reconstructor
@@ -70,7 +70,7 @@ class SummaeModel(nn.Module):
         self.tau = tau  # softmax temperature of the straight-through gradients, > 0
         self.rec_word_dropout = rec_word_dropout  # share of the reconstructor's teacher-forcing inputs -> <unk>
         self.rules = DecodingRules(vocab, max_summary_tokens=max_summary_tokens, no_repeat_words=no_repeat_words,
-                                   whole_words=whole_words)
+                                   whole_words=whole_words, in_order=in_order)
         # summae.fast.static_cache can write this compressor's summaries (BART, the architecture summae builds)
         self.fast_decoding = static_decoding_supported(compressor)
         self.register_buffer("length_ids", torch.tensor(vocab.length_ids), persistent=False)  # (max_words,)

@@ -52,7 +52,7 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
                         tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout, copy_head=copy_head,
                         no_repeat_words=cfg.summary.no_repeat_words,
-                        whole_words=cfg.summary.whole_words)
+                        whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order)
     disc = Discriminator(vocab_size=vocab_size, d_model=cfg.model.disc_d_model, filters=cfg.model.disc_filters)
     if resume_dir is not None and (resume_dir / "discriminator.safetensors").exists():
         checkpoint.load_module(disc, resume_dir / "discriminator.safetensors")
@@ -120,7 +120,7 @@ def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = Fals
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
                         copy_head=_copy_head(cfg, compressor, directory / "compressor"),
                         no_repeat_words=cfg.summary.no_repeat_words,
-                        whole_words=cfg.summary.whole_words)
+                        whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order)
     return cfg, tokenizer, model.eval()
 
 

@@ -1,0 +1,90 @@
+"""summary.in_order: copied words keep the document's order, in every decoder and in the training forward."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from summae import fast
+from summae.config import load_config
+from summae.decode.rules import advance_floor, order_mask, order_start
+from summae.model.build import build_models
+from summae.tokenization import encode_texts, pad_ids, train_sentencepiece
+
+REPO = Path(__file__).resolve().parents[1]
+PAD = 0
+WORD_START = torch.tensor([False, True, True, True, True, False])  # 0 pad, 1-4 word starts, 5 a continuation
+
+
+def test_the_floor_follows_the_leftmost_in_order_embedding():
+    doc = torch.tensor([[1, 2, 5, 3, 2, 4, PAD]])  # positions 0..5, then pad
+    floor = order_start(doc)
+    assert floor.tolist() == [-1]
+    floor = advance_floor(floor, torch.tensor([2]), doc)
+    assert floor.tolist() == [1]  # the first 2
+    floor = advance_floor(floor, torch.tensor([5]), doc)
+    assert floor.tolist() == [2]  # its continuation
+    floor = advance_floor(floor, torch.tensor([2]), doc)
+    assert floor.tolist() == [4]  # the next 2 after the floor
+    assert advance_floor(floor, torch.tensor([1]), doc).tolist() == [4]  # 1 lies behind: the floor stays
+
+
+def test_the_mask_bans_words_the_document_holds_only_behind_the_floor():
+    doc = torch.tensor([[1, 2, 5, 3, 2, 4, PAD]])
+    mask = order_mask(torch.tensor([3]), doc, WORD_START, PAD)[0]  # after position 3: 2 and 4 remain ahead
+    assert mask.tolist() == [False, True, False, True, False, False]  # 1 and 3 are behind; 5 is no word start
+    assert not order_mask(order_start(doc), doc, WORD_START, PAD).any()  # nothing is behind the start
+
+
+@pytest.fixture(scope="module")
+def setup():
+    with open(REPO / "summae" / "data" / "debian" / "train.jsonl", encoding="utf-8") as handle:
+        docs = [json.loads(line)["document"] for _, line in zip(range(300), handle)]
+    cfg = load_config("tiny", ["summary.in_order=true", "train.rec_word_dropout=0"])
+    tokenizer = train_sentencepiece(docs, vocab_size=cfg.tokenizer.vocab_size, max_words=cfg.summary.max_words)
+    torch.manual_seed(0)
+    model, _, vocab = build_models(cfg, tokenizer)
+    ids, _ = encode_texts(tokenizer, docs[:24], cfg.model.max_source_tokens - 1)
+    doc = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=cfg.model.max_source_tokens)
+    target = torch.arange(24) % cfg.summary.max_words + 1
+    comp_ids, comp_mask = model.compressor_inputs(doc, doc != vocab.pad_id, target)
+    return model.eval(), doc, target, comp_ids, comp_mask
+
+
+def in_order(model, summary, doc) -> bool:
+    """Every word-start token of the summary that the document holds lies after the floor when written."""
+    floor = order_start(doc)
+    for s in range(summary.shape[1]):
+        banned = order_mask(floor, doc, model.word_start, model.vocab.pad_id)
+        tokens = summary[:, s]
+        if banned[torch.arange(len(tokens)), tokens].any():
+            return False
+        floor = advance_floor(floor, tokens, doc)
+    return True
+
+
+@pytest.mark.parametrize("how", ["greedy", "sampled", "beam"])
+def test_every_decoder_writes_in_document_order(setup, how):
+    model, doc, target, comp_ids, comp_mask = setup
+    if how == "beam":
+        summary = model.beam_summary(comp_ids, comp_mask, target, beams=3)
+    else:
+        summary = model.write_summary(comp_ids, comp_mask, target, temperature=1.0 if how == "sampled" else 0.0,
+                                      generator=torch.Generator().manual_seed(0))
+    assert in_order(model, summary, doc)
+    with fast.reference_paths():  # the reference path writes the same
+        again = model.write_summary(comp_ids, comp_mask, target, temperature=1.0 if how == "sampled" else 0.0,
+                                    generator=torch.Generator().manual_seed(0)) if how != "beam" else summary
+    assert torch.equal(again, summary)
+
+
+def test_the_training_forward_scores_under_the_rules_the_summary_was_written_with(setup):
+    model, doc, target, comp_ids, comp_mask = setup
+    summary = model.write_summary(comp_ids, comp_mask, target, temperature=1.0,
+                                  generator=torch.Generator().manual_seed(1))
+    forbid = model.rules.sequence(summary, target, comp_ids)  # (B, S, V)
+    written = forbid.gather(2, summary[..., None]).squeeze(-1)  # (B, S): was a written token forbidden?
+    assert not (written & (summary != model.vocab.pad_id)).any()
