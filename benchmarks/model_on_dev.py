@@ -1,5 +1,5 @@
-"""Shared by benchmarks/precision.py and benchmarks/decoding.py: the command line, the Gigaword dev set and
-the result file of a benchmark that re-decodes one trained model on dev."""
+"""Shared by benchmarks/experiments/precision.py and benchmarks/decoding.py: the command line, the Gigaword dev
+set and the result file of a benchmark that re-decodes one trained model on dev."""
 
 from __future__ import annotations
 

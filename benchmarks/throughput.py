@@ -1,13 +1,3 @@
-# How to run on the GPU machine (no package registry there; the tree arrives without .git):
-#   1. here: put the wheels the image lacks in .whl/ (datasets, dill, multiprocess, ...) and copy the gigaword
-#      files to .devdata/gigaword/ (train.article.txt, train.headline.txt, dev.article.txt, dev.title.txt)
-#   2. run(carry=[".whl", ".devdata"], command=...) with, in one command line:
-#        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
-#        && export PYTHONPATH=$PWD:/tmp/site SUMMAE_COMMIT=<git rev-parse --short HEAD here> \
-#        && python3 benchmarks/throughput.py --device cuda --data-dir .devdata --out $OUT/throughput.json
-#   3. copy $OUT/throughput.json to benchmarks/results/throughput-<YYYYMMDD>-<h100|h200>.json and commit it.
-#   Batch 2048, bf16 autocast and 20000 summarized sentences are the cuda defaults; the run takes ~2 minutes
-#   (SentencePiece and tokenizing the corpus on the 16 CPU cores come first, untimed).
 """Throughput: one training step vs a supervised step of the same compressor, and the default summarizing.
 
     python benchmarks/throughput.py [--config summae/configs/throughput.yaml] [--device cpu|cuda] [--out FILE]
@@ -20,9 +10,22 @@ step, then the generator step: compressor + reconstructor + adversarial loss, op
 (`compressor(..., labels=lead).loss`), backward, gradient clipping and AdamW on its parameters, same autocast;
 (c) `Summarizer` with the default decoding (greedy, summary.default_words words) over dev sentences.
 (a) and (b) report the median of --iters timed steps after --warmup untimed ones; they alternate, a training
-step then a supervised step on the same batch, so that drift of the machine's speed moves both alike (until
-2026-11-30 they ran as two blocks, (a) then (b)). Writes
-benchmarks/results/throughput-<YYYYMMDD>-<hardware>.json.
+step then a supervised step on the same batch, so that drift of the machine's speed moves both alike. Writes
+benchmarks/results/throughput-<YYYYMMDD>-<hardware>.json (or --out), with the commit and the hardware.
+
+Data: --data-dir names a folder holding gigaword/ with train.article.txt, train.headline.txt, dev.article.txt
+and dev.title.txt (default ../shared/data). Training the SentencePiece tokenizer and tokenizing the corpus
+come first and are not timed.
+
+On the CPU: `python benchmarks/throughput.py --device cpu` (batch 64, fp32, 2048 summarized sentences; the
+CLI's allocator tuning unless --default-allocator).
+
+On a GPU: `python benchmarks/throughput.py --device cuda` (batch 2048, bf16 autocast, 20000 summarized
+sentences). On a GPU machine without a package registry or the shared data folder, prepare both with
+`bash scripts/make_gigaword_devdata.sh` (.devdata/ and .whl/), copy the tree with them to that machine and
+run `bash scripts/gpu_job.sh` there: it installs the wheels and runs this script with `--data-dir .devdata`.
+Where the copied tree has no usable .git, set SUMMAE_COMMIT to the commit it was copied from, so the result
+records it.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole GPU job for one lent machine, in one command (~8 minutes on an H200):
 #   1. benchmarks/throughput.py --device cuda (issue 4: train step vs supervised step, summarizing, MFU), and
-#      benchmarks/tokenizing.py (transformers' tokenizer calls vs the Rust tokenizer, on the machine's cores);
+#      benchmarks/experiments/tokenizing.py (transformers' tokenizer calls vs the Rust tokenizer, on the
+#      machine's cores);
 #   2. benchmarks/gigaword.py: the summae/configs/gigaword.yaml recipe trained MINUTES minutes from scratch, then
 #      dev (4,000 pairs) and DUC-2003 scored with ROUGE.
 # Result JSONs and logs go to $OUT (they come back from the machine); weights stay there.
 # Carry what scripts/make_gigaword_devdata.sh prepares: run(carry=[".devdata", ".whl"],
 #   command="SUMMAE_COMMIT=<git rev-parse --short HEAD here> bash scripts/gpu_job.sh 3").
-# `bash scripts/gpu_job.sh compile` instead runs only benchmarks/compile_step.py (torch.compile of the training
-# step against eager, ~3 minutes): a second call, when the first left enough device time.
+# `bash scripts/gpu_job.sh compile` instead runs only benchmarks/experiments/compile_step.py (torch.compile of
+# the training step against eager, ~3 minutes): a second call, when the first left enough device time.
 # DRY=1 bash scripts/gpu_job.sh [compile]: the same steps at toy size on the CPU (about a minute), to catch typos
 # before the GPU time is spent; it uses the packages already installed here instead of .whl/.
 set -uo pipefail
@@ -41,7 +42,8 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/
 status=0
 if [ "$only_compile" = 1 ]; then
   echo "== compile $(date +%T)"
-  timeout 420 python3 benchmarks/compile_step.py --data-dir .devdata "${compile[@]}" --out "$out/compile.json" \
+  timeout 420 python3 benchmarks/experiments/compile_step.py --data-dir .devdata "${compile[@]}" \
+    --out "$out/compile.json" \
     2>&1 | tee "$out/compile.log" || status=1
   echo "== done $(date +%T), status $status"
   exit $status
@@ -50,7 +52,8 @@ echo "== throughput $(date +%T)"
 timeout 200 python3 benchmarks/throughput.py --data-dir .devdata "${throughput[@]}" --out "$out/throughput.json" \
   2>&1 | tee "$out/throughput.log" || status=1
 echo "== tokenizing $(date +%T)"
-timeout 60 python3 benchmarks/tokenizing.py --data-dir .devdata "${tokenizing[@]}" --out "$out/tokenizing.json" \
+timeout 60 python3 benchmarks/experiments/tokenizing.py --data-dir .devdata "${tokenizing[@]}" \
+  --out "$out/tokenizing.json" \
   2>&1 | tee "$out/tokenizing.log" || status=1
 echo "== gigaword $(date +%T)"
 run_dir=$(mktemp -d /tmp/summae-run-gpu.XXXXXX)  # a fresh run directory each time (a DRY run leaves its own behind)

@@ -3,8 +3,8 @@
 `from summae import Summarizer; Summarizer.from_pretrained(path)(["text", ...], words=10)`;
 `Summarizer.from_pretrained(summae.READY_MODEL)` loads the small model shipped with the package, and
 `Scorer` gives each document a novelty score (its reconstruction loss). On CPU, call
-`summae.tune_cpu_allocator()` once first, as the CLI does: the training step ran 1.26x and summarizing
-1.09x faster (benchmarks/results/allocator-20261128-cpu2.json; summae/runtime.py).
+`summae.tune_cpu_allocator()` once first, as the CLI does: it keeps freed tensor memory in the process, so
+training and summarizing stop re-faulting it page by page (summae/runtime.py; docs/performance.md).
 """
 
 from pathlib import Path

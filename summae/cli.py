@@ -21,7 +21,7 @@ EPILOG = "Errors print one line and exit with status 2. Docs: README.md."
 def _quiet_libraries() -> None:
     # transformers/datasets chatter (and their deprecation warnings) drown the one line users need.
     # TOKENIZERS_PARALLELISM stays as the user has it: summae never forks after tokenizing, and a batch of
-    # texts encodes on all cores (serial encoding was 3/4 of summarizing on an H200: docs/performance.md)
+    # texts encodes on all cores (serial encoding was a large share of summarizing on a GPU: docs/performance.md)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     for name in ("transformers", "datasets", "accelerate", "torch.distributed"):

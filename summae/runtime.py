@@ -2,12 +2,12 @@
 
 glibc's malloc hands large blocks back to the kernel when they are freed (blocks it mmap'ed, and the top
 of the heap past M_TRIM_THRESHOLD) and takes them back, page by page, at the next allocation. A
-summarizing batch allocates and frees tensors of 2-25 MB at every decoding step and every layer (a
-(256, 8064) score table, a (256, 49, 1024) feed-forward activation), a training step tensors of ~100 MB
-(the (B, S, V) distributions), so on CPU much of the time went to page faults and zeroing fresh pages
-(docs/performance.md, "The allocator"). Here every block comes from the heap and freed memory stays in
-the process for the next batch: the peak memory is a little higher (2713 vs 2529 MB in
-benchmarks/throughput.py: benchmarks/results/allocator-20261128-cpu2.json), it is only not handed back early.
+summarizing batch allocates and frees large tensors at every decoding step and every layer (a (B, V)
+score table, a (B, L, ffn_dim) feed-forward activation), a training step larger ones still (the (B, S, V)
+distributions), so on CPU much of the time goes to page faults and zeroing fresh pages. Here every block
+comes from the heap and freed memory stays in the process for the next batch: the peak memory is a little
+higher, since freed memory is kept instead of handed back early (benchmarks/experiments/allocator.py
+measures both ways; docs/performance.md).
 
 The CLI calls `tune_cpu_allocator()` once at start-up. Library users call it themselves: a library must
 not change a host process's allocator behind its back. It changes nothing where the allocator is not
@@ -78,8 +78,9 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """fp32 or bf16. auto: bf16 where the hardware multiplies bf16 natively (CUDA with bf16; a CPU with AMX or
-    AVX512-BF16), fp32 elsewhere. The summaries barely move (docs/performance.md: dev R-1 within 0.1), and
-    on such hardware bf16 summarizing is ~1.5-2x faster."""
+    AVX512-BF16), fp32 elsewhere. There bf16 summarizing is faster and the summaries barely move: dev R-1
+    stays within 0.1 of fp32, the bar for a reduced-precision default (benchmarks/experiments/precision.py
+    measures both; docs/performance.md)."""
     if precision not in PRECISIONS:
         raise SummaeError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "auto":

@@ -19,7 +19,7 @@ from summae.tokenization import decode_texts, encode_texts, pad_ids
 
 
 SORT_WINDOW = 16  # batches read ahead and sorted by length, so a batch pads to similar lengths
-BATCH_SIZE = 256  # default documents per batch: on 2 CPU cores bf16 summarizing is ~1.6x faster at 256 than at 64
+BATCH_SIZE = 256  # CPU default: bf16 summarizing is faster at 256 than at 64, no faster beyond (docs/performance.md)
 GPU_BATCH_SIZE = 2048  # on a GPU (divided by --beams): the batch of benchmarks/throughput.py's GPU measurement
 
 
@@ -78,8 +78,9 @@ class Summarizer:
             self.model.compressor.to(torch.bfloat16)
         if self.precision == "bf16" and self.device.type == "cpu":
             # the encoder's self-attention as matmuls and a softmax: the CPU flash-attention kernel tiles for
-            # long sequences and is slower in bf16 at summary-input lengths (as in fastdecode's decoding
-            # steps; docs/performance.md). Greedy decoding never uses transformers' decoder attention
+            # long sequences and is slower in bf16 at summary-input lengths (as in the decoding steps of
+            # summae.fast.static_cache; docs/performance.md). Greedy decoding never uses transformers'
+            # decoder attention
             set_attention(self.model.compressor, "eager")
         self.writer = None  # CUDA graphs of the greedy decoding (BART decoders: the static-cache loop only)
         if cuda_graphs and self.device.type == "cuda" and self.model.fast_decoding:

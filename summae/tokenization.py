@@ -183,8 +183,8 @@ def decode_texts(tokenizer, ids) -> list[str]:
 
 def pad_ids(rows: list[list[int]], *, eos_id: int, pad_id: int, width: int) -> torch.Tensor:
     """Rows + EOS, padded to `width` columns: list of lists -> (N, width) long tensor."""
-    # rows written into one numpy array: ~3x faster than torch.tensor over padded Python lists, which cost
-    # ~3.4 us a row on this project's 2-core CPU (benchmarks/tokenizing.py), 2,048 rows a batch on a GPU
+    # rows written into one numpy array: faster than torch.tensor over padded Python lists, which converts
+    # every Python int one by one, and a GPU batch pads thousands of rows (benchmarks/experiments/tokenizing.py)
     out = np.full((len(rows), width), pad_id, dtype=np.int64)
     for i, row in enumerate(rows):
         row = row[: width - 1]

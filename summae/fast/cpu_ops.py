@@ -2,7 +2,7 @@
 
 torch's CPU kernels run some (B, V) operations as scalar loops: masked_fill and where, argmax over the last
 dimension, and bool ops with a row broadcast. These compute the same values with vectorised kernels
-(benchmarks/cpu_ops.py measures each against torch's).
+(benchmarks/experiments/cpu_ops.py measures each against torch's).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def first_argmax(x: torch.Tensor) -> torch.Tensor:
 
 def outer_and(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """rows[:, None] & columns for bool rows (B,) and columns (V,), as a (B, V) bool mask. Computed on uint8:
-    torch's CPU kernels run bool & with a row broadcast along the last dimension as a scalar loop (35x slower)."""
+    torch's CPU kernels run bool & with a row broadcast along the last dimension as a scalar loop, uint8's
+    vectorise it."""
     return (rows.view(torch.uint8)[:, None] & columns.view(torch.uint8)).view(torch.bool)
 
 

@@ -1,11 +1,11 @@
-"""Greedy summary decoding replayed from CUDA graphs: one launch per batch instead of ~1,500 kernels.
+"""Greedy summary decoding replayed from CUDA graphs: one launch per batch instead of one per kernel.
 
-On a GPU the decoding loop (12 steps of a 3-layer decoder, the copy head, the length and spelling rules) is
-bound by the host: in the 2026-11-29 H200 profile the GPU was busy 21 ms of the ~130 ms a batch of 2,048
-documents spent in the model (docs/performance.md). A CUDA graph records the loop's kernels once per input
-shape and replays them with one call. The encoder stays eager (transformers' mask handling may read values
-back to the host, which a capture cannot hold); the graph covers `write_summary(..., sync_free=True)` from
-the encoder states on.
+On a GPU the decoding loop (a decoder step per summary token, the copy head, the length and spelling rules)
+is bound by the host: its kernels are small, so the GPU waits while the host launches them one by one (a
+profile shows the device idle for most of a batch's time in the model; docs/performance.md, "The GPU"). A
+CUDA graph records the loop's kernels once per input shape and replays them with one call. The encoder stays
+eager (transformers' mask handling may read values back to the host, which a capture cannot hold); the graph
+covers `write_summary(..., sync_free=True)` from the encoder states on.
 
 Shapes: `Summarizer` pads a batch's width up to a multiple of WIDTH_STEP when it decodes through graphs, so
 a file meets a handful of widths. A shape is decoded eagerly the first time it is met and captured the second

@@ -44,9 +44,9 @@ class StaticDecoder:
         batch = enc.shape[0]
         dtype = self._compute_dtype(enc)
         # bf16 on CPU: one query per row as two batched matmuls and a softmax over T, in fp32 (keys and
-        # values kept in fp32, contiguous). The CPU flash-attention kernel tiles for long queries and was
-        # 3-5x slower at this shape in bf16; in fp32 the whole loop did not gain (docs/performance.md,
-        # "Single-query attention on CPU")
+        # values kept in fp32, contiguous). The CPU flash-attention kernel tiles for long queries and is
+        # slower at this one-query shape in bf16; in fp32 the matmul form does not gain, so fp32 keeps SDPA
+        # (benchmarks/experiments/attention.py; docs/performance.md, "The fast paths")
         self.matmul_attention = enc.device.type == "cpu" and dtype != torch.float32
         cache_dtype = torch.float32 if self.matmul_attention else dtype
         layout = torch.contiguous_format if self.matmul_attention else torch.preserve_format

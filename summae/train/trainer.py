@@ -49,8 +49,8 @@ def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, f
 def training_precision(mixed_precision: str, device: str) -> str:
     """accelerate's mixed_precision for train.mixed_precision; the others as given. "auto" is bf16 on a CUDA GPU
     that multiplies bf16 natively and "no" (fp32) elsewhere. Not bf16 on CPUs, even those with AVX512-BF16 or
-    AMX: there it paid off only for larger models. On the 2-core AMD EPYC, bf16 trained the d256 throughput
-    model 1.3x faster and the d128 CPU-size recipe 1.2x slower, with the same dev ROUGE (docs/performance.md)."""
+    AMX: there it pays off only for larger models. bf16 trained the d256 throughput model faster but the
+    d128 CPU-size recipe slower, with the same dev ROUGE (docs/performance.md, "Tried and not adopted")."""
     if mixed_precision != "auto":
         return mixed_precision
     on_gpu = device != "cpu" and torch.cuda.is_available()  # the device Accelerator picks

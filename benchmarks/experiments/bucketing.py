@@ -1,6 +1,6 @@
 """Length-bucketed batches (train.bucket_batches) against plain shuffled batches: training speed over whole windows.
 
-    python benchmarks/bucketing.py [--device cpu|cuda] [--bucket 32] [--rounds 2] [--out FILE]
+    python benchmarks/experiments/bucketing.py [--device cpu|cuda] [--bucket 32] [--rounds 2] [--out FILE]
 
 The model and the data are those of summae/configs/throughput.yaml (batch 64 on CPU, 2048 on GPU). One trainer is
 built; its id matrix is served two ways: padded to 48 tokens in shuffled order (bucket 0), and in windows of
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import throughput  # noqa: E402  (sets HF_*_OFFLINE and sys.path like every benchmark)

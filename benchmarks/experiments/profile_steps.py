@@ -1,6 +1,6 @@
 """Where the time goes: torch.profiler over training steps and one summarizing pass of the throughput model.
 
-    python benchmarks/profile_steps.py [--device cpu|cuda] [--out-dir DIR] [--steps N] [--sentences N]
+    python benchmarks/experiments/profile_steps.py [--device cpu|cuda] [--out-dir DIR] [--steps N] [--sentences N]
         [--batch-size B] [--data-dir DIR] [--set k=v ...]
 
 Builds the model of summae/configs/throughput.yaml as benchmarks/throughput.py does (same batches, same main-phase
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
 import throughput  # (benchmarks/throughput.py: the same model, batches and timing helpers)
 
 

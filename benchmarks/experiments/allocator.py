@@ -1,6 +1,6 @@
 """glibc's allocator as it comes against as `summae` tunes it (summae/runtime.py): the throughput benchmark, alternating.
 
-    python benchmarks/allocator.py [--rounds 3] [--out FILE] [-- THROUGHPUT ARGS...]
+    python benchmarks/experiments/allocator.py [--rounds 3] [--out FILE] [-- THROUGHPUT ARGS...]
 
 The allocator is a setting of the whole process, so each measurement is a fresh `benchmarks/throughput.py
 --device cpu` process: with `--default-allocator` (glibc as it comes) and without (tuned, as the CLI runs),
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import throughput  # noqa: E402  (sets HF_*_OFFLINE and sys.path like every benchmark)

@@ -1,7 +1,7 @@
 """Where summarizing spends its time, in a fresh process, as `summae summarize` runs it.
 
-    python benchmarks/summarize_parts.py [--sentences 2048] [--passes 3] [--batch-size 256] [--precision auto]
-        [--data-dir DIR] [--out FILE]
+    python benchmarks/experiments/summarize_parts.py [--sentences 2048] [--passes 3] [--batch-size 256]
+        [--precision auto] [--data-dir DIR] [--out FILE]
 
 Builds the throughput model (summae/configs/throughput.yaml, untrained weights, the CLI's allocator tuning), then
 summarizes n dev sentences in one call per pass (length-sorted windows, as the CLI reads a file) after one
@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import throughput  # noqa: E402  (sets HF_*_OFFLINE and sys.path like every benchmark)

@@ -1,6 +1,6 @@
 """Does bf16 summarizing change the summaries? Dev ROUGE and speed of a trained model in fp32 and in bf16.
 
-    python benchmarks/precision.py --model RUN_DIR [--data-dir DIR] [--limit N] [--out FILE]
+    python benchmarks/experiments/precision.py --model RUN_DIR [--data-dir DIR] [--limit N] [--out FILE]
 
 Summarizes gigaword/dev.article.txt with the default decoding twice (`--precision fp32` and `--precision
 bf16`), scores both against dev.title.txt as `summae evaluate` does, counts identical summaries and times
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
-import model_on_dev
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for model_on_dev
+import model_on_dev  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,7 @@
 """One decoding step's attention on CPU: SDPA against two batched matmuls, at summarizing's shapes.
 
-    python benchmarks/attention.py [--batch 256] [--heads 4] [--head-dim 64] [--keys 12 49] [--iters 50] [--out FILE]
+    python benchmarks/experiments/attention.py [--batch 256] [--heads 4] [--head-dim 64] [--keys 12 49]
+        [--iters 50] [--out FILE]
 
 A summary is written one token at a time, so every attention call has one query per row: (B, H, 1, dh)
 against T keys (T <= 12 in the self-attention, the document's length in the cross-attention). Times, per
@@ -17,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import throughput  # noqa: E402  (sets HF_*_OFFLINE and sys.path like every benchmark)

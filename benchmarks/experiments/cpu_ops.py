@@ -1,10 +1,10 @@
 """torch's (B, V) operations that summae's CPU decoding avoids, against what it does instead.
 
-    python benchmarks/cpu_ops.py [--rows 256] [--vocab 8064] [--repeats 30] [--out FILE]
+    python benchmarks/experiments/cpu_ops.py [--rows 256] [--vocab 8064] [--repeats 30] [--out FILE]
 
 On 2 CPU cores (torch 2.13), some of torch's kernels run as scalar loops at the shapes of a decoding step:
 masked_fill, argmax over the last dimension, and bool ops with a row broadcast along the last dimension.
-summae.model.bottleneck computes the same results another way (apply_mask, first_argmax, outer_and). This times
+summae.fast.cpu_ops computes the same results another way (apply_mask, first_argmax, outer_and). This times
 each pair (median of --repeats calls, no gradient, in one process), checks that the pair agrees, and writes
 benchmarks/results/cpu-ops-<YYYYMMDD>-<hardware>.json. Re-run it on a new torch: where torch's own op has
 become as fast, summae's way can go.
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
 import throughput  # (sys.path, the result writer)
 
 

@@ -1,6 +1,6 @@
 """How close summae's CPU work runs to what this machine's matrix products allow.
 
-    python benchmarks/roofline.py [--throughput FILE] [--repeats 20] [--out FILE]
+    python benchmarks/experiments/roofline.py [--throughput FILE] [--repeats 20] [--out FILE]
 
 Times torch's matrix products (the kind of work that is ~95% of the model FLOPs of every step) at the
 shapes the throughput model multiplies (summae/configs/throughput.yaml: d_model 256, FFN 1024, vocabulary 8064)
@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
 import throughput  # (sys.path, the result writer)
 
 # (rows, in, out): the Linear layers and output heads of the throughput model's steps

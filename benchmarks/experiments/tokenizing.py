@@ -1,13 +1,13 @@
-"""Tokenizing and detokenizing: transformers' calls vs the Rust tokenizer read directly (summae.train.batches).
+"""Tokenizing and detokenizing: transformers' calls vs the Rust tokenizer read directly (summae.tokenization).
 
-    python benchmarks/tokenizing.py [--sentences N] [--rounds N] [--data-dir DIR] [--out FILE]
+    python benchmarks/experiments/tokenizing.py [--sentences N] [--rounds N] [--data-dir DIR] [--out FILE]
 
 Trains the throughput benchmark's tokenizer (SentencePiece unigram, 8000 pieces, on the first 20,000
 Gigaword training articles), then times, alternately for --rounds rounds, on N dev sentences:
-`tokenizer(texts, add_special_tokens=False)["input_ids"]` against `summae.train.batches.encode_texts`, and
-`tokenizer.batch_decode(ids, skip_special_tokens=True)` against `summae.train.batches.decode_texts` on 12-token
+`tokenizer(texts, add_special_tokens=False)["input_ids"]` against `summae.tokenization.encode_texts`, and
+`tokenizer.batch_decode(ids, skip_special_tokens=True)` against `summae.tokenization.decode_texts` on 12-token
 prefixes of those ids (summary-sized), and padding the ids into a (N, 48) tensor: Python lists into
-torch.tensor (pad_ids until 2026-11-30) against `summae.train.batches.pad_ids`. Checks that both ways agree. Reports microseconds
+torch.tensor (pad_ids until 2026-11-30) against `summae.tokenization.pad_ids`. Checks that both ways agree. Reports microseconds
 per sentence (medians) with all of the machine's cores, as `summae summarize` runs. Writes
 benchmarks/results/tokenizing-<YYYYMMDD>-<hardware>.json.
 """
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import throughput  # noqa: E402  (sets HF_*_OFFLINE and sys.path like every benchmark)

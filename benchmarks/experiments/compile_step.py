@@ -1,6 +1,6 @@
 """Does torch.compile make the training step faster? Compiled against eager steps, alternating, in one process.
 
-    python benchmarks/compile_step.py [--device cpu|cuda] [--iters 10] [--warmup 3] [--dynamic]
+    python benchmarks/experiments/compile_step.py [--device cpu|cuda] [--iters 10] [--warmup 3] [--dynamic]
         [--batch-size B] [--data-dir DIR] [--set k=v ...] [--out FILE]
 
 Builds the throughput model and batches as benchmarks/throughput.py does (summae/configs/throughput.yaml; batch 64 on
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
 import throughput  # (the same model, batches, supervised step, timing and result writer)
 
 
