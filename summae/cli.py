@@ -228,37 +228,35 @@ def cmd_baseline(args) -> int:
 
 
 # ---- parser ----------------------------------------------------------------------------------------
+def _parsed(text: str, convert, what: str):
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def _checked(value, ok: bool, rule: str):
+    if not ok:
+        raise argparse.ArgumentTypeError(rule)
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type: a whole number >= 1 (shared with scripts/)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+    value = _parsed(text, int, "a whole number")
+    return _checked(value, value >= 1, f"must be >= 1, got {value}")
 
 
 def ratio(text: str) -> float:
     """argparse type: a share in (0, 1] (shared with scripts/)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
+    value = _parsed(text, float, "a number")
+    return _checked(value, 0 < value <= 1, f"must be in (0, 1], got {value}")
 
 
 def positive_float(text: str) -> float:
     """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
+    value = _parsed(text, float, "a number")
+    return _checked(value, value > 0 and value != float("inf"), f"must be a number > 0, got {text}")
 
 
 class _Parser(argparse.ArgumentParser):
