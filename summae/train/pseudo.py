@@ -56,6 +56,55 @@ def word_keys(ids: torch.Tensor, word_start: torch.Tensor, valid: torch.Tensor) 
     return torch.where(real, keys[:, :length], torch.full_like(keys[:, :length], EOS_KEY)), real
 
 
+class BigramLM:
+    """Interpolated Kneser-Ney bigram model over <s> words </s> of word-id rows (absolute discount DISCOUNT)."""
+
+    def __init__(self, wid: torch.Tensor, ok: torch.Tensor, v: int, bos: int, eos: int):
+        """wid (N, W) word ids of N texts, ok (N, W) their real words (a prefix of each row); v words in all."""
+        n = wid.shape[0]
+        lengths = ok.sum(1)  # words are a prefix of each row
+        seq = torch.full((n, wid.shape[1] + 2), -1, dtype=torch.long)
+        seq[:, 0] = bos
+        seq[:, 1:-1] = torch.where(ok, wid, torch.full_like(wid, -1))
+        seq.scatter_(1, (lengths + 1)[:, None], eos)
+        prev, nxt = seq[:, :-1].reshape(-1), seq[:, 1:].reshape(-1)
+        keep = (prev >= 0) & (nxt >= 0)
+        pairs, counts = torch.unique(prev[keep] * v + nxt[keep], return_counts=True)  # sorted bigram keys
+        self.v, self.bos, self.eos, self.pair_keys, self.pair_counts = v, bos, eos, pairs, counts.float()
+        left, right = pairs // v, pairs % v
+        self.ctx = torch.zeros(v).index_add_(0, left, self.pair_counts)  # c(v .)
+        follow = torch.zeros(v).index_add_(0, left, torch.ones_like(self.pair_counts))  # N1+(v .)
+        cont = torch.zeros(v).index_add_(0, right, torch.ones_like(self.pair_counts))  # N1+(. w)
+        total, types = cont.sum(), (cont > 0).sum()
+        self.p1 = (cont - DISCOUNT).clamp(min=0) / total + DISCOUNT * types / total / v  # (V,) sums to 1
+        self.gamma = torch.where(self.ctx > 0, DISCOUNT * follow / self.ctx.clamp(min=1), torch.ones(v))
+
+    def log_prob(self, prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
+        """log P(nxt | prev), elementwise over word-id tensors of one shape."""
+        dev = prev.device
+        keys = prev * self.v + nxt
+        table = self.pair_keys.to(dev)
+        at = torch.searchsorted(table, keys.contiguous()).clamp(max=table.numel() - 1)
+        count = torch.where(table[at] == keys, self.pair_counts.to(dev)[at], torch.zeros_like(keys, dtype=torch.float))
+        ctx = self.ctx.to(dev)[prev]
+        p1 = self.p1.to(dev)[nxt]
+        inner = (count - DISCOUNT).clamp(min=0) / ctx.clamp(min=1) + self.gamma.to(dev)[prev] * p1
+        return torch.log(torch.where(ctx > 0, inner, p1))
+
+    def text_log_prob(self, wid: torch.Tensor, ok: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log P(<s> words </s>) of each row and the number of predicted tokens (words + </s>): (N,), (N,)."""
+        prev = torch.cat([torch.full_like(wid[:, :1], self.bos), wid[:, :-1]], 1)  # (N, W)
+        logp = torch.where(ok, self.log_prob(prev, wid), torch.zeros(wid.shape, device=wid.device))
+        n = ok.sum(1)
+        last = torch.where(n > 0, wid.gather(1, (n - 1).clamp(min=0)[:, None])[:, 0], torch.full_like(n, self.bos))
+        return logp.sum(1) + self.log_prob(last, torch.full_like(last, self.eos)), n + 1
+
+    def to(self, device) -> "BigramLM":
+        for name in ("pair_keys", "pair_counts", "ctx", "gamma", "p1"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+
 class Extractor:
     """The search above, with its tables built once from the real short texts and the training documents."""
 
@@ -72,7 +121,8 @@ class Extractor:
                                              torch.tensor([EOS_KEY, BOS_KEY])]))  # sorted (V,)
         v = self.table.numel()
         self.bos, self.eos = (int(x) for x in self.lookup(torch.tensor([BOS_KEY, EOS_KEY])))
-        self._fit_lm(self.lookup(real_keys), real_ok, v)
+        self.v = v
+        self.lm = BigramLM(self.lookup(real_keys), real_ok, v, self.bos, self.eos)  # so the words read like a headline
         # idf over the training documents: log(N / (1 + documents holding the word))
         rows = torch.arange(doc_ids.shape[0])[:, None].expand_as(doc_keys)
         once = torch.unique(rows[doc_ok] * v + self.lookup(doc_keys[doc_ok]))  # each (document, word) once
@@ -88,37 +138,18 @@ class Extractor:
         table = self.table.to(keys.device)
         return torch.searchsorted(table, keys.contiguous()).clamp(max=table.numel() - 1)
 
-    def _fit_lm(self, wid: torch.Tensor, ok: torch.Tensor, v: int) -> None:
-        """Interpolated Kneser-Ney bigram over <s> words </s> of every real text."""
-        n = wid.shape[0]
-        lengths = ok.sum(1)  # words are a prefix of each row
-        seq = torch.full((n, wid.shape[1] + 2), -1, dtype=torch.long)
-        seq[:, 0] = self.bos
-        seq[:, 1:-1] = torch.where(ok, wid, torch.full_like(wid, -1))
-        seq.scatter_(1, (lengths + 1)[:, None], self.eos)
-        prev, nxt = seq[:, :-1].reshape(-1), seq[:, 1:].reshape(-1)
-        keep = (prev >= 0) & (nxt >= 0)
-        pairs, counts = torch.unique(prev[keep] * v + nxt[keep], return_counts=True)  # sorted bigram keys
-        self.v, self.pair_keys, self.pair_counts = v, pairs, counts.float()
-        left, right = pairs // v, pairs % v
-        self.ctx = torch.zeros(v).index_add_(0, left, self.pair_counts)  # c(v .)
-        follow = torch.zeros(v).index_add_(0, left, torch.ones_like(self.pair_counts))  # N1+(v .)
-        cont = torch.zeros(v).index_add_(0, right, torch.ones_like(self.pair_counts))  # N1+(. w)
-        total, types = cont.sum(), (cont > 0).sum()
-        self.p1 = (cont - DISCOUNT).clamp(min=0) / total + DISCOUNT * types / total / v  # (V,) sums to 1
-        self.gamma = torch.where(self.ctx > 0, DISCOUNT * follow / self.ctx.clamp(min=1), torch.ones(v))
-
     def log_prob(self, prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
-        """log P(nxt | prev) of the bigram model, elementwise over word-id tensors of one shape."""
-        dev = prev.device
-        keys = prev * self.v + nxt
-        table = self.pair_keys.to(dev)
-        at = torch.searchsorted(table, keys.contiguous()).clamp(max=table.numel() - 1)
-        count = torch.where(table[at] == keys, self.pair_counts.to(dev)[at], torch.zeros_like(keys, dtype=torch.float))
-        ctx = self.ctx.to(dev)[prev]
-        p1 = self.p1.to(dev)[nxt]
-        inner = (count - DISCOUNT).clamp(min=0) / ctx.clamp(min=1) + self.gamma.to(dev)[prev] * p1
-        return torch.log(torch.where(ctx > 0, inner, p1))
+        """log P(nxt | prev) under the bigram model of the real texts."""
+        return self.lm.log_prob(prev, nxt)
+
+    def word_ids(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Word ids of token-id rows (B, L) and the mask of real words: (B, W), (B, W), words a prefix of each
+        row; W is the most words any row holds."""
+        valid = (ids != self.pad_id) & (ids != self.eos_id)
+        keys, ok = word_keys(ids, self.word_start.to(ids.device), valid)
+        n = max(1, int(ok.sum(1).max()))
+        keys, ok = keys[:, :n], ok[:, :n]
+        return torch.where(ok, self.lookup(keys), torch.full_like(keys, self.eos)), ok
 
     @torch.no_grad()
     def select(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -154,8 +185,9 @@ class Extractor:
 
     def to(self, device) -> "Extractor":
         """Move the tables to the training device once (not at every step)."""
-        for name in ("table", "pair_keys", "pair_counts", "ctx", "gamma", "p1", "idf", "word_start"):
+        for name in ("table", "idf", "word_start"):
             setattr(self, name, getattr(self, name).to(device))
+        self.lm.to(device)
         return self
 
     @torch.no_grad()
@@ -206,3 +238,18 @@ def lead_targets(doc_ids: torch.Tensor, target: torch.Tensor, *, word_start: tor
     out[:, :width] = torch.where(keep[:, :width], doc_ids[:, :width], torch.full_like(doc_ids[:, :width], pad_id))
     out.scatter_(1, lengths[:, None], eos_id)
     return out
+
+
+def reverse_lm_score(extractor: Extractor, extraction_ids: torch.Tensor, real_ids: torch.Tensor) -> float:
+    """A criterion for the search's weights that needs no references: the mean log-probability per token of
+    held-out real short texts under a bigram LM fitted on the search's extractions of training documents.
+
+    Extractions that choose and order words the way real short texts do (content words, headline grammar)
+    give an LM that predicts real ones well; extractions of filler words, or of the lead alone, predict them
+    badly. extraction_ids (N, S) and real_ids (R, L): token-id rows (EOS, then pad). Higher is better.
+    """
+    wid, ok = extractor.word_ids(extraction_ids.cpu())
+    lm = BigramLM(wid, ok, extractor.v, extractor.bos, extractor.eos)
+    real_wid, real_ok = extractor.word_ids(real_ids.cpu())
+    logp, tokens = lm.text_log_prob(real_wid, real_ok)
+    return float(logp.sum() / tokens.sum())

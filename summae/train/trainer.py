@@ -204,7 +204,7 @@ class Trainer:
                                    alpha=t.extract_alpha, beta=t.extract_beta)
         if self.main:
             self.echo(f"pseudo-summaries by extraction: {self.extractor.v} words, "
-                      f"{self.extractor.pair_keys.numel()} headline bigrams ({time.perf_counter() - begin:.0f} s)")
+                      f"{self.extractor.lm.pair_keys.numel()} headline bigrams ({time.perf_counter() - begin:.0f} s)")
 
     # ---- the loop ----------------------------------------------------------------------------------
     def train(self) -> dict:
