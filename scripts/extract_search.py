@@ -4,10 +4,15 @@
         [--tune-docs 1000] [--words 10] [--set k=v ...] [--out benchmarks/results/extract-DATE-HW.json]
 
 Trains the recipe's tokenizer (summae/configs/gigaword.yaml) on articles + headlines, builds the search from the
-headline corpus and the training articles, and scores its 10-word extractions against the dev titles: a grid
-of (alpha, beta) on the first --tune-docs dev documents (how the recipe's values were picked), then the
-picked pair on all of dev and on DUC-2003, beside Lead-8 and Lead-10. This is the teacher the compressor
-distils; it needs no labels, but it is slow search, not the model.
+headline corpus (less --held-out headlines) and the training articles, and scores a grid of (alpha, beta) two
+ways:
+- with references: ROUGE of the 10-word extractions of the first --tune-docs dev documents against their
+  titles (how the recipe's values were picked);
+- without references: summae.train.pseudo.reverse_lm_score, the held-out headlines' log-probability per token
+  under a bigram LM of the extractions of --criterion-docs training articles (what a user with a new corpus
+  and no references can compute).
+The pair each criterion picks is then scored on all of dev and on DUC-2003, beside Lead-8 and Lead-10. This is
+the teacher the compressor distils; it needs no labels, but it is slow search, not the model.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ def main(argv=None) -> int:
     parser.add_argument("--betas", type=floats, default=[0.1, 0.2, 0.3])
     parser.add_argument("--tune-docs", type=int, default=1000, help="dev documents the grid is scored on")
     parser.add_argument("--words", type=int, default=10)
+    parser.add_argument("--held-out", type=int, default=5000, help="headlines kept out of the search's LM")
+    parser.add_argument("--criterion-docs", type=int, default=20000,
+                        help="training articles extracted for the reference-free criterion")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override summae/configs/gigaword.yaml (e.g. model.max_summary_tokens=20)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/extract-DATE-HW.json)")
@@ -46,7 +54,7 @@ def main(argv=None) -> int:
     from summae.io import read_lines
     from summae.eval.baselines import baseline_summaries
     from summae.eval.rouge import rouge_scores
-    from summae.train.pseudo import Extractor
+    from summae.train.pseudo import Extractor, reverse_lm_score
     from summae.pipeline import teacher_summaries
     from summae.tokenization import VocabInfo, sample_texts, train_sentencepiece
 
@@ -68,6 +76,7 @@ def main(argv=None) -> int:
         return pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=m.max_source_tokens)
 
     docs, real = matrix(articles), matrix(headlines)
+    real, held_out = real[: -args.held_out], real[-args.held_out:]  # the criterion's real texts: unseen by the LM
     ex = Extractor(real, docs, word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
                    alpha=cfg.train.extract_alpha, beta=cfg.train.extract_beta)
 
@@ -78,33 +87,46 @@ def main(argv=None) -> int:
     sets = {s.name: s for s in eval_sets(Path(args.data_dir))}
     dev = sets["dev"]
     tune_docs, tune_refs = dev.documents[: args.tune_docs], dev.references[: args.tune_docs]
+    import torch
+
+    criterion_docs = docs[: args.criterion_docs]  # training articles, no references
     grid = []
     for alpha in args.alphas:
         for beta in args.betas:
             ex.alpha, ex.beta = alpha, beta
             scores = rouge_scores(extract(tune_docs), tune_refs)
-            grid.append({"alpha": alpha, "beta": beta, **{k: scores[k] for k in keep}})
+            picked = torch.cat([ex.targets(rows, torch.full((rows.shape[0],), args.words), max_tokens=m.max_summary_tokens)
+                                for rows in torch.split(criterion_docs, 1024)])
+            grid.append({"alpha": alpha, "beta": beta, **{k: scores[k] for k in keep},
+                         "reverse_lm": round(reverse_lm_score(ex, picked, held_out), 4)})
             print(json.dumps(grid[-1]), file=sys.stderr, flush=True)
-    best = max(grid, key=lambda row: row["rouge1"])
-    ex.alpha, ex.beta = best["alpha"], best["beta"]
+    best = max(grid, key=lambda row: row["rouge1"])  # with references (dev titles)
+    free = max(grid, key=lambda row: row["reverse_lm"])  # without references
     result = {"benchmark": "extract_search", "commit": commit(), "overrides": args.set,
               "max_summary_tokens": m.max_summary_tokens, "date": dt.date.today().isoformat(),
               "hardware": hardware()[0], "hardware_detail": hardware()[1], "words": args.words,
-              "tune_docs": args.tune_docs, "grid": grid, "picked": {"alpha": best["alpha"], "beta": best["beta"]},
+              "tune_docs": args.tune_docs, "criterion_docs": len(criterion_docs), "held_out": args.held_out,
+              "grid": grid, "picked": {"alpha": best["alpha"], "beta": best["beta"]},
+              "picked_without_references": {"alpha": free["alpha"], "beta": free["beta"]},
               "tune_lead": {f"lead{n}": {k: v for k, v in rouge_scores(baseline_summaries(tune_docs, lead=n),
                                                                            tune_refs).items() if k in keep}
                             for n in (8, 10)}}
     for name, eval_set in sets.items():
+        ex.alpha, ex.beta = free["alpha"], free["beta"]
+        free_scores = rouge_scores(extract(eval_set.documents), eval_set.references, duc=eval_set.duc)
+        ex.alpha, ex.beta = best["alpha"], best["beta"]
         hyps = extract(eval_set.documents)
         result[name] = {"search": {k: v for k, v in rouge_scores(hyps, eval_set.references, duc=eval_set.duc).items()
                                    if k in keep},
+                        "search_without_references": {k: v for k, v in free_scores.items() if k in keep},
                         "samples": [{"document": d, "search": h, "references": r} for d, h, r in
                                     list(zip(eval_set.documents, hyps, eval_set.references))[:10]]}
     result["seconds"] = round(time.perf_counter() - begin, 1)
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
                                            f"extract-{dt.date.today():%Y%m%d}-{result['hardware']}.json")
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"picked": result["picked"], "dev": result["dev"]["search"],
+    print(json.dumps({"picked": result["picked"], "picked_without_references": result["picked_without_references"],
+                      "dev": result["dev"]["search"], "dev_without_references": result["dev"]["search_without_references"],
                       "duc2003": result.get("duc2003", {}).get("search")}))
     return 0
 
