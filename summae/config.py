@@ -65,6 +65,7 @@ class ModelConfig:
     max_source_tokens: int = 64  # document tokens kept (longer documents are truncated, and counted), >= 8
     max_summary_tokens: int = 20  # summary tokens including EOS, >= 3 (16 cut 10-word pseudo-summaries short)
     copy: bool = True  # pointer head over the document on the compressor (summary words are mostly document words)
+    rec_copy: bool = False  # pointer head over the summary on the reconstructor (it copies the summary's words back)
     disc_d_model: int = 128  # discriminator embedding width
     disc_filters: int = 128  # discriminator convolution filters per width (widths 2, 3, 4)
 

@@ -123,8 +123,13 @@ def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int) -> 
 
         def step_scores(tokens, cache_args):
             out = rec(encoder_outputs=encoder_out, attention_mask=mask, decoder_input_ids=tokens, use_cache=True,
-                      **cache_args)
-            return out.logits[:, -1], out
+                      output_hidden_states=model.rec_copy_head is not None, **cache_args)
+            if model.rec_copy_head is None:
+                return out.logits[:, -1], out
+            # the mixture of the vocabulary and copying the summary's tokens: its argmax is the greedy choice
+            return model.rec_copy_head(logits=out.logits[:, -1:], dec_h=out.decoder_hidden_states[-1][:, -1:],
+                                       enc_h=encoder_out.last_hidden_state, enc_mask=mask, src_ids=summary_ids,
+                                       log=False)[:, 0], out
 
         return decode_loop(rec, step_scores, summary_ids.shape[0], max_tokens, lambda scores, step: scores.argmax(-1),
                            model.vocab)

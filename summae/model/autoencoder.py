@@ -60,11 +60,13 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 class SummaeModel(nn.Module):
     def __init__(self, compressor, reconstructor, vocab: VocabInfo, *, max_summary_tokens: int, tau: float = 1.0,
                  rec_word_dropout: float = 0.0, copy_head: CopyHead | None = None,
+                 rec_copy_head: CopyHead | None = None,
                  no_repeat_words: bool = False, whole_words: bool = False, in_order: bool = False):
         super().__init__()
         self.compressor = compressor
         self.reconstructor = reconstructor
         self.copy_head = copy_head  # pointer over the document (None: vocabulary head only)
+        self.rec_copy_head = rec_copy_head  # the reconstructor's pointer over the summary (None: vocabulary only)
         self.vocab = vocab
         self.max_summary_tokens = max_summary_tokens
         self.tau = tau  # softmax temperature of the straight-through gradients, > 0
@@ -219,9 +221,23 @@ class SummaeModel(nn.Module):
         return self.reconstructor(inputs_embeds=inputs_embeds, attention_mask=mask.long(),
                                   decoder_input_ids=dec_in).logits
 
+    def reconstruction_logp(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor,
+                            ids: torch.Tensor) -> torch.Tensor:
+        """With the reconstructor's copy head: log p(document token | summary, prefix), (B, L), from the mixture
+        of the vocabulary head and copying the summary's tokens ids (B, S) (-1 on empty rows)."""
+        inputs_embeds, dec_in = self.reconstructor_inputs(one_hot, doc_labels, ids)
+        out = self.reconstructor(inputs_embeds=inputs_embeds, attention_mask=mask.long(), decoder_input_ids=dec_in,
+                                 output_hidden_states=True)
+        return self.rec_copy_head(logits=out.logits, dec_h=out.decoder_hidden_states[-1],
+                                  enc_h=out.encoder_last_hidden_state, enc_mask=mask, src_ids=ids.clamp(min=0),
+                                  targets=doc_labels)  # (B, L)
+
     def reconstruction_loss(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor,
                             ids: torch.Tensor | None = None) -> torch.Tensor:
         """token_nll(self.reconstruct(one_hot, mask, doc_labels, ids), doc_labels): the training loss "rec"."""
+        if self.rec_copy_head is not None:
+            keep = (doc_labels != self.vocab.pad_id).float()
+            return -(self.reconstruction_logp(one_hot, mask, doc_labels, ids) * keep).sum() / keep.sum().clamp(min=1)
         if fast.enabled() and labelled_nll_applies(self.reconstructor):
             # the V-way output head only where a label is a document token, not on the batch's padding
             inputs_embeds, dec_in = self.reconstructor_inputs(one_hot, doc_labels, ids)
@@ -248,6 +264,10 @@ class SummaeModel(nn.Module):
         mask = (summary_ids != self.vocab.pad_id)
         one_hot = F.one_hot(summary_ids, self.word_start.shape[0]).float() * mask[..., None]  # (B, S, V)
         ids = torch.where(mask, summary_ids, -1)
+        if self.rec_copy_head is not None:
+            keep = (doc_labels != self.vocab.pad_id).float()
+            logp = self.reconstruction_logp(one_hot, mask, doc_labels, ids)  # (B, L)
+            return -(logp * keep).sum(1) / keep.sum(1).clamp(min=1)
         return token_nll_per_sequence(self.reconstruct(one_hot, mask, doc_labels, ids), doc_labels, self.vocab.pad_id)
 
     # ---- decoding (summae.decode) --------------------------------------------------------------------
@@ -272,7 +292,8 @@ class SummaeModel(nn.Module):
             model.generation_config.max_new_tokens = self.max_summary_tokens
             model.save_pretrained(directory / name)  # safetensors
             tokenizer.save_pretrained(directory / name)
-        if self.copy_head is not None:
-            # beside the transformers weights: plain AutoModelForSeq2SeqLM still loads compressor/ (without copying)
-            save_file({k: v.detach().contiguous().cpu() for k, v in self.copy_head.state_dict().items()},
-                      str(directory / "compressor" / COPY_HEAD_FILE))
+        # beside the transformers weights: plain AutoModelForSeq2SeqLM still loads compressor/ (without copying)
+        for name, head in (("compressor", self.copy_head), ("reconstructor", self.rec_copy_head)):
+            if head is not None:
+                save_file({k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()},
+                          str(directory / name / COPY_HEAD_FILE))

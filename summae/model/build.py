@@ -49,8 +49,11 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
         compressor = build_seq2seq(cfg, vocab_size, vocab)
         reconstructor = build_seq2seq(cfg, vocab_size, vocab)
     copy_head = _copy_head(cfg, compressor, resume_dir / "compressor" if resume_dir is not None else None)
+    rec_copy_head = _copy_head(cfg, reconstructor, resume_dir / "reconstructor" if resume_dir is not None else None,
+                               key="rec_copy")
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
                         tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout, copy_head=copy_head,
+                        rec_copy_head=rec_copy_head,
                         no_repeat_words=cfg.summary.no_repeat_words,
                         whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order)
     disc = Discriminator(vocab_size=vocab_size, d_model=cfg.model.disc_d_model, filters=cfg.model.disc_filters)
@@ -103,6 +106,8 @@ def restore_weights(model: SummaeModel, disc: Discriminator, directory: Path) ->
         getattr(model, name).load_state_dict(saved.state_dict())
     if model.copy_head is not None:
         checkpoint.load_module(model.copy_head, directory / "compressor" / COPY_HEAD_FILE)
+    if model.rec_copy_head is not None:
+        checkpoint.load_module(model.rec_copy_head, directory / "reconstructor" / COPY_HEAD_FILE)
     checkpoint.load_module(disc, directory / "discriminator.safetensors")
 
 
@@ -117,22 +122,25 @@ def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = Fals
     reconstructor = _load_seq2seq(directory / "reconstructor", AutoModelForSeq2SeqLM) if with_reconstructor else None
     vocab_size = compressor.get_input_embeddings().weight.shape[0]
     vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
+    rec_copy_head = _copy_head(cfg, reconstructor, directory / "reconstructor", key="rec_copy") \
+        if with_reconstructor else None
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
-                        copy_head=_copy_head(cfg, compressor, directory / "compressor"),
+                        copy_head=_copy_head(cfg, compressor, directory / "compressor"), rec_copy_head=rec_copy_head,
                         no_repeat_words=cfg.summary.no_repeat_words,
                         whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order)
     return cfg, tokenizer, model.eval()
 
 
-def _copy_head(cfg: Config, compressor, directory: Path | None) -> CopyHead | None:
-    """The compressor's copy head: fresh, or read from DIR/copy_head.safetensors."""
-    if not cfg.model.copy:
+def _copy_head(cfg: Config, seq2seq, directory: Path | None, key: str = "copy") -> CopyHead | None:
+    """A seq2seq model's copy head (the compressor's: model.copy, the reconstructor's: model.rec_copy): fresh,
+    or read from DIR/copy_head.safetensors."""
+    if not getattr(cfg.model, key):
         return None
-    head = CopyHead(compressor.config.d_model if hasattr(compressor.config, "d_model") else compressor.config.hidden_size)
+    head = CopyHead(seq2seq.config.d_model if hasattr(seq2seq.config, "d_model") else seq2seq.config.hidden_size)
     if directory is not None:
         path = directory / COPY_HEAD_FILE
         if not path.exists():
-            raise SummaeError(f"{path} is missing: the config says model.copy=true")
+            raise SummaeError(f"{path} is missing: the config says model.{key}=true")
         checkpoint.load_module(head, path)  # same safetensors loading, same errors
     return head
 
