@@ -109,6 +109,12 @@ class TrainConfig:
     pseudo: str = "extract"
     extract_alpha: float = 1.5  # extract: weight of word idf (content) against the real texts' bigram LM, >= 0
     extract_beta: float = 0.2  # extract: penalty per word of position in the document (lead prior), >= 0
+    # after pretraining, the compressor's target per document: "pseudo" (the pseudo-summary) | "reconstruction"
+    # (the pseudo-summary or the compressor's own sample, whichever the reconstructor rebuilds the document from
+    # with the lower NLL, less select_lm_weight x the real texts' LM log-probability per word: the auto-encoder
+    # decides what a good summary is, and the compressor learns from its own better samples)
+    select: str = "pseudo"
+    select_lm_weight: float = 0.0  # select=reconstruction: weight of fluency (LM nats per word) against NLL, >= 0
     rec_word_dropout: float = 0.3  # share of reconstructor teacher-forcing inputs replaced by <unk>, [0, 1)
     lead_input_drop: float = 0.1  # share of document words dropped from the compressor input in pretraining, [0, 1)
     d_steps: int = 1  # discriminator updates per generator update, >= 1
@@ -215,6 +221,10 @@ class Config:
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,
              "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
              "name them, or set train.pseudo=lead"),
+            (t.select in ("pseudo", "reconstruction"), f"train.select must be pseudo or reconstruction, got {t.select!r}"),
+            (t.select_lm_weight >= 0, f"train.select_lm_weight must be >= 0, got {t.select_lm_weight}"),
+            (t.select == "pseudo" or t.pseudo == "extract" or t.select_lm_weight == 0,
+             "train.select_lm_weight needs train.pseudo=extract (the LM is the search's)"),
             (min(t.extract_alpha, t.extract_beta) >= 0,
              f"train.extract_alpha and extract_beta must be >= 0, got {t.extract_alpha}, {t.extract_beta}"),
         ]

@@ -494,3 +494,16 @@ def test_the_progress_bar_follows_the_budget_that_ends_training_first():
     resumed = Progress(steps=1000, start=500, seconds=600, seconds_before=300, enabled=False)
     assert resumed.share(500, 60) == pytest.approx(0.6)  # (300 s before + 60 s) of 600 s
     assert resumed.share(1000, 0) == 1.0
+
+
+def test_select_by_reconstruction_trains_on_the_choice_of_the_auto_encoder(tmp_path):
+    """train.select=reconstruction: after pretraining, each step logs the share of documents whose own sample
+    the reconstructor preferred to the pseudo-summary, and with the real texts' LM in the choice too."""
+    code, out, err = train(tmp_path / "run", "train.steps=4", "train.pretrain_steps=2", "train.log_every=1",
+                           "train.select=reconstruction", "train.select_lm_weight=0.5", "model.rec_copy=true",
+                           "summary.in_order=true", "train.pseudo=extract")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    shares = [r["select/own"] for r in rows if "select/own" in r]
+    assert len(shares) == 2 and all(0 <= s <= 1 for s in shares)
+    assert all("select/own" not in r for r in rows if r.get("step", 0) <= 2)  # none while pretraining

@@ -142,6 +142,12 @@ class Extractor:
         """log P(nxt | prev) under the bigram model of the real texts."""
         return self.lm.log_prob(prev, nxt)
 
+    def lm_per_word(self, ids: torch.Tensor) -> torch.Tensor:
+        """The real texts' LM log-probability per predicted token (words + </s>) of token-id rows (B, S): (B,)."""
+        wid, ok = self.word_ids(ids)
+        logp, tokens = self.lm.text_log_prob(wid, ok)
+        return logp / tokens
+
     def word_ids(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Word ids of token-id rows (B, L) and the mask of real words: (B, W), (B, W), words a prefix of each
         row; W is the most words any row holds."""

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from summae import checkpoint
 from summae.config import Config
+from summae.decode.greedy import eval_mode
 from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter
 from summae.model.build import build_models, prepare_tokenizer, restore_weights
@@ -320,11 +321,19 @@ class Trainer:
                 # references
                 fake = b.pseudo[: b.pseudo.shape[0] - b.sup_rows]
             else:
-                # 1) write + 3) reconstruct, from one encoder pass: the summaries are written at the start of the
-                # generator's forward, then scored, turned into straight-through one-hots and reconstructed from
+                written, pseudo = None, b.pseudo
+                if t.select == "reconstruction":
+                    # 1) write, and let the reconstructor choose each document's target: the pseudo-summary or
+                    # the compressor's own sample
+                    written, pseudo, own = self._select(b)
+                    values["select/own"] = own.float().mean()
+                # 1) write (unless written above) + 3) reconstruct, from one encoder pass: the summaries are
+                # written at the start of the generator's forward, then scored, turned into straight-through
+                # one-hots and reconstructed from
                 out = self.model("autoencode", target=b.target, temperature=t.sample_temperature, writer=self.writer,
-                                 pseudo_ids=b.pseudo if (t.lead_weight > 0 or b.sup_rows) else None, **inputs)
-                fake = out.summary_ids  # (B, S)
+                                 summary_ids=written, pseudo_ids=pseudo if (t.lead_weight > 0 or b.sup_rows) else None,
+                                 **inputs)
+                fake = out.summary_ids if written is None else written  # (B, S)
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
                     loss = loss + t.lead_weight * out.losses["lead"]
@@ -367,6 +376,24 @@ class Trainer:
         values["summary/words"] = b.target.float().mean()
         values["train/adv_weight"] = t.adv_weight if (use_d and not b.pretrain) else 0.0
         return values
+
+    @torch.no_grad()
+    def _select(self, b: StepBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """train.select=reconstruction: each document's summary sampled by the compressor, and the target the
+        auto-encoder prefers: the pseudo-summary or that sample, whichever the reconstructor rebuilds the
+        document from with the lower NLL (less select_lm_weight x the real texts' LM log-probability per word).
+        Both are judged without dropout. Labeled rows keep their references. Returns (written (B, S), targets
+        (B, S), own (B,): True where the sample won)."""
+        t, model = self.cfg.train, self._unwrapped()
+        with eval_mode(model):
+            written = model.write_summary(b.comp_ids, b.comp_mask, b.target, temperature=t.sample_temperature)
+            scores = [model.reconstruction_nll(s, b.doc_labels) for s in (written, b.pseudo)]  # (B,) each
+        if t.select_lm_weight > 0:
+            scores = [s - t.select_lm_weight * self.extractor.lm_per_word(ids).to(s.device)
+                      for s, ids in zip(scores, (written, b.pseudo))]
+        own = scores[0] < scores[1]  # (B,)
+        own[own.shape[0] - b.sup_rows:] = False
+        return written, torch.where(own[:, None], written, b.pseudo), own
 
     def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         pad = self.vocab.pad_id
