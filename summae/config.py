@@ -115,6 +115,10 @@ class TrainConfig:
     # decides what a good summary is, and the compressor learns from its own better samples)
     select: str = "pseudo"
     select_lm_weight: float = 0.0  # select=reconstruction: weight of fluency (LM nats per word) against NLL, >= 0
+    select_d_weight: float = 0.0  # select=reconstruction: weight of the discriminator's log D(summary), >= 0
+    # the reconstruction and adversarial losses reach the compressor through the straight-through one-hots;
+    # false: they train the reconstructor only, and the compressor learns from its targets (select) alone
+    straight_through: bool = True
     rec_word_dropout: float = 0.3  # share of reconstructor teacher-forcing inputs replaced by <unk>, [0, 1)
     lead_input_drop: float = 0.1  # share of document words dropped from the compressor input in pretraining, [0, 1)
     d_steps: int = 1  # discriminator updates per generator update, >= 1
@@ -222,7 +226,8 @@ class Config:
              "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
              "name them, or set train.pseudo=lead"),
             (t.select in ("pseudo", "reconstruction"), f"train.select must be pseudo or reconstruction, got {t.select!r}"),
-            (t.select_lm_weight >= 0, f"train.select_lm_weight must be >= 0, got {t.select_lm_weight}"),
+            (min(t.select_lm_weight, t.select_d_weight) >= 0,
+             f"train.select_lm_weight and select_d_weight must be >= 0, got {t.select_lm_weight}, {t.select_d_weight}"),
             (t.select == "pseudo" or t.pseudo == "extract" or t.select_lm_weight == 0,
              "train.select_lm_weight needs train.pseudo=extract (the LM is the search's)"),
             (min(t.extract_alpha, t.extract_beta) >= 0,

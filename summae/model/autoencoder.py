@@ -59,7 +59,7 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 
 class SummaeModel(nn.Module):
     def __init__(self, compressor, reconstructor, vocab: VocabInfo, *, max_summary_tokens: int, tau: float = 1.0,
-                 rec_word_dropout: float = 0.0, copy_head: CopyHead | None = None,
+                 rec_word_dropout: float = 0.0, straight_through: bool = True, copy_head: CopyHead | None = None,
                  rec_copy_head: CopyHead | None = None,
                  no_repeat_words: bool = False, whole_words: bool = False, in_order: bool = False):
         super().__init__()
@@ -71,6 +71,7 @@ class SummaeModel(nn.Module):
         self.max_summary_tokens = max_summary_tokens
         self.tau = tau  # softmax temperature of the straight-through gradients, > 0
         self.rec_word_dropout = rec_word_dropout  # share of the reconstructor's teacher-forcing inputs -> <unk>
+        self.straight_through = straight_through  # False: the one-hots are detached (no gradient to the compressor)
         self.rules = DecodingRules(vocab, max_summary_tokens=max_summary_tokens, no_repeat_words=no_repeat_words,
                                    whole_words=whole_words, in_order=in_order)
         # summae.fast.static_cache can write this compressor's summaries (BART, the architecture summae builds)
@@ -205,6 +206,8 @@ class SummaeModel(nn.Module):
         forbid = self.rules.sequence(summary_ids, target, comp_ids)  # (B, S, V)
         keep = ~after_eos_mask(summary_ids, self.vocab.eos_id) & (summary_ids != self.vocab.pad_id)  # (B, S)
         out.summary_one_hot = straight_through(scores, summary_ids, self.tau, forbid=forbid, keep=keep)  # (B, S, V)
+        if not self.straight_through:
+            out.summary_one_hot = out.summary_one_hot.detach()
         out.summary_mask = keep
         out.one_hot_ids = torch.where(keep, summary_ids, -1)  # hard by construction: embedded by lookup
         # 4) reconstruct the document from the summary alone

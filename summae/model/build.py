@@ -52,7 +52,8 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
     rec_copy_head = _copy_head(cfg, reconstructor, resume_dir / "reconstructor" if resume_dir is not None else None,
                                key="rec_copy")
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
-                        tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout, copy_head=copy_head,
+                        tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout,
+                        straight_through=cfg.train.straight_through, copy_head=copy_head,
                         rec_copy_head=rec_copy_head,
                         no_repeat_words=cfg.summary.no_repeat_words,
                         whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order)

@@ -348,7 +348,7 @@ class Trainer:
                 values.update(self._d_step(real, fake))
             if self.guard.step_is_bad:
                 return values  # a non-finite D step skips the whole step
-        if use_d and not b.pretrain:
+        if use_d and not b.pretrain and t.straight_through:
             # 3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach
             # the compressor through the straight-through one-hots
             with acc.autocast():
@@ -391,6 +391,11 @@ class Trainer:
         if t.select_lm_weight > 0:
             scores = [s - t.select_lm_weight * self.extractor.lm_per_word(ids).to(s.device)
                       for s, ids in zip(scores, (written, b.pseudo))]
+        if t.select_d_weight > 0 and self.real_batches is not None:
+            disc = self.accelerator.unwrap_model(self.disc)
+            with eval_mode(disc):
+                scores = [s - t.select_d_weight * F.logsigmoid(disc(ids=ids, mask=ids != self.vocab.pad_id).float())
+                          for s, ids in zip(scores, (written, b.pseudo))]
         own = scores[0] < scores[1]  # (B,)
         own[own.shape[0] - b.sup_rows:] = False
         return written, torch.where(own[:, None], written, b.pseudo), own
