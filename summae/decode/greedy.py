@@ -65,7 +65,8 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
         doc = comp_ids[:, 1:]  # (B, L): the document, without the length token
         ends = empty_ends(doc)  # where the word being written ends in the document (advance_word)
         floor = order_start(doc)  # (B,) document position the next copied word must start after (in_order)
-        static = fast.enabled() and model.fast_decoding
+        # the static cache: where it is switched on, and always for CUDA graphs' capture (sync_free)
+        static = fast.enabled() and model.fast_decoding and (fast.STATIC_CACHE or sync_free)
 
         if static:
             cache = StaticDecoder(model.compressor, enc, comp_mask, model.max_summary_tokens)
