@@ -53,7 +53,21 @@ def build(package: str, config_path: str, out_dir: str):
     except ModuleNotFoundError:  # builds before the package's train/ layout
         trainer_mod = importlib.import_module(f"{package}.trainer")
     config_mod = importlib.import_module(f"{package}.config")
-    cfg = config_mod.load_config(config_path)
+    # a build older than some settings reads the file without them (they are at their defaults: off)
+    import dataclasses
+
+    import yaml
+
+    raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    known = {f.name: f.type for f in dataclasses.fields(config_mod.Config)}
+    for section in list(raw):
+        if section not in known:
+            del raw[section]
+        elif isinstance(raw[section], dict):
+            fields = {f.name for f in dataclasses.fields(getattr(config_mod, type(getattr(config_mod.Config(),
+                                                                                        section)).__name__))}
+            raw[section] = {k: v for k, v in raw[section].items() if k in fields}
+    cfg = config_mod.Config.from_dict(raw).validated()
     return cfg, trainer_mod.Trainer(cfg, out_dir, device="cpu", echo=lambda s: None, progress=False)
 
 
