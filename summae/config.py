@@ -228,8 +228,6 @@ class Config:
             (t.select in ("pseudo", "reconstruction"), f"train.select must be pseudo or reconstruction, got {t.select!r}"),
             (min(t.select_lm_weight, t.select_d_weight) >= 0,
              f"train.select_lm_weight and select_d_weight must be >= 0, got {t.select_lm_weight}, {t.select_d_weight}"),
-            (t.select == "pseudo" or t.pseudo == "extract" or t.select_lm_weight == 0,
-             "train.select_lm_weight needs train.pseudo=extract (the LM is the search's)"),
             (min(t.extract_alpha, t.extract_beta) >= 0,
              f"train.extract_alpha and extract_beta must be >= 0, got {t.extract_alpha}, {t.extract_beta}"),
         ]

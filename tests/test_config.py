@@ -51,7 +51,8 @@ def test_default_config_with_overrides_round_trips(tmp_path):
 # values for fields that a generic change would make invalid, or that test YAML-looking text
 CHANGED = {"train.mixed_precision": "bf16", "train.pseudo": "lead", "train.on_nonfinite": "rollback",
            "train.on_collapse": "stop", "train.collapse_acc": 0.75, "data.text_field": "no",
-           "data.real_field": "3e-4", "data.dev_field": "null", "tokenizer.path": "~"}
+           "data.real_field": "3e-4", "data.dev_field": "null", "tokenizer.path": "~",
+           "train.select": "reconstruction", "train.select_lm_weight": 0.25, "train.select_d_weight": 0.25}
 
 
 def _changed(obj, prefix=""):

@@ -162,6 +162,9 @@ class Trainer:
                                               world=acc.num_processes)
             if t.pseudo == "extract":
                 self._build_extractor(real_ids)
+        if t.select == "reconstruction" and t.select_lm_weight > 0 and self.extractor is None:
+            raise SummaeError("train.select_lm_weight needs train.pseudo=extract and data.real_files (the LM is the "
+                              "search's)")
         self.labeled = None
         if self.labeled_texts is not None:
             self.labeled = LabeledBatches(*self.labeled_texts, tok, self.vocab, batch_size=t.labeled_batch_size,
