@@ -82,3 +82,28 @@ def tiny_run(tmp_path_factory):
     if code != 0:
         pytest.fail(f"training the shared tiny run failed ({code}):\n{err[-3000:]}")
     return {"dir": run_dir, "code": code, "out": out, "err": err}
+
+
+def tiny_model(sets: list[str], n_docs: int = 24):
+    """The tiny config with `sets`, a tokenizer trained on 300 bundled documents, a model built at seed 0 (eval
+    mode) and a batch of n_docs of them with mixed word targets: (cfg, tokenizer, model, doc, target, comp_ids,
+    comp_mask)."""
+    import json
+
+    import torch
+
+    from summae.config import load_config
+    from summae.model.build import build_models
+    from summae.tokenization import encode_texts, pad_ids, train_sentencepiece
+
+    with open(REPO / "summae" / "data" / "debian" / "train.jsonl", encoding="utf-8") as handle:
+        docs = [json.loads(line)["document"] for _, line in zip(range(300), handle)]
+    cfg = load_config("tiny", sets)
+    tokenizer = train_sentencepiece(docs, vocab_size=cfg.tokenizer.vocab_size, max_words=cfg.summary.max_words)
+    torch.manual_seed(0)
+    model, _, vocab = build_models(cfg, tokenizer)
+    ids, _ = encode_texts(tokenizer, docs[:n_docs], cfg.model.max_source_tokens - 1)
+    doc = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=cfg.model.max_source_tokens)  # (B, L)
+    target = torch.arange(n_docs) % cfg.summary.max_words + 1  # (B,)
+    comp_ids, comp_mask = model.compressor_inputs(doc, doc != vocab.pad_id, target)
+    return cfg, tokenizer, model.eval(), doc, target, comp_ids, comp_mask

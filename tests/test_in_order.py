@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
+from conftest import tiny_model
 from summae import fast
-from summae.config import load_config
 from summae.decode.rules import advance_floor, order_mask, order_start
-from summae.model.build import build_models
-from summae.tokenization import encode_texts, pad_ids, train_sentencepiece
 
-REPO = Path(__file__).resolve().parents[1]
 PAD = 0
 WORD_START = torch.tensor([False, True, True, True, True, False])  # 0 pad, 1-4 word starts, 5 a continuation
 
@@ -41,17 +35,8 @@ def test_the_mask_bans_words_the_document_holds_only_behind_the_floor():
 
 @pytest.fixture(scope="module")
 def setup():
-    with open(REPO / "summae" / "data" / "debian" / "train.jsonl", encoding="utf-8") as handle:
-        docs = [json.loads(line)["document"] for _, line in zip(range(300), handle)]
-    cfg = load_config("tiny", ["summary.in_order=true", "train.rec_word_dropout=0"])
-    tokenizer = train_sentencepiece(docs, vocab_size=cfg.tokenizer.vocab_size, max_words=cfg.summary.max_words)
-    torch.manual_seed(0)
-    model, _, vocab = build_models(cfg, tokenizer)
-    ids, _ = encode_texts(tokenizer, docs[:24], cfg.model.max_source_tokens - 1)
-    doc = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=cfg.model.max_source_tokens)
-    target = torch.arange(24) % cfg.summary.max_words + 1
-    comp_ids, comp_mask = model.compressor_inputs(doc, doc != vocab.pad_id, target)
-    return model.eval(), doc, target, comp_ids, comp_mask
+    _, _, model, doc, target, comp_ids, comp_mask = tiny_model(["summary.in_order=true", "train.rec_word_dropout=0"])
+    return model, doc, target, comp_ids, comp_mask
 
 
 def in_order(model, summary, doc) -> bool:

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
+from conftest import tiny_model
 from summae import fast
-from summae.config import load_config
-from summae.model.build import build_models, load_for_inference
-from summae.tokenization import encode_texts, pad_ids, train_sentencepiece
-
-REPO = Path(__file__).resolve().parents[1]
+from summae.model.build import load_for_inference
 
 
 @pytest.fixture(scope="module")
 def setup():
-    with open(REPO / "summae" / "data" / "debian" / "train.jsonl", encoding="utf-8") as handle:
-        docs = [json.loads(line)["document"] for _, line in zip(range(300), handle)]
-    cfg = load_config("tiny", ["model.rec_copy=true", "train.rec_word_dropout=0"])
-    tokenizer = train_sentencepiece(docs, vocab_size=cfg.tokenizer.vocab_size, max_words=cfg.summary.max_words)
-    torch.manual_seed(0)
-    model, _, vocab = build_models(cfg, tokenizer)
-    ids, _ = encode_texts(tokenizer, docs[:12], cfg.model.max_source_tokens - 1)
-    doc = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=cfg.model.max_source_tokens)
-    target = torch.arange(12) % cfg.summary.max_words + 1
-    comp_ids, comp_mask = model.compressor_inputs(doc, doc != vocab.pad_id, target)
-    return cfg, tokenizer, model.eval(), doc, target, comp_ids, comp_mask
+    return tiny_model(["model.rec_copy=true", "train.rec_word_dropout=0"], n_docs=12)
 
 
 def test_the_copy_head_learns_with_the_reconstructor_and_reaches_the_compressor(setup):
