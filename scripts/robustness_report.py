@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -116,6 +117,45 @@ def shown(stderr: str) -> str:
     return lines[-1] if lines else ""
 
 
+def short(message: str, d: Path, model: str) -> str:
+    """A stderr line with the temporary paths shortened and a .partial file's random part as XXXXXXXX."""
+    message = message.replace(str(d) + "/", "").replace(str(d), "DIR").replace(model, "MODEL")
+    message = message.replace(str(REPO) + "/", "")  # the checkout: paths read as from the repository root
+    return re.sub(r"\.[0-9a-f]{8}\.partial\b", ".XXXXXXXX.partial", message)
+
+
+def partials(path: Path) -> list[Path]:
+    """The temporary files runs writing `path` made (OutputSink: PATH.<8 hex>.partial), kept by failed runs."""
+    return sorted(path.parent.glob(f"{path.name}.*.partial"))
+
+
+def count_lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8", errors="replace").splitlines())
+
+
+def _lines(n: int) -> str:
+    return f"{n} line{'s' if n != 1 else ''}"
+
+
+def kept_report(keep: Path, stderr: str) -> str:
+    """What a failed run left beside `keep`: its .partial's lines, checked against the error line, which must
+    name that file and its line count ("output so far (N lines) kept in PATH"); "" if it left nothing."""
+    files = partials(keep)
+    named = re.search(r"output so far \((\d+) lines?\) kept in (.+?)(?:; |$)", shown(stderr))
+    if not files:
+        return "; the message names a .partial that does not exist" if named else ""
+    if len(files) > 1:
+        return f"; {len(files)} .partial files left ({', '.join(str(count_lines(f)) for f in files)} lines)"
+    lines = count_lines(files[0])
+    if named is None:
+        return f"; {_lines(lines)} in a .partial the message does not name"
+    if Path(named.group(2)) != files[0]:
+        return f"; {_lines(lines)} in a .partial, but the message names another file"
+    if int(named.group(1)) != lines:
+        return f"; {_lines(lines)} kept in the .partial the message names (it says {named.group(1)})"
+    return f"; {_lines(lines)} kept in the .partial the message names"
+
+
 def run_case(case: Case, work: Path, model: str, number: int) -> dict:
     d = work / f"case{number}"
     d.mkdir()
@@ -128,16 +168,15 @@ def run_case(case: Case, work: Path, model: str, number: int) -> dict:
     begin = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "summae.cli", *argv], cwd=REPO, env=environment(),
                           capture_output=True, text=True, timeout=1800)
-    message = shown(proc.stderr).replace(str(d) + "/", "").replace(str(d), "DIR").replace(model, "MODEL")
+    message = short(shown(proc.stderr), d, model)
     if not case.keep:
         intact = "n/a"
     elif proc.returncode == 0:
         intact = "replaced (success)"
+        if partials(keep):  # a run that succeeds renames its .partial onto FILE: none may be left
+            intact += f"; {len(partials(keep))} .partial left"
     else:
-        intact = "yes" if keep.read_text(encoding="utf-8") == KEEP else "NO"
-    partial = Path(str(keep) + ".partial")
-    if partial.exists():
-        intact += f"; {len(partial.read_text(encoding='utf-8').splitlines())} lines in .partial"
+        intact = ("yes" if keep.read_text(encoding="utf-8") == KEEP else "NO") + kept_report(keep, proc.stderr)
     return {"case": case.name, "command": " ".join(["summae", argv[0]] + _flags(argv)), "exit": proc.returncode,
             "message": message, "intact": intact, "traceback": "Traceback" in proc.stderr,
             "seconds": time.perf_counter() - begin}
@@ -155,7 +194,8 @@ def _flags(argv: list[str]) -> list[str]:
 
 
 def interrupted(work: Path, model: str, sig: int) -> dict:
-    """summarize killed mid-run (SIGINT = Ctrl-C, or SIGKILL) once FILE.partial has lines, then re-run."""
+    """summarize killed mid-run (SIGINT = Ctrl-C, or SIGKILL) once its FILE.<random>.partial has lines, then
+    re-run: the re-run replaces FILE and leaves no .partial of its own; the first run's stays where it was."""
     d = work / f"interrupt{int(sig)}"
     d.mkdir()
     docs = d / "docs.txt"
@@ -165,8 +205,7 @@ def interrupted(work: Path, model: str, sig: int) -> dict:
     argv = [sys.executable, "-m", "summae.cli", "summarize", "--model", model, "--input", str(docs), "--output",
             str(keep), "--quiet", "--batch-size", "8", "--device", "cpu"]
     proc = subprocess.Popen(argv, cwd=REPO, env=environment(), stderr=subprocess.PIPE, text=True)
-    partial = Path(str(keep) + ".partial")
-    while not (partial.exists() and partial.stat().st_size) and proc.poll() is None:
+    while not (partials(keep) and partials(keep)[0].stat().st_size) and proc.poll() is None:
         time.sleep(0.2)
     proc.send_signal(sig)
     try:
@@ -175,15 +214,23 @@ def interrupted(work: Path, model: str, sig: int) -> dict:
         proc.kill()
         _, err = proc.communicate()
         err += "\n(no exit within 900 s of the signal; killed)"
-    lines = len(partial.read_text(encoding="utf-8").splitlines()) if partial.exists() else 0
-    intact = "yes" if keep.read_text(encoding="utf-8") == KEEP else "NO"
+    first = partials(keep)  # the killed run's own file(s): one expected
+    if sig == signal.SIGINT:  # the error line names the file and its line count
+        intact = ("yes" if keep.read_text(encoding="utf-8") == KEEP else "NO") + kept_report(keep, err)
+    else:  # killed outright: no message; the file is there all the same
+        lines = ", ".join(str(count_lines(f)) for f in first) or "no"
+        intact = ("yes" if keep.read_text(encoding="utf-8") == KEEP else "NO") + \
+            f"; {lines} lines in its .partial" + (f" ({len(first)} files)" if len(first) > 1 else "")
     rerun = subprocess.run(argv, cwd=REPO, env=environment(), capture_output=True, text=True, timeout=3600)
-    done = len(keep.read_text(encoding="utf-8").splitlines())
+    done = count_lines(keep)
+    left = [f for f in partials(keep) if f not in first]  # the re-run renames its own: none may be left
+    own = f"{len(left)} .partial of its own left" if left else "no .partial of its own left"
+    if first:  # no run removes another's .partial
+        own += ", the first run's kept" if all(f.exists() for f in first) else ", the first run's REMOVED"
     name = "SIGINT (Ctrl-C)" if sig == signal.SIGINT else "SIGKILL"
     return {"case": f"interrupted summarize ({name})", "command": "summae summarize", "exit": proc.returncode,
-            "message": shown(err) or "(killed: no message)",
-            "intact": f"{intact}; {lines} lines in .partial; re-run exit {rerun.returncode}, {done} lines, "
-                      f".partial {'left' if partial.exists() else 'removed'}",
+            "message": short(shown(err), d, model) or "(killed: no message)",
+            "intact": f"{intact}; re-run exit {rerun.returncode}, {done} lines, {own}",
             "traceback": "Traceback" in err, "seconds": 0.0}
 
 
@@ -205,8 +252,10 @@ def markdown(rows: list[dict], seconds: float) -> str:
             f"{datetime.date.today().isoformat()}, {seconds:.0f} s wall on a shared machine); do not edit by hand. "
             "The model is a tiny run of `summae/configs/tiny.yaml`. Each row ran the real "
             "CLI (`python -m summae.cli`) in a subprocess on a freshly made bad input. *message* is the last "
-            "line stderr shows (temporary paths shortened); *output intact* says whether an output file that "
-            "existed before the run still holds its old content (n/a: none existed).", "",
+            "line stderr shows (temporary paths shortened, and the random part of a `.partial` file's name "
+            "written XXXXXXXX); *output intact* says whether an output file that existed before the run still "
+            "holds its old content (n/a: none existed), and what a failed run kept aside in its `.partial` file.",
+            "",
             "| case | command | exit | message | output intact |", "|---|---|---|---|---|"]
     body = []
     for r in rows:
@@ -229,10 +278,14 @@ NOTES = """
 - A bad jsonl line stops `summarize` with its line number and reason; `--skip-bad-records` (alias
   `--skip-bad`) skips such lines instead and reports the count. `train` skips records whose text field is
   missing, null or blank and logs the count on stderr, but stops at malformed JSON.
-- Outputs of `summarize`, `baseline` and `evaluate --output` are written to `FILE.partial` as they are made and
-  renamed to `FILE` only on success, so `FILE` is never half-written. A run that fails, is interrupted or is
-  killed leaves its finished lines in `FILE.partial` (removed when it holds nothing); a re-run starts it afresh.
-  The output path is checked before any work starts.
+- Outputs of `summarize`, `baseline` and `evaluate --output` are written, as they are made, to a file of the
+  run's own, `FILE.<8 hex digits>.partial` beside `FILE`, renamed onto `FILE` (atomically) only on success, so
+  `FILE` is never half-written. Two runs writing the same `FILE` at once never mix: each has its own `.partial`,
+  and the last to finish wins. A run that fails or is interrupted keeps its finished lines in its `.partial` and
+  names it on its error line (`...; output so far (N lines) kept in FILE.1a2b3c4d.partial`; a run that wrote
+  nothing leaves no file); one killed outright leaves it too, unnamed. No run removes another's `.partial`
+  (it may belong to a run still going), so delete kept ones by hand. The output path is checked before any
+  work starts.
 - `summae summarize` reads its input one line at a time: a 100k-line input runs in constant memory.
 - `evaluate` warns on stderr (exit 0) when most characters are outside `[a-z0-9]`: rouge-score drops them, so
   the scores say nothing.
