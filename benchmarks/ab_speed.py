@@ -59,13 +59,12 @@ def build(package: str, config_path: str, out_dir: str):
     import yaml
 
     raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    known = {f.name: f.type for f in dataclasses.fields(config_mod.Config)}
+    default = config_mod.Config()
     for section in list(raw):
-        if section not in known:
+        if not hasattr(default, section):
             del raw[section]
         elif isinstance(raw[section], dict):
-            fields = {f.name for f in dataclasses.fields(getattr(config_mod, type(getattr(config_mod.Config(),
-                                                                                        section)).__name__))}
+            fields = {f.name for f in dataclasses.fields(getattr(default, section))}
             raw[section] = {k: v for k, v in raw[section].items() if k in fields}
     cfg = config_mod.Config.from_dict(raw).validated()
     return cfg, trainer_mod.Trainer(cfg, out_dir, device="cpu", echo=lambda s: None, progress=False)

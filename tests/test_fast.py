@@ -3,41 +3,20 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
+from conftest import tiny_model
 from summae import fast
-from summae.config import load_config
 from summae.decode.rules import apply_mask, argmax
 from summae.model.bottleneck import soft_embed, straight_through
-from summae.model.build import build_models
-from summae.tokenization import encode_texts, pad_ids, train_sentencepiece
-
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "summae" / "data" / "debian" / "train.jsonl"
-TINY = REPO / "summae" / "configs" / "tiny.yaml"
-
-
-@pytest.fixture(scope="module")
-def docs():
-    with open(CORPUS, encoding="utf-8") as handle:
-        return [json.loads(line)["document"] for _, line in zip(range(300), handle)]
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["copy", "nocopy"])
-def setup(request, docs):
-    cfg = load_config(TINY, ["train.rec_word_dropout=0", f"model.copy={request.param}"])
-    tokenizer = train_sentencepiece(docs, vocab_size=cfg.tokenizer.vocab_size, max_words=cfg.summary.max_words)
-    torch.manual_seed(0)
-    model, _, vocab = build_models(cfg, tokenizer)
-    ids, _ = encode_texts(tokenizer, docs[:16], cfg.model.max_source_tokens - 1)
-    doc = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=cfg.model.max_source_tokens)  # (B, L)
-    target = torch.arange(16) % cfg.summary.max_words + 1  # (B,)
-    comp_ids, comp_mask = model.compressor_inputs(doc, doc != vocab.pad_id, target)
-    return model.eval(), doc, target, comp_ids, comp_mask
+def setup(request):
+    _, _, model, doc, target, comp_ids, comp_mask = tiny_model(
+        ["train.rec_word_dropout=0", f"model.copy={request.param}"], n_docs=16)
+    return model, doc, target, comp_ids, comp_mask
 
 
 def both(fn):

@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     from summae.io import read_lines
     from summae.model.build import load_for_inference
     from summae.tokenization import decode_texts, encode_texts, pad_ids
-    from summae.train.pseudo import Extractor, word_keys
+    from summae.train.pseudo import Extractor
 
     torch.manual_seed(0)
     cfg, tok, model = load_for_inference(Path(args.model) / args.checkpoint, with_reconstructor=True)
@@ -63,17 +63,6 @@ def main(argv=None) -> int:
     documents, references = dev.documents[: args.docs], dev.references[: args.docs]
     docs = matrix(documents)  # (N, L)
     words = cfg.summary.default_words
-
-    def lm_per_word(ids):  # (B, S) -> (B,): the headline bigram LM's mean log-probability per word
-        valid = (ids != vocab.pad_id) & (ids != vocab.eos_id)
-        keys, ok = word_keys(ids, vocab.word_start, valid)
-        wid = torch.where(ok, ex.lookup(keys), torch.full_like(keys, ex.eos))
-        prev = torch.cat([torch.full_like(wid[:, :1], ex.bos), wid[:, :-1]], 1)
-        lp = torch.where(ok, ex.log_prob(prev, wid), torch.zeros_like(wid, dtype=torch.float))
-        n = ok.sum(1)
-        last = wid.gather(1, (n - 1).clamp(min=0)[:, None])[:, 0]
-        end = ex.log_prob(last, torch.full_like(last, ex.eos))
-        return (lp.sum(1) + end) / (n + 1).float()
 
     names, cands = [], []  # candidates: name -> (N, S) ids
     for a in [float(x) for x in args.alphas.split(",")]:
@@ -94,7 +83,7 @@ def main(argv=None) -> int:
         cands.append(torch.cat(out))
     nll = torch.stack([torch.cat([model.reconstruction_nll(c[j: j + 256], docs[j: j + 256])
                                   for j in range(0, len(docs), 256)]) for c in cands])  # (C, N)
-    lm = torch.stack([lm_per_word(c) for c in cands])  # (C, N)
+    lm = torch.stack([ex.lm_per_word(c) for c in cands])  # (C, N): the headline LM per word
     texts = [[t.strip() for t in decode_texts(tok, c.tolist())] for c in cands]
     keep = ("rouge1", "rouge2", "rougeL", "words")
     result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents), "candidates": {}}
