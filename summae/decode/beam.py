@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from summae.decode.rules import advance_floor, advance_word, apply_mask, empty_ends, order_mask, order_start
+from summae.decode.rules import (advance_floor, advance_word, apply_mask, document_words, empty_ends, order_mask,
+                                 order_start)
 
 
 @torch.no_grad()
@@ -29,6 +30,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
     doc = ids[:, 1:]  # (B*K, L): the documents, without the length token
     ends = empty_ends(doc)  # (B*K, L-1): where each beam's word ends in its document (advance_word)
     floor = order_start(doc)  # (B*K,): where each beam's next copied word must start after (in_order)
+    held = document_words(doc, model.word_start, vocab.pad_id) if model.rules.in_order else None  # (B*K, V)
     for step in range(steps):
         dec_in = torch.cat([start, seqs], dim=1)  # (B*K, step + 1)
         logits, _ = model.compressor_scores(enc, mask, ids, dec_in)
@@ -39,7 +41,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
             used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.word_start  # (B*K, V)
             forbid = forbid | used
         if model.rules.in_order:
-            forbid = forbid | order_mask(floor, doc, model.word_start, vocab.pad_id)
+            forbid = forbid | order_mask(floor, doc, model.word_start, vocab.pad_id, held)
         if model.whole_words:
             forbid = model.rules.spelled(forbid, ends, ids)
         logp = apply_mask(logp, forbid)

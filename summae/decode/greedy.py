@@ -16,7 +16,8 @@ from contextlib import contextmanager
 import torch
 
 from summae import fast
-from summae.decode.rules import advance_floor, advance_word, apply_mask, choose, empty_ends, order_mask, order_start
+from summae.decode.rules import (advance_floor, advance_word, apply_mask, choose, document_words, empty_ends, order_mask,
+                                 order_start)
 from summae.fast.spelling import choose_spelled
 from summae.fast.static_cache import StaticDecoder
 
@@ -65,6 +66,7 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
         doc = comp_ids[:, 1:]  # (B, L): the document, without the length token
         ends = empty_ends(doc)  # where the word being written ends in the document (advance_word)
         floor = order_start(doc)  # (B,) document position the next copied word must start after (in_order)
+        held = document_words(doc, rules.word_start, rules.pad_id) if rules.in_order else None  # (B, V)
         # the static cache: where it is switched on, and always for CUDA graphs' capture (sync_free)
         static = fast.enabled() and model.fast_decoding and (fast.STATIC_CACHE or sync_free)
 
@@ -90,7 +92,7 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
             if rules.no_repeat_words:
                 forbid = forbid | used
             if rules.in_order:
-                forbid = forbid | order_mask(floor, doc, rules.word_start, rules.pad_id)
+                forbid = forbid | order_mask(floor, doc, rules.word_start, rules.pad_id, held)
             if rules.whole_words:
                 if fast.enabled():  # the same choice, without building the (B, V) spelling mask
                     nxt = choose_spelled(scores.float(), forbid, ends, doc, rules.boundary, rules.pad_id,

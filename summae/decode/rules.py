@@ -212,20 +212,29 @@ def advance_floor(floor: torch.Tensor, tokens: torch.Tensor, doc_ids: torch.Tens
     return torch.where(first < length, first, floor)
 
 
-def order_mask(floor: torch.Tensor, doc_ids: torch.Tensor, word_start: torch.Tensor, pad_id: int) -> torch.Tensor:
+def _token_set(doc_ids: torch.Tensor, where: torch.Tensor, vocab: int) -> torch.Tensor:
+    """(B, L) tokens, (B, L) bool -> (B, V) bool: which tokens occur where `where` holds. Scattered into a spare
+    column V where it fails, so every write into 0..V-1 is True."""
+    out = torch.zeros(doc_ids.shape[0], vocab + 1, dtype=torch.bool, device=doc_ids.device)
+    return out.scatter_(1, torch.where(where, doc_ids, vocab), True)[:, :vocab]
+
+
+def document_words(doc_ids: torch.Tensor, word_start: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """The word-start tokens each document holds: (B, L) -> (B, V) bool (order_mask's `held`, once per batch)."""
+    return _token_set(doc_ids, doc_ids != pad_id, word_start.shape[0]) & word_start
+
+
+def order_mask(floor: torch.Tensor, doc_ids: torch.Tensor, word_start: torch.Tensor, pad_id: int,
+               held: torch.Tensor | None = None) -> torch.Tensor:
     """Word-start tokens that would break the document's order: (B,) floor, (B, L) document -> (B, V) bool.
 
     A word-start token that occurs in the document, but only at or before the floor, is forbidden; tokens
-    the document does not hold stay allowed (words of the summary's own)."""
-    batch, vocab = doc_ids.shape[0], word_start.shape[0]
+    the document does not hold stay allowed (words of the summary's own). held: document_words(doc_ids, ...),
+    when the caller keeps it across decoding steps."""
+    held = document_words(doc_ids, word_start, pad_id) if held is None else held  # (B, V)
     positions = torch.arange(doc_ids.shape[1], device=doc_ids.device)
-    real = doc_ids != pad_id  # (B, L)
-    ahead = real & (positions > floor[:, None])  # (B, L)
-    # scatter into a spare column V where the condition fails, so every write into 0..V-1 is True
-    seen = torch.zeros(batch, vocab + 1, dtype=torch.bool, device=doc_ids.device)
-    seen.scatter_(1, torch.where(real, doc_ids, vocab), True)
-    later = torch.zeros_like(seen).scatter_(1, torch.where(ahead, doc_ids, vocab), True)
-    return (seen & ~later)[:, :vocab] & word_start  # (B, V)
+    ahead = (doc_ids != pad_id) & (positions > floor[:, None])  # (B, L)
+    return held & ~_token_set(doc_ids, ahead, word_start.shape[0])  # (B, V)
 
 
 class DecodingRules(torch.nn.Module):
@@ -276,8 +285,9 @@ class DecodingRules(torch.nn.Module):
             forbid = forbid | repeat_mask(summary_ids, self.word_start)
         if self.in_order:
             doc, floor, masks = comp_ids[:, 1:], order_start(comp_ids), []
+            held = document_words(doc, self.word_start, self.pad_id)  # (B, V)
             for s in range(summary_ids.shape[1]):  # S is a summary's length: a short loop
-                masks.append(order_mask(floor, doc, self.word_start, self.pad_id))
+                masks.append(order_mask(floor, doc, self.word_start, self.pad_id, held))
                 floor = advance_floor(floor, summary_ids[:, s], doc)
             forbid = forbid | torch.stack(masks, dim=1)  # (B, S, V)
         if self.whole_words:
