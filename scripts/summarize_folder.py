@@ -3,10 +3,12 @@
     python scripts/summarize_folder.py --model runs/demo --input-dir notes/ --output-dir summaries/ \
         [--words N | --ratio R] [--glob "*.txt"] [--beams K] [--device auto|cpu|cuda|cuda:N]
 
-A thin wrapper over `summae.summarize.Summarizer`: the whole file content (whitespace collapsed to single
-spaces) is one document. Files that are empty or not UTF-8 are skipped and counted; files named
-*.summary.txt (this script's output) are never read. Like `summae`, errors print one line and exit with
-status 2. The model reads only the first model.max_source_tokens tokens of each document (its config.yaml).
+A thin wrapper over `summae summarize --input DIR` (summae.io.FolderReader and summae.summarize): the same
+files are read the same way, each whole (whitespace collapsed to single spaces) as one document, up to the
+model's model.max_source_tokens; how many were cut is reported. Only the output differs: a file per input
+file here, one JSON line per file there. Files that are empty, not UTF-8 (binary files too) or unreadable are
+skipped and counted; hidden files and *.summary.txt files (this script's output) are never read. Like
+`summae`, errors print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUFFIX = ".summary.txt"
 
 try:
     import summae  # noqa: F401
 except ImportError:
     sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`
 from summae.cli import _Parser, positive_int, ratio  # noqa: E402 - the same argument handling as `summae summarize`
+from summae.io import FOLDER_GLOB, SUMMARY_SUFFIX  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,39 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
     length.add_argument("--ratio", type=ratio, help="summary words / document words, (0, 1]")
-    add("--glob", default="*.txt",
-        help='files of --input-dir to read (default "*.txt"; "**/*.txt" recurses, keeping sub-folders)')
+    add("--glob", default=FOLDER_GLOB,
+        help=f'files of --input-dir to read (default "{FOLDER_GLOB}"; "**/*.txt" recurses, keeping sub-folders)')
     add("--beams", type=positive_int, default=1, help="beam search width; 1 = greedy (default)")
     add("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     return parser
 
 
-def find_inputs(input_dir: Path, pattern: str) -> list[Path]:
-    """Files matching the glob, sorted, minus *.summary.txt (this script's output, e.g. when OUT is IN)."""
-    from summae.errors import SummaeError
-
-    if not input_dir.is_dir():
-        raise SummaeError(f"--input-dir {input_dir} is not a directory")
-    files = [p for p in sorted(input_dir.glob(pattern)) if p.is_file() and not p.name.endswith(SUFFIX)]
-    if not files:
-        raise SummaeError(f"no file in {input_dir} matches --glob {pattern!r}")
-    return files
-
-
-def read_document(path: Path) -> tuple[str | None, str | None]:
-    """(the file as one document, whitespace collapsed, None) or (None, why it is skipped)."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return None, "not UTF-8"
-    text = " ".join(text.removeprefix("\ufeff").split())  # a BOM is not a word
-    return (text, None) if text else (None, "empty")
-
-
-def output_path(path: Path, input_dir: Path, output_dir: Path) -> Path:
-    """IN/sub/a.txt -> OUT/sub/a.summary.txt (the last suffix is replaced)."""
-    relative = path.relative_to(input_dir)
-    return output_dir / relative.parent / (relative.stem + SUFFIX)
+def output_path(name: str, output_dir: Path) -> Path:
+    """sub/a.txt -> OUT/sub/a.summary.txt (the last suffix is replaced)."""
+    relative = Path(name)
+    return output_dir / relative.parent / (relative.stem + SUMMARY_SUFFIX)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -85,30 +65,28 @@ def write_atomic(path: Path, text: str) -> None:
 
 def run(args) -> int:
     from summae.errors import SummaeError
-    from summae.summarize import Summarizer
+    from summae.io import FolderReader
+    from summae.summarize import Summarizer, folder_summaries
 
-    input_dir, output_dir = Path(args.input_dir), Path(args.output_dir)
-    files = find_inputs(input_dir, args.glob)
-    docs, targets, skips = [], [], {"empty": 0, "not UTF-8": 0}
-    for path in files:
-        text, why = read_document(path)
-        if why is not None:
-            skips[why] += 1
-            continue
-        target = output_path(path, input_dir, output_dir)
-        if target in targets:
-            raise SummaeError(f"two input files would both write {target}; narrow --glob")
-        docs.append(text)
-        targets.append(target)
-    skipped = f"skipped {skips['empty']} empty and {skips['not UTF-8']} non-UTF-8 file(s)"
-    if not docs:
-        raise SummaeError(f"nothing to summarize in {input_dir}: {skipped}")
+    output_dir = Path(args.output_dir)
+    reader = FolderReader(args.input_dir, pattern=args.glob, skip_bad=True)  # listed before the model loads
+    targets: dict[Path, str] = {}
+    for name, _ in reader.files:
+        target = output_path(name, output_dir)
+        if target in targets:  # a.txt and a.md under --glob "*"
+            raise SummaeError(f"{targets[target]} and {name} would both write {target}; narrow --glob")
+        targets[target] = name
 
     summarizer = Summarizer.from_pretrained(args.model, device=args.device)
-    summaries = summarizer(docs, words=args.words, ratio=args.ratio, beams=args.beams)
-    for target, summary in zip(targets, summaries):
-        write_atomic(target, summary + "\n")
-    print(f"summarized {len(docs)} file(s) into {output_dir}; {skipped}", file=sys.stderr)
+    done = 0
+    for name, summary in folder_summaries(summarizer, reader, words=args.words, ratio=args.ratio, beams=args.beams):
+        write_atomic(output_path(name, output_dir), summary + "\n")
+        done += 1
+    notes = [reader.note()] if reader.skipped else []
+    if summarizer.truncated:
+        notes.append(f"{summarizer.truncated} longer than model.max_source_tokens "
+                     f"({summarizer.cfg.model.max_source_tokens} tokens) were cut to it")
+    print(f"summarized {done} file(s) into {output_dir}" + "".join(f"; {n}" for n in notes), file=sys.stderr)
     return 0
 
 

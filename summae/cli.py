@@ -131,22 +131,36 @@ def cmd_demo(args) -> int:
 
 # ---- summarize ------------------------------------------------------------------------------------
 def cmd_summarize(args) -> int:
-    from summae.summarize import Summarizer, summarize_file
+    from summae.io import FOLDER_GLOB, FolderReader
+    from summae.summarize import Summarizer, summarize_file, summarize_folder
 
     if args.input != "-" and not Path(args.input).exists():
         raise SummaeError(f"input file not found: {args.input}")
+    reader = None  # a folder: listed before the model loads, so a bad folder or --glob fails at once
+    if args.input != "-" and Path(args.input).is_dir():
+        if args.format is not None:
+            raise SummaeError(f"--format is for a file; {args.input} is a folder (each file is one document)")
+        reader = FolderReader(args.input, pattern=args.glob or FOLDER_GLOB, skip_bad=args.skip_bad,
+                              encoding=args.encoding)
+    elif args.glob is not None:
+        raise SummaeError(f"--glob is for a folder; {args.input} is a file")
     summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device, precision=args.precision,
                                             cuda_graphs=args.cuda_graphs)
-    counts = summarize_file(summarizer, args.input, args.output, words=args.words, ratio=args.ratio, beams=args.beams,
-                            batch_size=args.batch_size, field=args.field, output_field=args.output_field,
-                            overwrite=args.overwrite, fmt=args.format, skip_bad=args.skip_bad,
-                            progress=not args.quiet, encoding=args.encoding)
-    note = f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
+    decoding = {"words": args.words, "ratio": args.ratio, "beams": args.beams, "batch_size": args.batch_size}
+    if reader is not None:
+        counts = summarize_folder(summarizer, reader, args.output, **decoding, output_field=args.output_field,
+                                  progress=not args.quiet)
+        what, note = "files", f", {reader.note()}" if counts["skipped"] else ""
+    else:
+        counts = summarize_file(summarizer, args.input, args.output, **decoding, field=args.field,
+                                output_field=args.output_field, overwrite=args.overwrite, fmt=args.format,
+                                skip_bad=args.skip_bad, progress=not args.quiet, encoding=args.encoding)
+        what, note = "documents", f", skipped {counts['skipped']} bad records" if counts["skipped"] else ""
     if counts["truncated"]:
         note += (f", {counts['truncated']} longer than model.max_source_tokens "
                  f"({summarizer.cfg.model.max_source_tokens} tokens) were cut to it")
     if not args.quiet or note:  # skips and cuts are reported even with --quiet
-        _err(f"summarized {counts['documents']} documents{note}")
+        _err(f"summarized {counts['documents']} {what}{note}")
     return 0
 
 
@@ -221,7 +235,8 @@ def cmd_baseline(args) -> int:
     docs = iter_texts(args.input, field=args.field, encoding=args.encoding)  # streamed: constant memory
     with OutputSink(args.output) as sink:
         for doc in docs:
-            sink.write(baseline_summaries([doc], lead=args.lead, prefix=args.prefix_bytes)[0])
+            sink.write(baseline_summaries([doc], lead=args.lead, lead_sentences=args.lead_sentences,
+                                          prefix=args.prefix_bytes)[0])
         if not sink.written:
             raise SummaeError(f"{args.input} holds no documents")
     return 0
@@ -309,13 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("summarize", help="summarize a file of documents", epilog=EPILOG,
+    p = sub.add_parser("summarize", help="summarize a file of documents, or each file of a folder", epilog=EPILOG,
                        description="Write one summary per document: txt in -> txt out (line for line); "
-                                   "jsonl in -> the same records plus --output-field. Default decoding: greedy, "
+                                   "jsonl in -> the same records plus --output-field; a folder in -> each file "
+                                   "(--glob) read whole as one document, one JSON line per file in name order: "
+                                   '{"file": NAME, "generated_summary": SUMMARY}. Default decoding: greedy, '
                                    "the model's summary.default_words words.")
     p.add_argument("--model", help="a run directory (uses best/, else last/) or a checkpoint directory "
                                     "(default: the ready model shipped with summae)")
-    _record_file_args(p, output_field="generated_summary", value="summary", batch_size=None)
+    _record_file_args(p, output_field="generated_summary", value="summary", batch_size=None, folders=True)
+    p.add_argument("--glob", metavar="PATTERN",
+                   help="with a folder --input: the files to read (default *.txt; **/*.txt recurses); hidden and "
+                        "*.summary.txt files are never read")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto (default): bf16 where the hardware has native bf16 matmuls (CUDA; CPUs with AMX or "
                         "AVX512-BF16), else fp32")
@@ -363,13 +383,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default="utf-8", help="text encoding of all files, e.g. latin-1 (default utf-8)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("baseline", help="write Lead-N or prefix baseline summaries", epilog=EPILOG,
+    p = sub.add_parser("baseline", help="write Lead-N, lead-sentence or prefix baseline summaries", epilog=EPILOG,
                        description="One baseline summary per document, one per line (also for .jsonl input): "
-                                   "its first N words (Lead-N) or its first N bytes.")
+                                   "its first N words (Lead-N), its first N sentences or its first N bytes.")
     p.add_argument("--input", required=True, help="documents, one per line (.txt) or .jsonl with --field")
     p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
     kind = p.add_mutually_exclusive_group(required=True)
     kind.add_argument("--lead", type=positive_int, help="the first N words")
+    kind.add_argument("--lead-sentences", type=positive_int, metavar="N",
+                      help="the first N sentences (rule-based splitter, sentencex; text without sentence "
+                           "punctuation is one sentence)")
     kind.add_argument("--prefix-bytes", type=positive_int, help="the first N UTF-8 bytes (whole characters)")
     p.add_argument("--field", help="the document field of a .jsonl input")
     p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
@@ -377,10 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _record_file_args(p, *, output_field: str, value: str, batch_size: int | None = 64) -> None:
+def _record_file_args(p, *, output_field: str, value: str, batch_size: int | None = 64, folders: bool = False) -> None:
     """The input/output options of the commands that write one value per document (summarize, score).
-    batch_size None: the summarizer's default for the device (summae.summarize.default_batch_size)."""
-    p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin")
+    batch_size None: the summarizer's default for the device (summae.summarize.default_batch_size).
+    folders: --input may also be a folder, each file one document."""
+    p.add_argument("--input", required=True, help="a .txt (one document per line) or .jsonl file; - for stdin"
+                   + ("; or a folder (each file one document, see --glob)" if folders else ""))
     p.add_argument("--output", default="-", help="output file (written atomically); - for stdout (default)")
     p.add_argument("--batch-size", type=positive_int, default=batch_size,
                    help=f"documents per batch (default {batch_size})" if batch_size is not None else
@@ -394,7 +419,8 @@ def _record_file_args(p, *, output_field: str, value: str, batch_size: int | Non
     p.add_argument("--encoding", default="utf-8", help="input text encoding, e.g. latin-1 (default utf-8)")
     p.add_argument("--skip-bad", "--skip-bad-records", action="store_true",
                    help="skip bad records instead of stopping, and count them: jsonl lines that are not a JSON "
-                        "object with a text --field, and lines not in --encoding; the output has no line for them")
+                        "object with a text --field, and lines not in --encoding; the output has no line for them"
+                        + ("; a folder: files not in --encoding (binary files too) or unreadable" if folders else ""))
     why = ("records were skipped or documents cut to model.max_source_tokens (a warning: the output lacks those "
            "records or summarizes only the documents' beginning)" if value == "summary" else
            "records were skipped (a warning: the output lacks them)")

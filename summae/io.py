@@ -4,8 +4,9 @@
 .bz2 or .xz; streaming or not); `iter_records` reads .txt / .jsonl / stdin line by line for `summarize`.
 Both look at the files themselves before datasets does, because datasets reports bad input as long
 tracebacks: every problem with the user's files becomes one SummaeError line naming the file (and line).
-`OutputSink` writes every output file (each run through a temporary file of its own, renamed at the end), and
-`annotate_file` is the read-produce-write loop of `summarize` and `score`.
+`FolderReader` reads a folder's files, each whole as one document (`summarize --input DIR`). `OutputSink` writes
+every output file (each run through a temporary file of its own, renamed at the end), and `annotate_file` is the
+read-produce-write loop of `summarize` and `score`.
 """
 
 from __future__ import annotations
@@ -454,6 +455,91 @@ def read_lines(path, *, encoding: str = "utf-8") -> list[str]:
     return [text for _, text in RecordReader(path, fmt="txt", encoding=encoding)]
 
 
+# ---------------------------------------------------------------- folders: one document per file
+
+FOLDER_GLOB = "*.txt"  # the files of a folder read by default; "**/*.txt" recurses
+SUMMARY_SUFFIX = ".summary.txt"  # scripts/summarize_folder.py's outputs: never read back as documents
+FILE_BYTES = 1 << 20  # bytes read of each file: a 1,024-token document is ~6 kB, the model never reads further
+
+
+def folder_files(folder, pattern: str = FOLDER_GLOB) -> list[tuple[str, Path]]:
+    """(name relative to the folder, path) of the files matching `pattern`, sorted by name. Hidden files and
+    folders (".git", ".DS_Store") and *.summary.txt files are left out."""
+    root = Path(_local(folder))
+    if not root.is_dir():
+        raise SummaeError(f"{folder} is not a directory")
+    try:
+        paths = list(root.glob(pattern))
+    except (ValueError, NotImplementedError):  # "" or an absolute pattern
+        raise SummaeError(f"--glob {pattern!r}: give a pattern relative to the folder, e.g. *.txt or **/*.md") from None
+    found = {}
+    for path in paths:
+        name = path.relative_to(root).as_posix()
+        if path.is_file() and not name.endswith(SUMMARY_SUFFIX) and not any(p.startswith(".") for p in name.split("/")):
+            found[name] = path
+    if not found:
+        raise SummaeError(f"no file in {folder} matches --glob {pattern!r}")
+    return sorted(found.items())
+
+
+class FolderReader:
+    """Iterate over ({"file": name}, text), one file of a folder per document, in name order.
+
+    Each file is read whole (its first FILE_BYTES; `.gz`, `.bz2`, `.xz` decompressed), lines joined and
+    whitespace collapsed to single spaces: one document, as one line of a .txt input would be. Empty files
+    are skipped and counted. A file that is not text in `encoding` (binary, another encoding) or cannot be
+    read stops with a one-line error naming it; with skip_bad it is skipped and counted instead, as bad
+    lines of a file are. `.skipped` counts all skips, `.reasons` by reason; `note()` says them in words.
+    """
+
+    def __init__(self, folder, *, pattern: str = FOLDER_GLOB, skip_bad: bool = False, encoding: str = "utf-8"):
+        self.folder, self.skip_bad = str(folder), skip_bad
+        self.encoding = check_encoding(encoding)
+        self.files = folder_files(folder, pattern)  # listed now: a bad folder or glob fails before the model loads
+        self.reasons = {"empty": 0, f"not {self.encoding} text": 0, "unreadable": 0}
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.reasons.values())
+
+    def note(self) -> str:
+        """"skipped 3 files (1 empty, 2 not utf-8 text)", or "" when none was skipped."""
+        why = ", ".join(f"{n} {reason}" for reason, n in self.reasons.items() if n)
+        return f"skipped {self.skipped} file{'s' if self.skipped != 1 else ''} ({why})" if why else ""
+
+    def _read(self, path: Path) -> str:
+        pieces = list(_raw_lines(str(path), FILE_BYTES))
+        for lineno, raw, _, offset in pieces:  # a NUL anywhere first: a PNG fails at its first byte, 0x89, but
+            if b"\x00" in raw:                 # "binary" says more than "invalid byte 0x89, is it Latin-1?"
+                raise _bad_bytes(str(path), lineno, raw, offset, self.encoding, ENCODING_HINT)
+        lines = [_decode_line(str(path), lineno, raw, complete, offset=offset, encoding=self.encoding)
+                 for lineno, raw, complete, offset in pieces]
+        return " ".join(" ".join(lines).split())
+
+    def __iter__(self):
+        yielded = 0
+        for name, path in self.files:
+            try:
+                text = self._read(path)
+            except (SummaeError, *_READ_ERRORS) as err:
+                if not self.skip_bad:
+                    what = str(err) if isinstance(err, SummaeError) else f"cannot read {path}: {_os_reason(err)}"
+                    raise SummaeError(f"{what}; --skip-bad skips such files") from None
+                self.reasons[f"not {self.encoding} text" if isinstance(err, SummaeError) else "unreadable"] += 1
+                continue
+            if not text:
+                self.reasons["empty"] += 1
+                continue
+            yielded += 1
+            yield {"file": name}, text
+        if not yielded:
+            raise SummaeError(f"nothing to summarize in {self.folder}: {self.note()}")
+
+
+def _os_reason(err: BaseException) -> str:
+    return (getattr(err, "strerror", None) or str(err)).lower()
+
+
 SUBSET_SEED = 1234  # fixed: the labeled subset must not change with train.seed
 
 
@@ -655,13 +741,15 @@ def same_terminal(out, err) -> bool:
 
 def annotate_file(input_path: str, output_path: str | None, produce, *, field: str, output_field: str,
                   overwrite: bool, fmt: str | None, skip_bad: bool, encoding: str, progress: bool,
-                  as_line=str) -> dict:
+                  as_line=str, reader=None) -> dict:
     """The file driver of `summarize` and `score`: stream the records of input_path, feed their texts to
     produce(texts) -> values (in order, one per text), write each value as a txt line (`as_line`) or into the
-    jsonl record's `output_field`, through an OutputSink. Returns counts: documents, skipped (bad records)."""
+    jsonl record's `output_field`, through an OutputSink. Returns counts: documents, skipped (bad records).
+    reader: (record | None, text) pairs to use instead of input_path's (a FolderReader: one record per file)."""
     from tqdm.auto import tqdm
 
-    reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
+    if reader is None:
+        reader = iter_records(input_path, field=field, skip_bad=skip_bad, fmt=fmt, encoding=encoding)
     records: deque = deque()  # records waiting for their values (at most one batch window)
 
     def texts() -> Iterator[str]:

@@ -138,8 +138,10 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device:
 
 
 def bundled_test_set(words: int) -> EvalSet:
-    """The 500 held-out Debian descriptions and their synopses; Lead baselines at the model's length and 8."""
+    """The 500 held-out Debian descriptions and their synopses; Lead baselines at the model's length and 8,
+    the first sentence (a description opens with what the package is) and the first 75 bytes."""
     rows = [json.loads(line) for line in (BUNDLED_DIR / "test.jsonl").read_text(encoding="utf-8").splitlines()]
     leads = sorted({words, 8})
     return EvalSet("test", [r["document"] for r in rows], [[r["summary"]] for r in rows],
-                   baselines={f"lead{n}": {"lead": n} for n in leads} | {"prefix75": {"prefix": 75}})
+                   baselines={f"lead{n}": {"lead": n} for n in leads} | {"lead1sent": {"lead_sentences": 1},
+                                                                          "prefix75": {"prefix": 75}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from summae.decode.rules import clean_summary, words_for_request
 from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter, padded_width
-from summae.io import annotate_file
+from summae.io import FolderReader, annotate_file
 from summae.model.build import load_for_inference
 from summae.runtime import pick_device, resolve_precision
 from summae.tokenization import decode_texts, encode_texts, pad_ids
@@ -191,18 +192,6 @@ class Summarizer:
         return [clean_summary(d, int(k)) if t.strip() else "" for d, k, t in zip(decoded, target.tolist(), texts)]
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,
                    beams: int = 1, batch_size: int | None = None, field: str = "document",
                    output_field: str = "generated_summary",
@@ -220,3 +209,36 @@ def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | N
                            field=field, output_field=output_field, overwrite=overwrite, fmt=fmt, skip_bad=skip_bad,
                            encoding=encoding, progress=progress)
     return {**counts, "truncated": summarizer.truncated - truncated_before}
+
+
+def summarize_folder(summarizer: Summarizer, reader: FolderReader, output_path: str | None, *, words=None,
+                     ratio=None, beams: int = 1, batch_size: int | None = None,
+                     output_field: str = "generated_summary", progress: bool = True) -> dict:
+    """The files of a folder, each read whole (a summae.io.FolderReader) -> one JSON line per file, in name order:
+    {"file": its name relative to the folder, output_field: its summary}. JSON lines, not text: a file name may
+    hold any character, and the name says which summary is whose.
+
+    Returns counts: documents, skipped (files), truncated (as summarize_file's)."""
+    summarizer.check_request(words=words, ratio=ratio, beams=beams, batch_size=batch_size)
+    truncated_before = summarizer.truncated
+    counts = annotate_file(reader.folder, output_path,
+                           lambda texts: summarizer.stream(texts, words=words, ratio=ratio, beams=beams,
+                                                           batch_size=batch_size),
+                           field="", output_field=output_field, overwrite=False, fmt=None,
+                           skip_bad=reader.skip_bad, encoding=reader.encoding, progress=progress, reader=reader)
+    return {**counts, "truncated": summarizer.truncated - truncated_before}
+
+
+def folder_summaries(summarizer: Summarizer, reader: FolderReader, *, words=None, ratio=None, beams: int = 1,
+                     batch_size: int | None = None) -> Iterator[tuple[str, str]]:
+    """(file name, summary) for each document of `reader`, in its order, streamed (scripts/summarize_folder.py
+    writes each to a file of its own)."""
+    names: deque[str] = deque()  # the names of the documents handed to the summarizer, awaiting their summary
+
+    def texts() -> Iterator[str]:
+        for record, text in reader:
+            names.append(record["file"])
+            yield text
+
+    for summary in summarizer.stream(texts(), words=words, ratio=ratio, beams=beams, batch_size=batch_size):
+        yield names.popleft(), summary

@@ -202,6 +202,19 @@ def test_baseline_to_stdout(cli, docs_txt):
     assert len(lines) == 6 and lines[3] == "" and all(len(line.split()) <= 2 for line in lines)
 
 
+def test_baseline_lead_sentences(cli, tmp_path):
+    docs = _write(tmp_path, "docs.jsonl", "".join(json.dumps({"document": d}) + "\n" for d in [
+        "Mr. Smith wrote a tool. It does things.  It is fast", "no punctuation at all", "",
+        "One.\nTwo spans\nlines. Three."]))
+    code, out, err = cli("baseline", "--input", docs, "--field", "document", "--lead-sentences", 1)
+    assert code == 0, err
+    assert out.split("\n")[:-1] == ["Mr. Smith wrote a tool.", "no punctuation at all", "", "One."]
+    code, out, err = cli("baseline", "--input", docs, "--field", "document", "--lead-sentences", 2)
+    assert code == 0, err
+    assert out.split("\n")[:-1] == ["Mr. Smith wrote a tool. It does things.", "no punctuation at all", "",
+                                    "One. Two spans lines."]  # one line each: the sentence's newline collapsed
+
+
 def test_a_file_evaluated_against_itself_scores_100(cli, tmp_path, records):
     refs = tmp_path / "refs.txt"
     refs.write_text("".join(r["summary"] + "\n" for r in records), encoding="utf-8")
@@ -546,7 +559,10 @@ def test_evaluate_to_an_unwritable_output(cli, tmp_path):
     assert_one_line_error(code, out, err, command="evaluate")
 
 
-@pytest.mark.parametrize("args", [["--lead", "0"], ["--lead", "-2"], ["--prefix-bytes", "0"], []])
+@pytest.mark.parametrize("args", [["--lead", "0"], ["--lead", "-2"], ["--prefix-bytes", "0"], [],
+                                  ["--lead-sentences", "0"], ["--lead-sentences", "x"],
+                                  ["--lead", "3", "--lead-sentences", "1"],
+                                  ["--lead-sentences", "1", "--prefix-bytes", "9"]])
 def test_baseline_bad_options_are_one_line(cli, tmp_path, args):
     docs = _write(tmp_path, "docs.txt", "a b c d\n")
     code, out, err = cli("baseline", "--input", docs, *args)

@@ -81,7 +81,7 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_directory(installed, tm
     done = run(argv, cwd=elsewhere, env=env, timeout=600)
     print(done.stderr[-4000:])  # shown with pytest -s: the report of the run
     assert "test (500 documents, ROUGE F1" in done.stderr  # the test table, beside the Lead baselines
-    for row in ("summae", "lead8", "prefix75"):
+    for row in ("summae", "lead8", "lead1sent", "prefix75"):
         assert any(line.split()[:1] == [row] for line in done.stderr.splitlines()), row
     assert "five test documents and their summaries:" in done.stderr
     assert (elsewhere / "run" / "results.json").is_file() and (elsewhere / "run" / "best").is_dir()
