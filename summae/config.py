@@ -26,6 +26,10 @@ _log = logging.getLogger(__name__)
 # carry them (their value 0 was the only one ever written), so they load without a word; any other value
 # gets a warning, because it never did anything
 RETIRED = {"train.num_workers": "data is read in the training process; the key was never used"}
+# upper bounds of the length settings: attention's cost grows with the square of the length, and the position
+# embeddings are built this long (4 x the 1,024-token articles measured in benchmarks/length_scaling.py)
+MAX_SOURCE_TOKENS = 4096
+MAX_SUMMARY_TOKENS = 256
 
 
 @dataclass
@@ -64,6 +68,9 @@ class ModelConfig:
     dropout: float = 0.1  # dropout inside both seq2seq models, [0, 1)
     max_source_tokens: int = 64  # document tokens kept (longer documents are truncated, and counted), >= 8
     max_summary_tokens: int = 20  # summary tokens including EOS, >= 3 (16 cut 10-word pseudo-summaries short)
+    # what the reconstructor rebuilds: 0 = the whole document; N = N document tokens, [1, max_source_tokens]: a
+    # window starting at a random word in training, the first N tokens in evaluation (SummaeModel.rec_target)
+    rec_target_tokens: int = 0
     copy: bool = True  # pointer head over the document on the compressor (summary words are mostly document words)
     rec_copy: bool = False  # pointer head over the summary on the reconstructor (it copies the summary's words back)
     disc_d_model: int = 128  # discriminator embedding width
@@ -183,12 +190,23 @@ class Config:
             (m.max_source_tokens >= 8, f"model.max_source_tokens must be >= 8, got {m.max_source_tokens}"),
             (m.max_summary_tokens >= 3, f"model.max_summary_tokens must be >= 3, got {m.max_summary_tokens}"),
             (0 <= m.dropout < 1, f"model.dropout must be in [0, 1), got {m.dropout}"),
+            (m.max_source_tokens <= MAX_SOURCE_TOKENS,
+             f"model.max_source_tokens must be <= {MAX_SOURCE_TOKENS}, got {m.max_source_tokens}"),
+            (m.max_summary_tokens <= MAX_SUMMARY_TOKENS,
+             f"model.max_summary_tokens must be <= {MAX_SUMMARY_TOKENS}, got {m.max_summary_tokens}"),
+            (0 <= m.rec_target_tokens <= m.max_source_tokens,
+             f"model.rec_target_tokens must be 0 (the whole document) or in [1, model.max_source_tokens = "
+             f"{m.max_source_tokens}], got {m.rec_target_tokens}"),
             (s.min_words >= 1, f"summary.min_words must be >= 1, got {s.min_words}"),
             (s.max_words >= s.min_words, f"summary.max_words ({s.max_words}) must be >= min_words ({s.min_words})"),
             (0 < s.ratio_min <= s.ratio_max <= 1,
              f"summary ratios must satisfy 0 < ratio_min <= ratio_max <= 1, got {s.ratio_min}, {s.ratio_max}"),
             (1 <= s.default_words <= s.max_words,
              f"summary.default_words must be in [1, {s.max_words}], got {s.default_words}"),
+            # a word is one token or more, and the summary ends with EOS
+            (s.max_words < m.max_summary_tokens,
+             f"summary.max_words ({s.max_words}) needs model.max_summary_tokens >= {s.max_words + 1} (a token per "
+             f"word at least, and EOS), got {m.max_summary_tokens}"),
             (t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}"),
             (t.bucket_batches >= 0, f"train.bucket_batches must be >= 0, got {t.bucket_batches}"),
             (t.steps >= 1, f"train.steps must be >= 1, got {t.steps}"),

@@ -7,11 +7,14 @@ CUDA graph records the loop's kernels once per input shape and replays them with
 eager (transformers' mask handling may read values back to the host, which a capture cannot hold); the graph
 covers `write_summary(..., sync_free=True)` from the encoder states on.
 
-Shapes: `Summarizer` pads a batch's width up to a multiple of WIDTH_STEP when it decodes through graphs, so
-a file meets a handful of widths. A shape is decoded eagerly the first time it is met and captured the second
+Shapes: `Summarizer` pads a batch's width up to a multiple of WIDTH_STEP when it decodes through graphs (past
+64, of an eighth of the power of two at or above the width: 4 widths per doubling, so 1,024-token documents
+meet a handful of widths too). A shape is decoded eagerly the first time it is met and captured the second
 time (a capture costs a few eager runs: a short input never pays it). Graphs are kept per input shape, the
-least recently used dropped past MAX_GRAPHS. If a capture or replay fails, the writer turns graphs off for
-good with one warning and decodes eagerly from then on: the summaries are the same either way.
+least recently used dropped past MAX_GRAPHS, or past MAX_GRAPH_TOKENS rows x width in all: each graph's memory
+pool holds its batch's cross-attention keys and values, which grow with the width. If a capture or replay
+fails, the writer turns graphs off for good with one warning and decodes eagerly from then on: the summaries are
+the same either way.
 
 Training uses the same writer for the summaries it samples (`train.cuda_graphs`): there the batch's encoder
 states come from the generator's forward, so the writer pads them (`pad_to`), and the sampling draws its
@@ -36,8 +39,11 @@ import torch.nn.functional as F
 
 log = logging.getLogger(__name__)
 
-WIDTH_STEP = 8  # batch widths (document tokens + EOS + length token) are padded up to a multiple of this
+WIDTH_STEP = 8  # batch widths (document tokens + EOS + length token) up to 64 are padded to a multiple of this
 MAX_GRAPHS = 16  # captured shapes kept (each holds its own memory pool)
+# batch rows x width summed over the kept graphs: 16 graphs of 2,048 rows at the recipe's widths (<= 72), and
+# fewer of longer documents (one of 2,048 rows of 1,025 tokens), whose pools grow with the width
+MAX_GRAPH_TOKENS = 16 * 2048 * 72
 WARMUP_RUNS = 2  # eager runs on a side stream before a capture (kernel selection, lazy initialisation)
 
 
@@ -96,8 +102,7 @@ class GraphedWriter:
                 if entry is None:
                     entry = self._capture(args, temperature)
                     self.graphs[key] = entry
-                    if len(self.graphs) > MAX_GRAPHS:
-                        self.graphs.popitem(last=False)
+                    self._evict()
                 else:
                     self.graphs.move_to_end(key)
                 graph, inputs, out = entry
@@ -110,6 +115,12 @@ class GraphedWriter:
                 self.graphs.clear()
                 log.warning("writing summaries without CUDA graphs from here on: %s", str(err).splitlines()[0])
         return self._write(enc, comp_ids, comp_mask, target, temperature)
+
+    def _evict(self) -> None:
+        """Drop the least recently used graphs past MAX_GRAPHS, or past MAX_GRAPH_TOKENS (the newest one stays)."""
+        while len(self.graphs) > 1 and (len(self.graphs) > MAX_GRAPHS
+                                        or sum(map(graph_tokens, self.graphs)) > MAX_GRAPH_TOKENS):
+            self.graphs.popitem(last=False)
 
     def _capture(self, args: tuple, temperature: float = 0.0) -> tuple:
         inputs = [x.clone() for x in args]
@@ -129,5 +140,13 @@ class GraphedWriter:
 
 
 def padded_width(width: int, limit: int) -> int:
-    """width rounded up to a multiple of WIDTH_STEP, at most `limit` (never below width)."""
-    return max(width, min(-(-width // WIDTH_STEP) * WIDTH_STEP, limit))
+    """width rounded up to a multiple of WIDTH_STEP (up to 8 x WIDTH_STEP), past that of an eighth of the power of
+    two at or above it (4 widths per doubling, padding under a quarter), at most `limit` (never below width)."""
+    step = WIDTH_STEP if width <= 8 * WIDTH_STEP else (1 << (width - 1).bit_length()) // 8
+    return max(width, min(-(-width // step) * step, limit))
+
+
+def graph_tokens(key: tuple) -> int:
+    """Batch rows x width of a GraphedWriter shape key (its comp_ids' shape)."""
+    rows, width = key[0][1][0]
+    return rows * width

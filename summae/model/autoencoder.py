@@ -2,8 +2,8 @@
 bottleneck.
 
 The compressor reads `<len_k> document` and writes a k-word summary; the reconstructor reads only that
-summary (as `one_hot @ E`) and rebuilds the document. One forward per training phase, each returning its
-losses by name (the trainer weights them):
+summary (as `one_hot @ E`) and rebuilds the document (or N tokens of a long one: model.rec_target_tokens,
+rec_target). One forward per training phase, each returning its losses by name (the trainer weights them):
 
 - pretrain_losses: the compressor learns to write the pseudo-summaries (teacher forcing) and the
   reconstructor learns to rebuild the document from them;
@@ -60,7 +60,7 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 class SummaeModel(nn.Module):
     def __init__(self, compressor, reconstructor, vocab: VocabInfo, *, max_summary_tokens: int, tau: float = 1.0,
                  rec_word_dropout: float = 0.0, straight_through: bool = True, copy_head: CopyHead | None = None,
-                 rec_copy_head: CopyHead | None = None,
+                 rec_copy_head: CopyHead | None = None, rec_target_tokens: int = 0,
                  no_repeat_words: bool = False, whole_words: bool = False, in_order: bool = False):
         super().__init__()
         self.compressor = compressor
@@ -72,6 +72,7 @@ class SummaeModel(nn.Module):
         self.tau = tau  # softmax temperature of the straight-through gradients, > 0
         self.rec_word_dropout = rec_word_dropout  # share of the reconstructor's teacher-forcing inputs -> <unk>
         self.straight_through = straight_through  # False: the one-hots are detached (no gradient to the compressor)
+        self.rec_target_tokens = rec_target_tokens  # document tokens the reconstructor rebuilds; 0 = all (rec_target)
         self.rules = DecodingRules(vocab, max_summary_tokens=max_summary_tokens, no_repeat_words=no_repeat_words,
                                    whole_words=whole_words, in_order=in_order)
         # summae.fast.static_cache can write this compressor's summaries (BART, the architecture summae builds)
@@ -216,6 +217,32 @@ class SummaeModel(nn.Module):
         return out
 
     # ---- the reconstructor ---------------------------------------------------------------------------
+    def rec_target(self, doc_labels: torch.Tensor) -> torch.Tensor:
+        """The part of each document the reconstructor rebuilds: (B, L) -> (B, min(L, N)), N = rec_target_tokens.
+
+        The rule (model.rec_target_tokens): 0, or documents of at most N tokens with their EOS: the whole document.
+        Otherwise N tokens. In training, a window whose start is drawn uniformly among the positions that leave N
+        tokens (the last such window ends with the EOS), then moved back to the start of its word: over the steps
+        every part of the document is asked for, so the summary must carry all of it. In evaluation (scores,
+        train.select's NLL), the first N tokens: deterministic. The decoder reads a window at positions 0..N-1 (it
+        is never told the offset), so a long document costs the reconstructor N tokens, not L, in its decoder, its
+        output head and their backward pass.
+        """
+        n = self.rec_target_tokens
+        if not n or doc_labels.shape[1] <= n:
+            return doc_labels
+        if not self.training:
+            return doc_labels[:, :n]
+        batch, width = doc_labels.shape
+        positions = torch.arange(width, device=doc_labels.device)
+        lengths = (doc_labels != self.vocab.pad_id).sum(1)  # (B,) tokens with EOS
+        latest = (lengths - n).clamp(min=0)  # (B,) the last start that leaves N tokens
+        start = (torch.rand(batch, device=doc_labels.device) * (latest + 1)).long().clamp(max=width - n)  # (B,)
+        # back to the start of the word it falls in: a window begins with a whole word, as a document does
+        word_at = torch.where(self.word_start[doc_labels], positions, 0).cummax(1).values  # (B, L) word start at/before
+        start = word_at.gather(1, start[:, None])  # (B, 1)
+        return doc_labels.gather(1, start + positions[:n])  # (B, N)
+
     def reconstruct(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor,
                     ids: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstructor logits (B, L, V) of the document, reading only the summary one-hots (B, S, V); ids (B, S):
@@ -237,7 +264,9 @@ class SummaeModel(nn.Module):
 
     def reconstruction_loss(self, one_hot: torch.Tensor, mask: torch.Tensor, doc_labels: torch.Tensor,
                             ids: torch.Tensor | None = None) -> torch.Tensor:
-        """token_nll(self.reconstruct(one_hot, mask, doc_labels, ids), doc_labels): the training loss "rec"."""
+        """token_nll(self.reconstruct(one_hot, mask, target, ids), target): the training loss "rec", target =
+        self.rec_target(doc_labels) (the whole document by default)."""
+        doc_labels = self.rec_target(doc_labels)
         if self.rec_copy_head is not None:
             keep = (doc_labels != self.vocab.pad_id).float()
             return -(self.reconstruction_logp(one_hot, mask, doc_labels, ids) * keep).sum() / keep.sum().clamp(min=1)
@@ -263,7 +292,9 @@ class SummaeModel(nn.Module):
 
     @torch.no_grad()
     def reconstruction_nll(self, summary_ids: torch.Tensor, doc_labels: torch.Tensor) -> torch.Tensor:
-        """Per-document reconstruction loss (nats/token) from hard summaries: (B, S), (B, L) -> (B,)."""
+        """Per-document reconstruction loss (nats/token) from hard summaries: (B, S), (B, L) -> (B,), over
+        self.rec_target(doc_labels) (the whole document by default)."""
+        doc_labels = self.rec_target(doc_labels)
         mask = (summary_ids != self.vocab.pad_id)
         one_hot = F.one_hot(summary_ids, self.word_start.shape[0]).float() * mask[..., None]  # (B, S, V)
         ids = torch.where(mask, summary_ids, -1)
@@ -283,7 +314,10 @@ class SummaeModel(nn.Module):
         return beam.beam_search(self, comp_ids, comp_mask, target, beams=beams)
 
     def reconstruct_greedy(self, summary_ids: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
-        """summae.decode.greedy.reconstruct_greedy(self, ...): (B, S) -> (B, max_tokens)."""
+        """summae.decode.greedy.reconstruct_greedy(self, ...): (B, S) -> (B, max_tokens), at most rec_target_tokens
+        (a reconstructor trained on N-token windows rebuilds N tokens: its decoder never saw later positions)."""
+        if self.rec_target_tokens:
+            max_tokens = min(max_tokens, self.rec_target_tokens)
         return greedy.reconstruct_greedy(self, summary_ids, max_tokens=max_tokens)
 
     # ---- saving ------------------------------------------------------------------------------------

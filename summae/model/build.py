@@ -43,6 +43,7 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
     if resume_dir is not None:
         compressor = _load_seq2seq(resume_dir / "compressor", AutoModelForSeq2SeqLM)
         reconstructor = _load_seq2seq(resume_dir / "reconstructor", AutoModelForSeq2SeqLM)
+        check_positions(cfg, compressor, f"the checkpoint in {resume_dir}")
         vocab_size = compressor.get_input_embeddings().weight.shape[0]
         vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
     else:
@@ -54,13 +55,29 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
                         tau=cfg.train.tau, rec_word_dropout=cfg.train.rec_word_dropout,
                         straight_through=cfg.train.straight_through, copy_head=copy_head,
-                        rec_copy_head=rec_copy_head,
+                        rec_copy_head=rec_copy_head, rec_target_tokens=cfg.model.rec_target_tokens,
                         no_repeat_words=cfg.summary.no_repeat_words,
                         whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order)
     disc = Discriminator(vocab_size=vocab_size, d_model=cfg.model.disc_d_model, filters=cfg.model.disc_filters)
     if resume_dir is not None and (resume_dir / "discriminator.safetensors").exists():
         checkpoint.load_module(disc, resume_dir / "discriminator.safetensors")
     return model, disc, vocab
+
+
+def check_positions(cfg: Config, seq2seq, where: str) -> None:
+    """Fail with one line when the config's lengths need more positions than a loaded model's embeddings hold (a
+    fresh model is built long enough; a checkpoint or pretrained model keeps its size). Models with relative
+    positions (T5) have no such limit."""
+    limit = getattr(seq2seq.config, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return
+    m = cfg.model
+    if m.max_source_tokens + 1 > limit:  # + 1: the compressor reads <len_k> before the document
+        raise SummaeError(f"model.max_source_tokens ({m.max_source_tokens}) is more than {where} can read: its "
+                          f"{limit} positions hold {limit - 1} document tokens and the length token")
+    if m.max_summary_tokens > limit:
+        raise SummaeError(f"model.max_summary_tokens ({m.max_summary_tokens}) is more than {where} can write: "
+                          f"it has {limit} positions")
 
 
 PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")  # weight files that would need unpickling
@@ -120,6 +137,7 @@ def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = Fals
     from transformers import AutoModelForSeq2SeqLM
 
     compressor = _load_seq2seq(directory / "compressor", AutoModelForSeq2SeqLM)
+    check_positions(cfg, compressor, f"the model in {directory}")
     reconstructor = _load_seq2seq(directory / "reconstructor", AutoModelForSeq2SeqLM) if with_reconstructor else None
     vocab_size = compressor.get_input_embeddings().weight.shape[0]
     vocab = VocabInfo(tokenizer, vocab_size, cfg.summary.max_words)
@@ -127,6 +145,7 @@ def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = Fals
         if with_reconstructor else None
     model = SummaeModel(compressor, reconstructor, vocab, max_summary_tokens=cfg.model.max_summary_tokens,
                         copy_head=_copy_head(cfg, compressor, directory / "compressor"), rec_copy_head=rec_copy_head,
+                        rec_target_tokens=cfg.model.rec_target_tokens,
                         no_repeat_words=cfg.summary.no_repeat_words,
                         whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order)
     return cfg, tokenizer, model.eval()
@@ -158,11 +177,13 @@ def build_seq2seq(cfg: Config, vocab_size: int, vocab: VocabInfo):
             raise SummaeError(f"cannot load a seq2seq model from {m.pretrained!r}: {str(err).splitlines()[0]}") from None
         if model.get_input_embeddings().weight.shape[0] < vocab_size:
             model.resize_token_embeddings(vocab_size)
+        check_positions(cfg, model, f"the pretrained model {m.pretrained!r}")
         return model
     config = BartConfig(
         vocab_size=vocab_size, d_model=m.d_model, encoder_layers=m.encoder_layers, decoder_layers=m.decoder_layers,
         encoder_attention_heads=m.heads, decoder_attention_heads=m.heads, encoder_ffn_dim=m.ffn_dim,
         decoder_ffn_dim=m.ffn_dim, dropout=m.dropout, attention_dropout=0.0, activation_dropout=0.0,
+        # the compressor reads max_source_tokens + 1 (the length token); check_positions holds a loaded model to it
         max_position_embeddings=max(m.max_source_tokens, m.max_summary_tokens) + 2,
         pad_token_id=vocab.pad_id, eos_token_id=vocab.eos_id, bos_token_id=vocab.start_id,
         decoder_start_token_id=vocab.start_id, forced_eos_token_id=None, forced_bos_token_id=None,

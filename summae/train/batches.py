@@ -14,15 +14,6 @@ import torch
 from summae.tokenization import encode_texts, pad_ids
 
 
-
-
-
-
-
-
-
-
-
 def trim(batch: torch.Tensor, pad_id: int | None) -> torch.Tensor:
     """A padded batch (B, W) cut to its longest row: the columns after it hold only pad."""
     if pad_id is None or batch.numel() == 0:
@@ -55,7 +46,9 @@ class TensorBatches:
             # small corpora: repeat rows so that one batch fits
             reps = -(-batch_size // ids.shape[0])
             ids = ids.repeat(reps, 1)
-        self.ids = ids
+        # held as int32 (token ids fit), served as int64: half the memory of a corpus padded to 1,024 tokens
+        fits = ids.numel() and -2**31 <= int(ids.min()) and int(ids.max()) < 2**31
+        self.ids = ids.to(torch.int32) if fits else ids
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
@@ -83,7 +76,7 @@ class TensorBatches:
                 gen = torch.Generator().manual_seed((self.seed * 100_003 + epoch) * 10_007 + window)
                 self._window = (key, rows[bucket_order(self.lengths[rows], self.batch_size, gen)])
             order = self._window[1]
-        return trim(self.ids[order[start: start + self.batch_size]], self.pad_id)
+        return trim(self.ids[order[start: start + self.batch_size]], self.pad_id).long()
 
     def iterate(self, start_step: int = 0) -> Iterator[torch.Tensor]:
         step = start_step

@@ -29,6 +29,16 @@ _M = (2_147_483_647, 2_147_483_629)
 _POWERS = [torch.tensor([pow(p, i, m) for i in range(64)]) for p, m in zip(_P, _M)]  # p^i mod m, i < 64
 
 
+# entries of the search's (rows, W, W) bigram table held at once: 16 MB of fp32 on the CPU, 512 MB on a GPU
+# (larger chunks there: fewer, longer kernels)
+SEARCH_ELEMENTS = {"cpu": 1 << 22, "cuda": 1 << 27}
+CORPUS_ROWS = 1024  # training documents hashed into words at once, when the tables are built
+
+
+def search_elements(device: torch.device) -> int:
+    return SEARCH_ELEMENTS.get(torch.device(device).type, SEARCH_ELEMENTS["cpu"])
+
+
 def word_index(ids: torch.Tensor, word_start: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Index of the word each piece belongs to, -1 on invalid pieces (and pieces before the first word). (B, L)."""
     starts = word_start[ids] & valid
@@ -115,23 +125,41 @@ class Extractor:
         self.pad_id, self.eos_id = pad_id, eos_id
         self.word_start = word_start.cpu()
         real_keys, real_ok = self._keys(real_ids)
-        doc_keys, doc_ok = self._keys(doc_ids)
+        doc_keys, doc_counts = self._document_words(doc_ids)
         # the word table: every word of either corpus, plus the two boundaries
-        self.table = torch.unique(torch.cat([real_keys[real_ok], doc_keys[doc_ok],
+        self.table = torch.unique(torch.cat([real_keys[real_ok], doc_keys,
                                              torch.tensor([EOS_KEY, BOS_KEY])]))  # sorted (V,)
         v = self.table.numel()
         self.bos, self.eos = (int(x) for x in self.lookup(torch.tensor([BOS_KEY, EOS_KEY])))
         self.v = v
         self.lm = BigramLM(self.lookup(real_keys), real_ok, v, self.bos, self.eos)  # so the words read like a headline
         # idf over the training documents: log(N / (1 + documents holding the word))
-        rows = torch.arange(doc_ids.shape[0])[:, None].expand_as(doc_keys)
-        once = torch.unique(rows[doc_ok] * v + self.lookup(doc_keys[doc_ok]))  # each (document, word) once
-        present = torch.bincount(once % v, minlength=v)
+        present = torch.zeros(v, dtype=torch.long).index_add_(0, self.lookup(doc_keys), doc_counts)
         self.idf = torch.log(doc_ids.shape[0] / (1.0 + present.float()))  # (V,)
 
     def _keys(self, ids: torch.Tensor):
+        ids = ids.cpu()
+        used = (ids != self.pad_id).any(0).nonzero()  # columns that hold a token in some row
+        ids = ids[:, : int(used.max()) + 1 if used.numel() else 1]  # real texts may come padded to a document's width
         valid = (ids != self.pad_id) & (ids != self.eos_id)
-        return word_keys(ids.cpu(), self.word_start, valid.cpu())
+        return word_keys(ids, self.word_start, valid)
+
+    def _document_words(self, doc_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every distinct word key of the documents (N, L) and the number of documents holding it: (K,), (K,).
+
+        Read in chunks of CORPUS_ROWS rows, each cut to its longest row: word_keys holds several (rows, L) int64
+        tensors, gigabytes for a corpus of 1,024-token documents at once."""
+        keys, counts = [], []
+        for first in range(0, doc_ids.shape[0], CORPUS_ROWS):
+            chunk_keys, ok = self._keys(doc_ids[first: first + CORPUS_ROWS])
+            ordered = torch.where(ok, chunk_keys, torch.full_like(chunk_keys, EOS_KEY)).sort(1).values
+            once = ordered >= 0  # real words (boundary keys are negative), each row's first of equal keys
+            once[:, 1:] &= ordered[:, 1:] != ordered[:, :-1]
+            chunk_keys, chunk_counts = torch.unique(ordered[once], return_counts=True)
+            keys.append(chunk_keys)
+            counts.append(chunk_counts)
+        keys, where = torch.unique(torch.cat(keys), return_inverse=True)
+        return keys, torch.zeros_like(keys).index_add_(0, where, torch.cat(counts))
 
     def lookup(self, keys: torch.Tensor) -> torch.Tensor:
         """Word ids of hash keys (every key the tables were built from is in the table)."""
@@ -159,14 +187,47 @@ class Extractor:
 
     @torch.no_grad()
     def select(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The best extraction of min(target, words) words per row: (B, W) word ids, mask, (B,) -> (B, W) bool."""
+        """The best extraction of min(target, words) words per row: (B, W) word ids, mask, (B,) -> (B, W) bool.
+
+        The search holds a (rows, W, W) table of bigram scores, so it runs on row chunks of at most
+        search_elements() table entries: a batch of 1,024-token documents (W ~ 700 words) would otherwise hold
+        gigabytes. Rows are independent, so the chunks give the same extractions as one pass."""
+        b, w = wid.shape
+        chosen = torch.zeros(b, w, dtype=torch.bool, device=wid.device)
+        step = max(1, search_elements(wid.device) // max(w * w, 1))
+        for first in range(0, b, step):
+            rows = slice(first, first + step)
+            n = max(1, int(ok[rows].sum(1).max()))  # a chunk of shorter rows searches fewer columns
+            chosen[rows, :n] = self._select_rows(wid[rows, :n], ok[rows, :n], target[rows])
+        return chosen & ok
+
+    def pair_table(self, wid: torch.Tensor) -> torch.Tensor:
+        """log P(word j | word i) of every two words of each row, as [row, j, i] (the search's max over the previous
+        word i then runs along the last, contiguous dimension): (B, W) -> (B, W, W).
+
+        Computed once per pair of distinct words of a row and gathered: a long document repeats its words (700
+        words, 400 distinct), and the table lookups are the search's largest cost."""
+        b, w = wid.shape
+        ordered, where = wid.sort(1)  # (B, W)
+        new = torch.ones_like(ordered, dtype=torch.bool)
+        new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+        rank = new.long().cumsum(1) - 1  # (B, W): index of each sorted word among the row's distinct words
+        u = int(rank[:, -1].max()) + 1
+        types = torch.zeros(b, u, dtype=wid.dtype, device=wid.device).scatter_(1, rank, ordered)  # (B, U)
+        inv = torch.empty_like(rank).scatter_(1, where, rank)  # (B, W): each word's distinct-word index
+        table = self.log_prob(types[:, None, :].expand(b, u, u), types[:, :, None].expand(b, u, u))  # (B, U_j, U_i)
+        index = inv[:, :, None] * u + inv[:, None, :]  # (B, W_j, W_i) into the flattened (U_j, U_i)
+        return table.view(b, u * u).gather(1, index.view(b, w * w)).view(b, w, w)
+
+    def _select_rows(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """select() on one chunk of rows: the dynamic program over (words chosen, last word)."""
         b, w = wid.shape
         dev = wid.device
         neg = torch.tensor(float("-inf"), device=dev)
         pos = torch.arange(w, device=dev)
         bonus = torch.where(ok, self.alpha * self.idf.to(dev)[wid] - self.beta * pos, neg)  # (B, W)
-        pair = self.log_prob(wid[:, :, None].expand(b, w, w), wid[:, None, :].expand(b, w, w))  # (B, W_i, W_j)
-        order = pos[:, None] < pos[None, :]  # i before j
+        pair = self.pair_table(wid)  # (B, W_j, W_i)
+        order = pos[None, :] < pos[:, None]  # i before j
         pair = torch.where(order & ok[:, :, None] & ok[:, None, :], pair, neg)
         start = self.log_prob(torch.full_like(wid, self.bos), wid)
         end = self.log_prob(wid, torch.full_like(wid, self.eos))
@@ -174,8 +235,9 @@ class Extractor:
         kmax = int(k.max())
         best = start + bonus  # (B, W): best score of c words ending at word j (c = 1)
         finals, backs = [best + end], []
+        scratch = torch.empty_like(pair)  # one buffer for every step: a fresh (B, W, W) sum per step costs more
         for _ in range(1, kmax):
-            val, arg = (best[:, :, None] + pair).max(1)  # over the previous word i
+            val, arg = torch.add(pair, best[:, None, :], out=scratch).max(-1)  # over the previous word i
             best = val + bonus
             backs.append(arg)
             finals.append(best + end)
