@@ -10,7 +10,10 @@ ways:
   titles (how the recipe's values were picked);
 - without references: summae.train.pseudo.reverse_lm_score, the held-out headlines' log-probability per token
   under a bigram LM of the extractions of --criterion-docs training articles (what a user with a new corpus
-  and no references can compute).
+  and no references can compute);
+- without references, by description length (--judge-steps > 0): summae.train.criterion, the nats needed to
+  send held-out training articles as summary (under the headline LM) + article given summary (under a small
+  reconstructor trained on every setting's extractions).
 The pair each criterion picks is then scored on all of dev and on DUC-2003, beside Lead-8 and Lead-10. This is
 the teacher the compressor distils; it needs no labels, but it is slow search, not the model.
 """
@@ -43,6 +46,9 @@ def main(argv=None) -> int:
     parser.add_argument("--held-out", type=int, default=5000, help="headlines kept out of the search's LM")
     parser.add_argument("--criterion-docs", type=int, default=20000,
                         help="training articles extracted for the reference-free criterion")
+    parser.add_argument("--judge-steps", type=int, default=0,
+                        help="train the description-length judge this many steps (0: skip that criterion)")
+    parser.add_argument("--judge-docs", type=int, default=4000, help="training articles the judge learns from")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override summae/configs/gigaword.yaml (e.g. model.max_summary_tokens=20)")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/extract-DATE-HW.json)")
@@ -102,12 +108,24 @@ def main(argv=None) -> int:
             print(json.dumps(grid[-1]), file=sys.stderr, flush=True)
     best = max(grid, key=lambda row: row["rouge1"])  # with references (dev titles)
     free = max(grid, key=lambda row: row["reverse_lm"])  # without references
+    if args.judge_steps > 0:  # without references: the shortest description of held-out articles
+        from summae.train.criterion import choose_teacher
+
+        pool = docs[torch.randperm(len(docs), generator=torch.Generator().manual_seed(1))[: args.judge_docs + 1000]]
+        choice = choose_teacher(cfg, tok, ex, pool, [(r["alpha"], r["beta"]) for r in grid], words=args.words,
+                                fit_docs=args.judge_docs, score_docs=1000, steps=args.judge_steps,
+                                echo=lambda line: print(line, file=sys.stderr))
+        for row, scored in zip(grid, choice.table):
+            row["description_nats"] = scored["description_nats"]
+        free = next(r for r in grid if (r["alpha"], r["beta"]) == (choice.alpha, choice.beta))
     result = {"benchmark": "extract_search", "commit": commit(), "overrides": args.set,
               "max_summary_tokens": m.max_summary_tokens, "date": dt.date.today().isoformat(),
               "hardware": hardware()[0], "hardware_detail": hardware()[1], "words": args.words,
               "tune_docs": args.tune_docs, "criterion_docs": len(criterion_docs), "held_out": args.held_out,
               "grid": grid, "picked": {"alpha": best["alpha"], "beta": best["beta"]},
               "picked_without_references": {"alpha": free["alpha"], "beta": free["beta"]},
+              "criterion_without_references": "description_nats" if args.judge_steps > 0 else "reverse_lm",
+              "judge_steps": args.judge_steps,
               "tune_lead": {f"lead{n}": {k: v for k, v in rouge_scores(baseline_summaries(tune_docs, lead=n),
                                                                            tune_refs).items() if k in keep}
                             for n in (8, 10)}}

@@ -1,0 +1,127 @@
+"""A reference-free choice of the teacher's weights: the shortest description of the documents through the bottleneck.
+
+A summary s of a document x is a two-part code for x: first s, under a language model of the real short texts
+(the headline bigram LM the search already has), then x given s, under a reconstructor:
+
+    L(x; s) = -log P_real(s) - log P_rec(x | s)        nats per document
+
+A summary of filler words is cheap to send but leaves the whole document to pay for; a summary of rare words
+explains the document well but costs many nats itself. Minimum description length balances the two with no
+weight to tune and no references: each (alpha, beta) of the search is scored by the mean L over held-out
+training documents, and the lowest wins.
+
+The judge must not favour one setting because it learned on it, so it is trained on all of them at once: one
+small reconstructor (with the copy head, so it reads the summary) fitted on the extractions of every grid
+setting of the same documents, then asked to score each setting's extractions of other documents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import torch
+import torch.nn.functional as F
+
+from summae.config import Config
+from summae.model.build import build_models
+from summae.train.pseudo import Extractor
+
+JUDGE = {"d_model": 128, "encoder_layers": 2, "decoder_layers": 2, "heads": 4, "ffn_dim": 512, "dropout": 0.1,
+         "rec_copy": True}  # the judge's size: small enough for a few CPU minutes, with the copy head to read s
+
+
+@dataclasses.dataclass
+class TeacherChoice:
+    alpha: float
+    beta: float
+    table: list[dict]  # one row per grid setting: alpha, beta, summary_nats, document_nats, description_nats
+    seconds: float
+
+
+def judge_config(cfg: Config) -> Config:
+    """cfg with the judge's model size (JUDGE) and fp32; the tokenizer and summary settings are kept."""
+    model = dataclasses.replace(cfg.model, **JUDGE)
+    return dataclasses.replace(cfg, model=model)
+
+
+def extractions(extractor: Extractor, docs: torch.Tensor, words: int, max_tokens: int, *, alpha: float,
+                beta: float) -> torch.Tensor:
+    """The search's `words`-word extractions of docs (N, L) at (alpha, beta): (N, max_tokens)."""
+    extractor.alpha, extractor.beta = alpha, beta
+    return torch.cat([extractor.targets(rows, torch.full((rows.shape[0],), words), max_tokens=max_tokens)
+                      for rows in torch.split(docs, 1024)])
+
+
+def fit_judge(model, summaries: torch.Tensor, docs: torch.Tensor, *, steps: int, batch_size: int, lr: float,
+              seed: int) -> list[float]:
+    """Train model's reconstructor on (summary, document) pairs (N, S), (N, L) for `steps` AdamW steps; the
+    mean loss of each tenth of training, for the log."""
+    params = [p for name, p in model.named_parameters() if not name.startswith(("compressor", "copy_head"))]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    losses, curve = [], []
+    order = torch.randperm(len(docs), generator=gen)
+    for step in range(steps):
+        start = (step * batch_size) % max(1, len(docs) - batch_size + 1)
+        idx = order[start: start + batch_size]
+        summary = summaries[idx]  # (B, S)
+        mask = summary != model.vocab.pad_id
+        one_hot = F.one_hot(summary, model.word_start.shape[0]).float() * mask[..., None]  # (B, S, V)
+        loss = model.reconstruction_loss(one_hot, mask, docs[idx], torch.where(mask, summary, -1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if (step + 1) % max(1, steps // 10) == 0:
+            curve.append(round(sum(losses) / len(losses), 4))
+            losses = []
+    model.eval()
+    return curve
+
+
+@torch.no_grad()
+def description_nats(model, extractor: Extractor, summaries: torch.Tensor, docs: torch.Tensor,
+                     pad_id: int) -> tuple[float, float]:
+    """Mean nats per document of sending the summaries (N, S) under the real texts' LM, and then the documents
+    (N, L) under the reconstructor given them: (summary part, document part)."""
+    wid, ok = extractor.word_ids(summaries)
+    summary_logp, _ = extractor.lm.text_log_prob(wid, ok)  # (N,) log P_real(<s> s </s>)
+    doc_tokens = (docs != pad_id).sum(1).float()  # (N,) the reconstructor predicts these, EOS included
+    nll = torch.cat([model.reconstruction_nll(s, d) for s, d in zip(torch.split(summaries, 256),
+                                                                     torch.split(docs, 256))])  # (N,) per token
+    return float(-summary_logp.mean()), float((nll * doc_tokens).mean())
+
+
+def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Tensor, grid: list[tuple[float, float]],
+                   *, words: int, fit_docs: int = 4000, score_docs: int = 1000, steps: int = 600,
+                   batch_size: int = 64, seed: int = 0, echo=print) -> TeacherChoice:
+    """The grid setting (alpha, beta) whose extractions describe held-out documents in the fewest nats.
+
+    docs (N, L): training documents, as the model reads them (EOS, pad). The first fit_docs train the judge on
+    every setting's extractions; the next score_docs score each setting. No references are read."""
+    if len(docs) < fit_docs + score_docs:
+        fit_docs = max(1, len(docs) * 4 // 5)
+        score_docs = len(docs) - fit_docs
+    begin = time.perf_counter()
+    torch.manual_seed(seed)
+    jcfg = judge_config(cfg)
+    model, _, vocab = build_models(jcfg, tokenizer)
+    max_tokens = cfg.model.max_summary_tokens
+    fit, held = docs[:fit_docs], docs[fit_docs: fit_docs + score_docs]
+    fit_sets = [extractions(extractor, fit, words, max_tokens, alpha=a, beta=b) for a, b in grid]
+    curve = fit_judge(model, torch.cat(fit_sets), fit.repeat(len(grid), 1), steps=steps, batch_size=batch_size,
+                      lr=1e-3, seed=seed)
+    echo(f"teacher criterion: judge reconstructor trained {steps} steps on {len(grid)} x {fit_docs} extractions, "
+         f"loss {curve[0]} -> {curve[-1]}")
+    table = []
+    for a, b in grid:
+        summary, document = description_nats(model, extractor, extractions(extractor, held, words, max_tokens,
+                                                                           alpha=a, beta=b), held, vocab.pad_id)
+        table.append({"alpha": a, "beta": b, "summary_nats": round(summary, 3), "document_nats": round(document, 3),
+                      "description_nats": round(summary + document, 3)})
+    best = min(table, key=lambda row: row["description_nats"])
+    return TeacherChoice(alpha=best["alpha"], beta=best["beta"], table=table,
+                         seconds=round(time.perf_counter() - begin, 1))

@@ -1,0 +1,57 @@
+"""summae.train.criterion: the reference-free choice of the search's weights by description length."""
+
+import torch
+
+from conftest import tiny_model
+
+
+def _setup():
+    from summae.train.pseudo import Extractor
+
+    cfg, tok, model, doc, target, _, _ = tiny_model([], n_docs=24)
+    vocab = model.vocab
+    ex = Extractor(doc, doc, word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id, alpha=1.0,
+                   beta=0.1)
+    return cfg, tok, model, doc, ex
+
+
+def test_the_judge_learns_to_rebuild_documents_from_extractions():
+    from summae.model.build import build_models
+    from summae.train.criterion import extractions, fit_judge, judge_config
+
+    cfg, tok, _, doc, ex = _setup()
+    torch.manual_seed(0)
+    judge, _, _ = build_models(judge_config(cfg), tok)
+    assert judge.rec_copy_head is not None  # the judge reads the summary through its copy head
+    summaries = extractions(ex, doc, 4, cfg.model.max_summary_tokens, alpha=1.0, beta=0.1)  # (N, S)
+    before = [p.detach().clone() for p in judge.compressor.parameters()]
+    curve = fit_judge(judge, summaries, doc, steps=30, batch_size=8, lr=3e-3, seed=0)
+    assert curve[-1] < curve[0]  # the reconstruction loss falls
+    assert all(torch.equal(a, b) for a, b in zip(before, judge.compressor.parameters()))  # only the reconstructor
+
+
+def test_description_length_adds_the_summary_code_and_the_document_code():
+    from summae.train.criterion import description_nats, extractions
+
+    cfg, _, model, doc, ex = _setup()
+    summaries = extractions(ex, doc, 4, cfg.model.max_summary_tokens, alpha=1.0, beta=0.1)
+    summary, document = description_nats(model, ex, summaries, doc, model.vocab.pad_id)
+    wid, ok = ex.word_ids(summaries)
+    logp, _ = ex.lm.text_log_prob(wid, ok)
+    assert abs(summary - float(-logp.mean())) < 1e-4 and summary > 0
+    tokens = (doc != model.vocab.pad_id).sum(1).float()
+    assert abs(document - float((model.reconstruction_nll(summaries, doc) * tokens).mean())) < 1e-3
+
+
+def test_choose_teacher_scores_every_setting_and_picks_the_shortest():
+    from summae.train.criterion import choose_teacher
+
+    cfg, tok, _, doc, ex = _setup()
+    grid = [(0.0, 0.0), (1.0, 0.1), (3.0, 0.0)]
+    choice = choose_teacher(cfg, tok, ex, doc, grid, words=4, fit_docs=16, score_docs=8, steps=4, batch_size=8,
+                            echo=lambda *_: None)
+    assert [(r["alpha"], r["beta"]) for r in choice.table] == grid
+    best = min(choice.table, key=lambda r: r["description_nats"])
+    assert (choice.alpha, choice.beta) == (best["alpha"], best["beta"])
+    for row in choice.table:
+        assert abs(row["description_nats"] - row["summary_nats"] - row["document_nats"]) < 2e-3
