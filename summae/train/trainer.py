@@ -196,7 +196,10 @@ class Trainer:
         """Pseudo-summaries by search (summae.train.pseudo): a bigram LM of the real texts, idf of the documents."""
 
         m, t, v = self.cfg.model, self.cfg.train, self.vocab
-        real = pad_ids(real_ids, eos_id=v.eos_id, pad_id=v.pad_id, width=m.max_source_tokens)
+        # as wide as the longest real text, not the documents' width: 114k headlines padded to 1,024 tokens
+        # would allocate ~1 GB before the extractor trims them
+        width = min(m.max_source_tokens, max((len(r) for r in real_ids), default=0) + 1)
+        real = pad_ids(real_ids, eos_id=v.eos_id, pad_id=v.pad_id, width=width)
         if isinstance(self.batches, TensorBatches):
             docs = self.batches.ids
         else:  # streaming: idf from the first documents of the stream
