@@ -169,9 +169,7 @@ class SummaeModel(nn.Module):
         enc = self.encode(comp_ids, comp_mask)  # (B, L+1, D)
         out_c, enc_rep = self.teacher_forced(enc, comp_mask, [pseudo_ids])
         out = SummaeOutput(losses=self.pseudo_losses(out_c, enc_rep, comp_mask, comp_ids, pseudo_ids, sup_rows))
-        out.summary_mask = pseudo_ids != self.vocab.pad_id  # (B, S)
-        out.summary_one_hot = F.one_hot(pseudo_ids, self.word_start.shape[0]).float() * out.summary_mask[..., None]
-        out.one_hot_ids = torch.where(out.summary_mask, pseudo_ids, -1)
+        out.summary_one_hot, out.summary_mask, out.one_hot_ids = self.hard_summary(pseudo_ids)
         out.losses["rec"] = self.reconstruction_loss(out.summary_one_hot, out.summary_mask, doc_labels,
                                                      ids=out.one_hot_ids)
         return out
@@ -290,14 +288,19 @@ class SummaeModel(nn.Module):
             dec_in = torch.where(drop & (dec_in != self.vocab.pad_id), torch.full_like(dec_in, self.vocab.unk_id), dec_in)
         return inputs_embeds, dec_in
 
+    def hard_summary(self, summary_ids: torch.Tensor):
+        """A written summary (B, S) (EOS, then pad) as the reconstructor reads it: one-hots (B, S, V), the mask of
+        its tokens (B, S) and its ids with -1 on padding (B, S)."""
+        mask = summary_ids != self.vocab.pad_id
+        one_hot = F.one_hot(summary_ids, self.word_start.shape[0]).float() * mask[..., None]  # (B, S, V)
+        return one_hot, mask, torch.where(mask, summary_ids, -1)
+
     @torch.no_grad()
     def reconstruction_nll(self, summary_ids: torch.Tensor, doc_labels: torch.Tensor) -> torch.Tensor:
         """Per-document reconstruction loss (nats/token) from hard summaries: (B, S), (B, L) -> (B,), over
         self.rec_target(doc_labels) (the whole document by default)."""
         doc_labels = self.rec_target(doc_labels)
-        mask = (summary_ids != self.vocab.pad_id)
-        one_hot = F.one_hot(summary_ids, self.word_start.shape[0]).float() * mask[..., None]  # (B, S, V)
-        ids = torch.where(mask, summary_ids, -1)
+        one_hot, mask, ids = self.hard_summary(summary_ids)
         if self.rec_copy_head is not None:
             keep = (doc_labels != self.vocab.pad_id).float()
             logp = self.reconstruction_logp(one_hot, mask, doc_labels, ids)  # (B, L)

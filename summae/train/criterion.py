@@ -21,14 +21,14 @@ import dataclasses
 import time
 
 import torch
-import torch.nn.functional as F
 
 from summae.config import Config
 from summae.model.build import build_models
 from summae.train.pseudo import Extractor
 
 JUDGE = {"d_model": 128, "encoder_layers": 2, "decoder_layers": 2, "heads": 4, "ffn_dim": 512, "dropout": 0.1,
-         "rec_copy": True}  # the judge's size: small enough for a few CPU minutes, with the copy head to read s
+         "rec_copy": True, "rec_target_tokens": 0}  # the judge's size: a few CPU minutes; the copy head reads s;
+# it rebuilds whole documents, since the description length counts every document token
 
 
 @dataclasses.dataclass
@@ -66,10 +66,8 @@ def fit_judge(model, summaries: torch.Tensor, docs: torch.Tensor, *, steps: int,
     for step in range(steps):
         start = (step * batch_size) % max(1, len(docs) - batch_size + 1)
         idx = order[start: start + batch_size]
-        summary = summaries[idx]  # (B, S)
-        mask = summary != model.vocab.pad_id
-        one_hot = F.one_hot(summary, model.word_start.shape[0]).float() * mask[..., None]  # (B, S, V)
-        loss = model.reconstruction_loss(one_hot, mask, docs[idx], torch.where(mask, summary, -1))
+        one_hot, mask, ids = model.hard_summary(summaries[idx])  # (B, S, V), (B, S), (B, S)
+        loss = model.reconstruction_loss(one_hot, mask, docs[idx], ids)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
