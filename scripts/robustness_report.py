@@ -83,7 +83,7 @@ def cases() -> list[Case]:
             Case("config with a wrong type", tr + ["{d}/bad.yaml"], bad_type),
             Case("--set with an unknown key", t + ["train.stepz=3"], {}),
             Case("--set with a wrong type", t + ["train.steps=ten"], {})]
-    for item in ["summary.min_words=0", "summary.max_words=-3", "summary.default_words=0",
+    for item in ["summary.min_words=-1", "summary.max_words=-3", "summary.default_words=-2",
                  "model.max_summary_tokens=0"]:
         out.append(Case(f"zero or negative length target ({item})", t + [item], {}))
     for flags in (["--words", "0"], ["--words", "-2"], ["--ratio", "0"]):

@@ -62,9 +62,9 @@ def train_config(args):
     if not args.real_files and "train.pseudo" not in {item.split("=", 1)[0].strip() for item in args.set}:
         # no real short texts anywhere: no discriminator, and the pseudo-summaries are the lead (the extraction
         # search fits its language model on real texts); the trainer says so in one line
-        if not load_config(args.config, [*overrides, "train.pseudo=lead"]).data.real_files:
+        if not load_config(args.config or "auto", [*overrides, "train.pseudo=lead"]).data.real_files:
             overrides.append("train.pseudo=lead")
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(args.config or "auto", overrides)  # no --config: settings from the data (configs/auto.yaml)
     if not cfg.data.train_files:
         raise SummaeError("no documents to train on: pass --train-files FILE... (or a --config whose "
                           "data.train_files names them)")
@@ -120,7 +120,7 @@ def cmd_demo(args) -> int:
     begin = time.perf_counter()
     cfg = load_config(args.config, args.set)
     out = Path(args.output_dir or Path("runs") / cfg.name)
-    report = train_and_score(cfg, out, [bundled_test_set(cfg.summary.default_words)], device=args.device,
+    report = train_and_score(cfg, out, [lambda trained: bundled_test_set(trained.summary.default_words)], device=args.device,
                              echo=_err, progress=not args.quiet)
     _err("\nfive test documents and their summaries:")
     for doc, summary in report["sets"]["test"]["samples"]:
@@ -287,12 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a summarizer on unlabeled documents", epilog=EPILOG,
                        description="Train compressor and reconstructor (and, given real short texts, the "
-                                   "discriminator) on unlabeled documents. Without --config the packaged defaults "
-                                   "apply; --train-files, --real-files, --text-field and --minutes override the "
+                                   "discriminator) on unlabeled documents. Without --config the auto config "
+                                   "applies (settings chosen from the data); --train-files, --real-files, --text-field and --minutes override the "
                                    "config's values, --set any other. Paths on the command line are relative to "
                                    "the current directory.")
     p.add_argument("--config", help="a YAML file or a shipped config name (tiny, demo, gigaword, ...; every key is "
-                                    "commented there); default: the packaged defaults (summae/config.py)")
+                                    "commented there); default: auto, the recipe with the model size, lengths and "
+                                    "teacher weights chosen from the data and --minutes (printed at the start)")
     p.add_argument("--train-files", nargs="+", metavar="FILE",
                    help="documents: .txt (one per line), .jsonl, .json, .csv or .parquet, or globs (data.train_files)")
     p.add_argument("--real-files", nargs="+", metavar="FILE",

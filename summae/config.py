@@ -60,13 +60,17 @@ class TokenizerConfig:
 @dataclass
 class ModelConfig:
     pretrained: str | None = None  # local seq2seq checkpoint or hub name to start both seq2seq models from
-    d_model: int = 256  # hidden size of compressor and reconstructor
+    # hidden size of compressor and reconstructor; 0 = a size from the corpus, the time budget and the device
+    # (summae.train.auto.model_size: layers, feed-forward and discriminator widths with it)
+    d_model: int = 256
     encoder_layers: int = 3  # transformer layers per encoder
     decoder_layers: int = 3  # transformer layers per decoder
     heads: int = 4  # attention heads, divides d_model
     ffn_dim: int = 1024  # feed-forward width
     dropout: float = 0.1  # dropout inside both seq2seq models, [0, 1)
-    max_source_tokens: int = 64  # document tokens kept (longer documents are truncated, and counted), >= 8
+    # document tokens kept (longer documents are truncated, and counted), >= 8; 0 = from the training documents'
+    # token lengths (summae.train.auto: their 99.9th percentile, rounded up to 32, at most 1,024)
+    max_source_tokens: int = 64
     max_summary_tokens: int = 20  # summary tokens including EOS, >= 3 (16 cut 10-word pseudo-summaries short)
     # what the reconstructor rebuilds: 0 = the whole document; N = N document tokens, [1, max_source_tokens]: a
     # window starting at a random word in training, the first N tokens in evaluation (SummaeModel.rec_target)
@@ -79,11 +83,12 @@ class ModelConfig:
 
 @dataclass
 class SummaryConfig:
-    min_words: int = 5  # shortest training target in words, >= 1
-    max_words: int = 13  # longest training target and longest --words accepted, >= min_words
+    # 0 in min_words, max_words or default_words = from the real short texts' lengths (summae.train.auto)
+    min_words: int = 5  # shortest training target in words, >= 1 (0: the real texts' 5th percentile)
+    max_words: int = 13  # longest training target and longest --words accepted, >= min_words (0: 99th percentile)
     ratio_min: float = 0.25  # training targets: words = ratio * document words, ratio drawn in [ratio_min, ratio_max]
     ratio_max: float = 0.45  # upper end of that range, <= 1
-    default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words]
+    default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words] (0: mean + 1 sd)
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
     in_order: bool = False  # copied words keep the document's order (a word the document holds only earlier is banned)
@@ -92,11 +97,15 @@ class SummaryConfig:
 @dataclass
 class TrainConfig:
     seed: int = 0  # seeds torch, python and data order
-    batch_size: int = 1024  # documents per step (per process), sized for one GPU; a CPU run wants 32-64
+    batch_size: int = 1024  # documents per step (per process), sized for one GPU; a CPU run wants 32-64; 0 = by size
     bucket_batches: int = 32  # batches per length-sorted window (similar lengths share a batch: less padding); 0 = off
     steps: int = 20000  # total optimizer steps, including pretrain_steps (an upper bound: minutes stops first)
     minutes: float | None = 3.0  # stop after this much training time (the recipe's GPU budget); None = run all steps
     pretrain_steps: int = 300  # first steps: compressor learns the pseudo-summaries, reconstructor learns to rebuild
+    # with train.minutes: the budget's share for pseudo-summary pretraining, (0, 1); the trainer then plans
+    # pretrain_steps, steps and eval_every from measured step times (summae.train.plan) and training ends at the
+    # planned step. None = the configured step counts, train.minutes only a clock stop
+    pretrain_share: float | None = None
     lr: float = 1e-3  # compressor + reconstructor AdamW learning rate
     d_lr: float = 5e-4  # discriminator AdamW learning rate
     warmup_steps: int = 200  # linear warm-up of both learning rates, steps
@@ -116,6 +125,9 @@ class TrainConfig:
     pseudo: str = "extract"
     extract_alpha: float = 1.5  # extract: weight of word idf (content) against the real texts' bigram LM, >= 0
     extract_beta: float = 0.2  # extract: penalty per word of position in the document (lead prior), >= 0
+    # extract: choose extract_alpha and extract_beta before training, with no references, by the shortest
+    # description of held-out training documents through the bottleneck (summae.train.criterion, a small grid)
+    teacher_search: bool = False
     # after pretraining, the compressor's target per document: "pseudo" (the pseudo-summary) | "reconstruction"
     # (the pseudo-summary or the compressor's own sample, whichever the reconstructor rebuilds the document from
     # with the lower NLL, less select_lm_weight x the real texts' LM log-probability per word: the auto-encoder
@@ -187,31 +199,41 @@ class Config:
         m, s, t = self.model, self.summary, self.train
         checks = [
             (m.d_model % m.heads == 0, f"model.d_model ({m.d_model}) must be divisible by model.heads ({m.heads})"),
-            (m.max_source_tokens >= 8, f"model.max_source_tokens must be >= 8, got {m.max_source_tokens}"),
+            (m.max_source_tokens == 0 or m.max_source_tokens >= 8,
+             f"model.max_source_tokens must be >= 8 (or 0: from the data), got {m.max_source_tokens}"),
             (m.max_summary_tokens >= 3, f"model.max_summary_tokens must be >= 3, got {m.max_summary_tokens}"),
             (0 <= m.dropout < 1, f"model.dropout must be in [0, 1), got {m.dropout}"),
             (m.max_source_tokens <= MAX_SOURCE_TOKENS,
              f"model.max_source_tokens must be <= {MAX_SOURCE_TOKENS}, got {m.max_source_tokens}"),
             (m.max_summary_tokens <= MAX_SUMMARY_TOKENS,
              f"model.max_summary_tokens must be <= {MAX_SUMMARY_TOKENS}, got {m.max_summary_tokens}"),
-            (0 <= m.rec_target_tokens <= m.max_source_tokens,
+            (0 <= m.rec_target_tokens and (m.max_source_tokens == 0 or m.rec_target_tokens <= m.max_source_tokens),
              f"model.rec_target_tokens must be 0 (the whole document) or in [1, model.max_source_tokens = "
              f"{m.max_source_tokens}], got {m.rec_target_tokens}"),
-            (s.min_words >= 1, f"summary.min_words must be >= 1, got {s.min_words}"),
-            (s.max_words >= s.min_words, f"summary.max_words ({s.max_words}) must be >= min_words ({s.min_words})"),
+            (s.min_words >= 0, f"summary.min_words must be >= 1 (or 0: from the data), got {s.min_words}"),
+            (s.max_words >= 0, f"summary.max_words must be >= 1 (or 0: from the data), got {s.max_words}"),
+            (0 in (s.min_words, s.max_words) or s.max_words >= s.min_words,
+             f"summary.max_words ({s.max_words}) must be >= min_words ({s.min_words})"),
             (0 < s.ratio_min <= s.ratio_max <= 1,
              f"summary ratios must satisfy 0 < ratio_min <= ratio_max <= 1, got {s.ratio_min}, {s.ratio_max}"),
-            (1 <= s.default_words <= s.max_words,
-             f"summary.default_words must be in [1, {s.max_words}], got {s.default_words}"),
+            (s.default_words >= 0 and (0 in (s.default_words, s.max_words) or s.default_words <= s.max_words),
+             f"summary.default_words must be in [1, {s.max_words}] (or 0: from the data), got {s.default_words}"),
             # a word is one token or more, and the summary ends with EOS
-            (s.max_words < m.max_summary_tokens,
+            (s.max_words < m.max_summary_tokens,  # max_words 0 is checked again once chosen
              f"summary.max_words ({s.max_words}) needs model.max_summary_tokens >= {s.max_words + 1} (a token per "
              f"word at least, and EOS), got {m.max_summary_tokens}"),
-            (t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}"),
+            (m.d_model >= 0, f"model.d_model must be >= 1 (or 0: from the data), got {m.d_model}"),
+            (t.batch_size >= 0, f"train.batch_size must be >= 1 (or 0: from the data), got {t.batch_size}"),
             (t.bucket_batches >= 0, f"train.bucket_batches must be >= 0, got {t.bucket_batches}"),
             (t.steps >= 1, f"train.steps must be >= 1, got {t.steps}"),
             (0 <= t.pretrain_steps, f"train.pretrain_steps must be >= 0, got {t.pretrain_steps}"),
             (t.minutes is None or t.minutes > 0, f"train.minutes must be > 0, got {t.minutes}"),
+            (t.pretrain_share is None or 0 < t.pretrain_share < 1,
+             f"train.pretrain_share must be in (0, 1), got {t.pretrain_share}"),
+            (t.pretrain_share is None or t.minutes is not None,
+             "train.pretrain_share plans a train.minutes budget: set train.minutes, or train.pretrain_share=null"),
+            (t.pretrain_share is None or t.steps >= 2,
+             f"train.pretrain_share plans two phases of a step at least: train.steps must be >= 2, got {t.steps}"),
             (t.lr > 0 and t.d_lr > 0, f"learning rates must be > 0, got lr={t.lr}, d_lr={t.d_lr}"),
             (t.grad_clip > 0, f"train.grad_clip must be > 0, got {t.grad_clip}"),
             (t.tau > 0, f"train.tau must be > 0, got {t.tau}"),

@@ -102,12 +102,16 @@ def autoencoder_report(model_dir: Path, documents: list[str], *, device: str = "
                         for d, s, r in list(zip(documents, summaries, rebuilt))[:samples]]}
 
 
-def train_and_score(cfg: Config, out: Path, eval_sets: list[EvalSet], *, device: str = "auto", echo=print,
+def train_and_score(cfg: Config, out: Path, eval_sets: list, *, device: str = "auto", echo=print,
                     progress: bool = True, lm=None) -> dict:
-    """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines
-    (and, given a headline LM, the readability measures of summae.eval.readability)."""
+    """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines (and, given
+    a headline LM, the readability measures of summae.eval.readability). eval_sets: EvalSets, or functions of
+    the trained Config (whose lengths the data may have set) that return one."""
     trainer = Trainer(cfg, out, device=device, echo=echo, progress=progress)
     result = trainer.train()
+    cfg = trainer.cfg  # with the settings chosen from the data (summae.train.auto)
+    # a set may wait for them: the Lead baselines at the summary length the model chose
+    eval_sets = [s(cfg) if callable(s) else s for s in eval_sets]
     report = {"steps": result["step"], "train_seconds": result["train_seconds"],
               "train_docs_per_s": round(result["docs_per_s"], 1), "best_step": result["best_step"], "sets": {}}
     for eval_set in eval_sets:

@@ -256,9 +256,9 @@ def test_bad_config_file(cli, tmp_path, text, fragment):
 
 
 @pytest.mark.parametrize("item, fragment", [
-    ("summary.min_words=0", "summary.min_words must be >= 1"),
+    ("summary.min_words=-1", "summary.min_words must be >= 1"),
     ("summary.max_words=-3", "summary.max_words"),
-    ("summary.default_words=0", "summary.default_words"),
+    ("summary.default_words=-2", "summary.default_words"),
     ("summary.ratio_min=-0.1", "ratio"),
     ("model.max_summary_tokens=0", "model.max_summary_tokens"),
     ("model.max_source_tokens=-1", "model.max_source_tokens"),

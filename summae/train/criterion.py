@@ -29,6 +29,10 @@ from summae.train.pseudo import Extractor
 JUDGE = {"d_model": 128, "encoder_layers": 2, "decoder_layers": 2, "heads": 4, "ffn_dim": 512, "dropout": 0.1,
          "rec_copy": True, "rec_target_tokens": 0}  # the judge's size: a few CPU minutes; the copy head reads s;
 # it rebuilds whole documents, since the description length counts every document token
+# train.teacher_search's grid: around the weights dev references chose on Gigaword (alpha 1.5, beta 0.2), where the
+# criterion's four best settings lay (benchmarks/results/extract-20261205-cpu2-description-length.json)
+SEARCH_GRID = [(a, b) for a in (1.0, 1.5, 2.0, 3.0) for b in (0.1, 0.2, 0.3)]
+SEARCH_FIT_DOCS, SEARCH_SCORE_DOCS, SEARCH_STEPS = 2000, 500, 300  # its cost: ~2-3 minutes on 2 CPU cores
 
 
 @dataclasses.dataclass

@@ -22,6 +22,9 @@ class DevSet:
     words: int  # summary length used at evaluation: the default decoding's
     max_words: int
     tokenizer: object
+    # the extraction search's summaries of these documents (train.pseudo=extract), else None: how close the
+    # student writes to its teacher, a reference-free view logged beside the others (dev/teacher_r1)
+    teacher: list[str] | None = None
 
     @property
     def criterion(self) -> str:
@@ -31,12 +34,17 @@ class DevSet:
                 "D term only when a discriminator is trained), higher is better")
 
     @classmethod
-    def build(cls, texts, refs, tokenizer, vocab, cfg) -> "DevSet":
+    def build(cls, texts, refs, tokenizer, vocab, cfg, extractor=None) -> "DevSet":
         texts = [t for t in texts]
         ids, _ = encode_texts(tokenizer, texts, cfg.model.max_source_tokens - 1)
         matrix = pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=cfg.model.max_source_tokens)
+        teacher = None
+        if extractor is not None:
+            words = torch.full((matrix.shape[0],), cfg.summary.default_words)
+            picked = extractor.targets(matrix, words, max_tokens=cfg.model.max_summary_tokens)  # (N, S)
+            teacher = [t.strip() for t in decode_texts(tokenizer, picked.tolist())]
         return cls(texts, list(refs) if refs is not None else None, matrix, cfg.summary.default_words,
-                   cfg.summary.max_words, tokenizer)
+                   cfg.summary.max_words, tokenizer, teacher)
 
 
 @torch.no_grad()
@@ -73,8 +81,10 @@ def evaluate_dev(model, disc, dev: DevSet) -> dict:
     result = {"rec_nll": round(torch.cat(nll).mean().item(), 4)}
     # without a discriminator corpus D is never trained: its view would be noise in the criterion
     result["d_penalty"] = round(torch.cat(d_pen).mean().item(), 4) if d_pen else 0.0
+    texts = decode(dev.tokenizer, summaries, targets)
+    if dev.teacher is not None:
+        result["teacher_r1"] = rouge_scores(texts, [[t] for t in dev.teacher])["rouge1"]
     if dev.refs is not None:
-        texts = decode(dev.tokenizer, summaries, targets)
         scores = rouge_scores(texts, [[r] for r in dev.refs])
         result.update({k: scores[k] for k in ("rouge1", "rouge2", "rougeL", "words")})
         result["score"] = round((scores["rouge1"] + scores["rouge2"] + scores["rougeL"]) / 3, 4)

@@ -10,6 +10,7 @@ pseudo-summaries, which gives the bottleneck words to start from.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sys
@@ -29,7 +30,7 @@ from summae.model.build import build_models, prepare_tokenizer, restore_weights
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
 from summae.runtime import native_bf16
 from summae.tokenization import encode_texts, pad_ids
-from summae.train import guards
+from summae.train import guards, plan
 from summae.train.batches import StreamBatches, TensorBatches
 from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, evaluate_dev, sample_table
@@ -137,8 +138,8 @@ class Trainer:
         self.dev_texts, self.dev_refs = texts.dev_texts, texts.dev_refs
 
     def _build(self) -> None:
+        self._resolve_auto_settings()  # lengths set to 0 in the config: from the data (summae.train.auto)
         cfg, acc = self.cfg, self.accelerator
-        self.tokenizer = prepare_tokenizer(cfg, self.resume_dir, self.docs, self.real, echo=self.echo)
         self.model, self.disc, self.vocab = build_models(cfg, self.tokenizer, self.resume_dir)
         m, t = cfg.model, cfg.train
         tok = self.tokenizer
@@ -172,7 +173,7 @@ class Trainer:
                                           max_summary_tokens=m.max_summary_tokens, max_words=cfg.summary.max_words,
                                           word_start=self.vocab.word_start, seed=t.seed, rank=acc.process_index,
                                           world=acc.num_processes)
-        self.dev = DevSet.build(self.dev_texts, self.dev_refs, tok, self.vocab, cfg)
+        self.dev = DevSet.build(self.dev_texts, self.dev_refs, tok, self.vocab, cfg, extractor=self.extractor)
 
         g_params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt_g = adamw(g_params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.9, 0.98))
@@ -191,6 +192,24 @@ class Trainer:
                       "train_seconds": 0.0, "docs_seen": 0, "faults": {"nonfinite": 0, "collapse": 0}}
         if self.resume_dir is not None:
             self._load_training_state(self.resume_dir)
+
+    def _resolve_auto_settings(self) -> None:
+        """Prepare the tokenizer, with the summary and source lengths that the config leaves to the data (0) set
+        from the real texts and the documents first; self.cfg is then the resolved config that is saved."""
+        from summae.train import auto
+
+        say = self.echo if self.main else (lambda _: None)
+        n_docs = len(self.docs) if not self.cfg.data.streaming else auto.BASE_MIN_DOCS  # a stream: a large corpus
+        self.cfg = auto.resolve_model_size(self.cfg, n_docs, self.accelerator.device.type == "cuda", echo=say)
+        summary_auto = 0 in (self.cfg.summary.min_words, self.cfg.summary.max_words, self.cfg.summary.default_words)
+        self.cfg = auto.resolve_summary_lengths(self.cfg, self.real, echo=say)  # the tokenizer's <len_k> need them
+        self.tokenizer = prepare_tokenizer(self.cfg, self.resume_dir, self.docs, self.real, echo=self.echo)
+        if self.cfg.model.max_source_tokens == 0 or summary_auto:
+            sample = self.docs if not self.cfg.data.streaming else None
+            texts = (list(sample.select(range(min(len(sample), auto.SOURCE_SAMPLE)))["text"]) if sample is not None
+                     else [row["text"] for _, row in zip(range(auto.SOURCE_SAMPLE), self.docs)])
+            self.cfg = auto.resolve_token_lengths(self.cfg, self.tokenizer, texts, self.real,
+                                                  summary_auto=summary_auto, echo=say)
 
     def _build_extractor(self, real_ids: list[list[int]]) -> None:
         """Pseudo-summaries by search (summae.train.pseudo): a bigram LM of the real texts, idf of the documents."""
@@ -212,9 +231,31 @@ class Trainer:
         if self.main:
             self.echo(f"pseudo-summaries by extraction: {self.extractor.v} words, "
                       f"{self.extractor.lm.pair_keys.numel()} headline bigrams ({time.perf_counter() - begin:.0f} s)")
+        if t.teacher_search and self.resume_dir is None:  # a resumed run keeps the weights its config saved
+            self._search_teacher(docs)
+
+    def _search_teacher(self, docs: torch.Tensor) -> None:
+        """train.teacher_search: the extraction weights with the shortest description of held-out training
+        documents (summae.train.criterion), set on the extractor and in the saved config."""
+        from summae.train import criterion
+
+        say = self.echo if self.main else (lambda _: None)
+        size = criterion.SEARCH_FIT_DOCS + criterion.SEARCH_SCORE_DOCS
+        pool = docs[torch.randperm(len(docs), generator=torch.Generator().manual_seed(self.cfg.train.seed))[:size]].long()
+        choice = criterion.choose_teacher(self.cfg, self.tokenizer, self.extractor, pool, criterion.SEARCH_GRID,
+                                          words=self.cfg.summary.default_words, fit_docs=criterion.SEARCH_FIT_DOCS,
+                                          score_docs=criterion.SEARCH_SCORE_DOCS, steps=criterion.SEARCH_STEPS,
+                                          seed=self.cfg.train.seed, echo=say)
+        self.extractor.alpha, self.extractor.beta = choice.alpha, choice.beta
+        self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(
+            self.cfg.train, extract_alpha=choice.alpha, extract_beta=choice.beta))
+        say(f"train.extract_alpha {choice.alpha}, train.extract_beta {choice.beta}: the shortest description of "
+            f"held-out training documents among {len(criterion.SEARCH_GRID)} settings, no references read "
+            f"({choice.seconds:.0f} s)")
 
     # ---- the loop ----------------------------------------------------------------------------------
     def train(self) -> dict:
+        self._plan_phases()  # train.pretrain_share: the steps of a train.minutes budget (summae.train.plan)
         cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
         logger = MetricLogger(self.out / "metrics.jsonl", echo=self._print, enabled=self.main,
                               tensorboard_dir=self.out / "tensorboard")
@@ -225,15 +266,19 @@ class Trainer:
             checkpoint.trim_metrics(self.out / "metrics.jsonl", start)
         docs = self.batches.iterate(start)
         reals = self.real_batches.iterate(start * t.d_steps) if self.real_batches is not None else None
-        bar = Progress(steps=t.steps, start=start, seconds=None if t.minutes is None else t.minutes * 60,
+        # with a plan its steps end training; train.minutes is then a safety stop at plan.SAFETY x the budget
+        minutes = None if t.minutes is None else t.minutes * (plan.SAFETY if self.time_plan else 1)
+        bar = Progress(steps=t.steps, start=start, seconds=None if minutes is None else minutes * 60,
                        seconds_before=self.state["train_seconds"], enabled=self.progress and self.main)
         begin, t_log, docs_log = time.perf_counter(), time.perf_counter(), 0
         self._seconds_before = self.state["train_seconds"]  # from earlier runs of this directory (resume)
-        budget = None if t.minutes is None else t.minutes * 60 - self._seconds_before
+        budget = None if minutes is None else minutes * 60 - self._seconds_before
         step = start
         while step < t.steps:
             if budget is not None and time.perf_counter() - begin >= budget:
-                self._print(f"train.minutes ({t.minutes}) reached at step {step}")
+                self._print(f"train.minutes ({t.minutes}) reached at step {step}" if self.time_plan is None else
+                            f"{minutes:g} minutes ({plan.SAFETY:g} x train.minutes) reached at step {step}, before "
+                            f"the planned step {t.steps}: steps ran slower than measured")
                 break
             # seeded by step, not once per run: a resumed run draws the same length targets as an unbroken one
             gen = torch.Generator().manual_seed(t.seed * 7919 + step)
@@ -274,8 +319,88 @@ class Trainer:
                 "best_step": self.state["best_step"], "best_score": self.state["best_score"],
                 "docs_per_s": self.state["docs_seen"] / max(self.state["train_seconds"], 1e-9)}
 
-    def _batch(self, step: int, doc_labels: torch.Tensor, gen: torch.Generator) -> StepBatch:
-        """0) The step's inputs: length targets, pseudo-summaries, labeled rows, the compressor input."""
+    # ---- the time plan (train.pretrain_share) -------------------------------------------------------------
+    def _plan_phases(self) -> None:
+        """With train.minutes and train.pretrain_share: set train.pretrain_steps, steps and eval_every from the
+        seconds a step of each phase and an evaluation take here (summae.train.plan), print the plan, and keep it
+        in trainer_state.json, so that a resumed run follows it without measuring again. Without them (or when
+        resuming a run that started without a plan): the configured steps, train.minutes a clock stop."""
+        t = self.cfg.train
+        self.time_plan = None
+        if t.minutes is None or t.pretrain_share is None:
+            return
+        if "plan" in self.state:
+            chosen = plan.Plan(**self.state["plan"])
+        elif self.state["step"] > 0:
+            return
+        else:
+            begin = time.perf_counter()
+            times = self._probe()
+            spent = time.perf_counter() - begin
+            self.state["train_seconds"] += round(spent, 2)  # the measurement is part of the budget
+            chosen = plan.make_plan(budget_s=t.minutes * 60 - spent, share=t.pretrain_share, max_steps=t.steps,
+                                    minutes=t.minutes, **times)
+            if self.accelerator.num_processes > 1:  # every rank follows the main process's plan: no DDP hang
+                from accelerate.utils import broadcast_object_list
+                chosen = broadcast_object_list([chosen])[0]
+            self.state["plan"] = chosen.to_dict()
+        self.time_plan = chosen
+        self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(
+            t, pretrain_steps=chosen.pretrain_steps, steps=chosen.steps, eval_every=chosen.eval_every))
+        self._print(chosen.describe())
+
+    def _probe(self) -> dict[str, float]:
+        """Seconds per pretraining step, per auto-encoding step and per dev evaluation, measured without changing
+        the run: forward and backward passes with no optimizer step (the discriminator's neither), gradients
+        dropped, batches from iterators of their own, the random states and train/eval modes put back."""
+        acc = self.accelerator
+        modes, truncated = (self.model.training, self.disc.training), getattr(self.batches, "truncated", 0)
+        times = {}
+        with plan.kept_rng():
+            docs = self.batches.iterate(0)
+            reals = self.real_batches.iterate(0) if self.real_batches is not None else None
+            for name, pretrain in (("t_pretrain", True), ("t_autoenc", False)):
+                seconds = []
+                for i in range(1 + plan.PROBE_STEPS):  # the first run warms up (allocations, kernel choice)
+                    begin = time.perf_counter()
+                    self._probe_step(next(docs).to(acc.device), reals, torch.Generator().manual_seed(i), pretrain)
+                    if acc.device.type == "cuda":
+                        torch.cuda.synchronize()  # the step's kernels, not only their launch
+                    seconds.append(time.perf_counter() - begin)
+                times[name] = sum(seconds[1:]) / plan.PROBE_STEPS
+            begin = time.perf_counter()
+            if self.main:  # as in _evaluate: the main process evaluates, the others wait
+                with acc.autocast():
+                    evaluate_dev(self._unwrapped(), acc.unwrap_model(self.disc) if reals is not None else None,
+                                 self.dev)
+            times["t_eval"] = time.perf_counter() - begin
+        self.model.train(modes[0])
+        self.disc.train(modes[1])
+        if isinstance(self.batches, StreamBatches):
+            self.batches.truncated = truncated  # the run counts its own truncated documents
+        return times
+
+    def _probe_step(self, doc_labels: torch.Tensor, reals, gen: torch.Generator, pretrain: bool) -> None:
+        """train_step's forward and backward passes, discriminator's included, without an update: its time only."""
+        t, acc = self.cfg.train, self.accelerator
+        self.model.train()
+        b = self._batch(0, doc_labels, gen, pretrain=pretrain)
+        loss, out, fake = self._generator_loss(b, {})
+        use_d = reals is not None and t.adv_weight > 0
+        if use_d:
+            for _ in range(t.d_steps):
+                acc.backward(self._d_loss(next(reals).to(acc.device), fake)[0])
+            if not pretrain and t.straight_through:
+                loss = loss + t.adv_weight * self._adv_loss(out)
+        acc.backward(loss)
+        # no clip_grad_norm_: under fp16 it would unscale, which the loss scaler counts until an optimizer step
+        self.model.zero_grad(set_to_none=True)
+        self.disc.zero_grad(set_to_none=True)
+
+    def _batch(self, step: int, doc_labels: torch.Tensor, gen: torch.Generator,
+               pretrain: bool | None = None) -> StepBatch:
+        """0) The step's inputs: length targets, pseudo-summaries, labeled rows, the compressor input. `pretrain`:
+        the phase, when not the step's own (the phase planning's measurement)."""
         cfg, acc, vocab = self.cfg, self.accelerator, self.vocab
         model = self._unwrapped()
         doc_mask = doc_labels != vocab.pad_id  # (B, L), EOS included
@@ -297,7 +422,7 @@ class Trainer:
             pseudo = torch.cat([pseudo, refs])
             target, sup_rows = torch.cat([target, words]), docs.shape[0]
             doc_mask = doc_labels != vocab.pad_id
-        pretrain = step < cfg.train.pretrain_steps
+        pretrain = step < cfg.train.pretrain_steps if pretrain is None else pretrain
         # pretraining reads a noised document (some tokens dropped), so that writing the pseudo-summary is not a copy
         ids, mask = self._drop_words(doc_labels, doc_mask) if pretrain else (doc_labels, doc_mask)
         comp_ids, comp_mask = model.compressor_inputs(ids, mask, target)  # (B, L+1): <len_k> document
@@ -318,8 +443,45 @@ class Trainer:
         b = self._batch(step, doc_labels, gen)  # 0)
         use_d = reals is not None and t.adv_weight > 0
         values: dict[str, torch.Tensor | float] = {}
+        loss, out, fake = self._generator_loss(b, values)  # 1) + 3)'s forward
+        # 2) discriminator step(s): real short texts vs the summaries (ids: no graph to the generator)
+        if use_d:
+            for _ in range(t.d_steps):
+                real = next(reals).to(acc.device)
+                values.update(self._d_step(real, fake))
+            if self.guard.step_is_bad:
+                return values  # a non-finite D step skips the whole step
+        if use_d and not b.pretrain and t.straight_through:
+            adv = self._adv_loss(out)
+            loss = loss + t.adv_weight * adv
+            values["loss/adv"] = adv.detach()
+        # 4) the generator's update
+        self.opt_g.zero_grad(set_to_none=True)
+        if not self._finite(loss, "training loss"):
+            return values  # no update: summae.train.guards decides what follows
+        acc.backward(loss)
+        grad_norm = acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        if t.mixed_precision != "fp16" and not self._finite(grad_norm, "generator gradient norm"):
+            self.opt_g.zero_grad(set_to_none=True)  # clipping by a NaN norm made every gradient NaN
+            return values
+        self.opt_g.step()
+        self.sched_g.step()
+        if use_d:
+            self.sched_d.step()  # only after opt_d stepped (torch warns otherwise)
+        # metrics stay 0-d tensors: MetricLogger reads them once per log interval, not once per step
+        values.update({f"loss/{k}": v.detach() for k, v in out.losses.items()})
+        values["loss/total"] = loss.detach()
+        values["grad/norm"] = torch.as_tensor(grad_norm).detach()
+        values["summary/words"] = b.target.float().mean()
+        values["train/adv_weight"] = t.adv_weight if (use_d and not b.pretrain) else 0.0
+        return values
+
+    def _generator_loss(self, b: StepBatch, values: dict):
+        """1) + 3)'s forward: the generator's loss before the adversarial term. Returns (loss, out, fake (B, S):
+        the summaries the discriminator learns from); metrics go to `values`."""
+        t = self.cfg.train
         inputs = dict(comp_ids=b.comp_ids, comp_mask=b.comp_mask, doc_labels=b.doc_labels, sup_rows=b.sup_rows)
-        with acc.autocast():
+        with self.accelerator.autocast():
             if b.pretrain:
                 out = self.model("pretrain", pseudo_ids=b.pseudo, **inputs)
                 loss = out.losses["lead"] + t.rec_weight * out.losses["rec"]
@@ -347,41 +509,14 @@ class Trainer:
                     values["summary/distinct"] = float(torch.unique(fake, dim=0).shape[0])  # 1: a collapsed batch
             if b.sup_rows:
                 loss = loss + t.sup_weight * out.losses["sup"]
-        # 2) discriminator step(s): real short texts vs the summaries (ids: no graph to the generator)
-        if use_d:
-            for _ in range(t.d_steps):
-                real = next(reals).to(acc.device)
-                values.update(self._d_step(real, fake))
-            if self.guard.step_is_bad:
-                return values  # a non-finite D step skips the whole step
-        if use_d and not b.pretrain and t.straight_through:
-            # 3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach
-            # the compressor through the straight-through one-hots
-            with acc.autocast():
-                adv = generator_adv_loss(self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask,
-                                                   one_hot_ids=out.one_hot_ids))
-            loss = loss + t.adv_weight * adv
-            values["loss/adv"] = adv.detach()
-        # 4) the generator's update
-        self.opt_g.zero_grad(set_to_none=True)
-        if not self._finite(loss, "training loss"):
-            return values  # no update: summae.train.guards decides what follows
-        acc.backward(loss)
-        grad_norm = acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
-        if t.mixed_precision != "fp16" and not self._finite(grad_norm, "generator gradient norm"):
-            self.opt_g.zero_grad(set_to_none=True)  # clipping by a NaN norm made every gradient NaN
-            return values
-        self.opt_g.step()
-        self.sched_g.step()
-        if use_d:
-            self.sched_d.step()  # only after opt_d stepped (torch warns otherwise)
-        # metrics stay 0-d tensors: MetricLogger reads them once per log interval, not once per step
-        values.update({f"loss/{k}": v.detach() for k, v in out.losses.items()})
-        values["loss/total"] = loss.detach()
-        values["grad/norm"] = torch.as_tensor(grad_norm).detach()
-        values["summary/words"] = b.target.float().mean()
-        values["train/adv_weight"] = t.adv_weight if (use_d and not b.pretrain) else 0.0
-        return values
+        return loss, out, fake
+
+    def _adv_loss(self, out) -> torch.Tensor:
+        """3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach the
+        compressor through the straight-through one-hots."""
+        with self.accelerator.autocast():
+            return generator_adv_loss(self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask,
+                                                one_hot_ids=out.one_hot_ids))
 
     @torch.no_grad()
     def _select(self, b: StepBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -406,7 +541,8 @@ class Trainer:
         own[own.shape[0] - b.sup_rows:] = False
         return written, torch.where(own[:, None], written, b.pseudo), own
 
-    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor):
+        """The discriminator's loss on real (B, S) vs fake (B', S') ids: (loss, real logits, fake logits)."""
         pad = self.vocab.pad_id
         width = max(real.shape[1], fake.shape[1])
         both = torch.cat([torch.nn.functional.pad(real, (0, width - real.shape[1]), value=pad),
@@ -415,7 +551,10 @@ class Trainer:
             # one forward over real and fake rows; fake ids carry no graph, so the compressor never moves here
             logits = self.disc(ids=both, mask=both != pad)
         real_logits, fake_logits = logits[: real.shape[0]], logits[real.shape[0]:]
-        loss = discriminator_loss(real_logits, fake_logits, smooth=0.1)
+        return discriminator_loss(real_logits, fake_logits, smooth=0.1), real_logits, fake_logits
+
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        loss, real_logits, fake_logits = self._d_loss(real, fake)
         self.opt_d.zero_grad(set_to_none=True)
         if self.guard.step_is_bad or not self._finite(loss, "discriminator loss"):
             return {}

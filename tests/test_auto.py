@@ -1,0 +1,105 @@
+"""Settings read off the data (summae.train.auto): summary lengths from the real texts, source length from the
+documents, resolved before the model is built and saved in the run's config."""
+
+import pytest
+
+from summae.config import Config, load_config
+from summae.errors import SummaeError
+from summae.train import auto
+
+
+def test_quantile_nearest_rank():
+    values = list(range(1, 101))  # 1..100
+    assert auto.quantile(values, 0.5) == 50
+    assert auto.quantile(values, 0.99) == 99
+    assert auto.quantile(values, 1.0) == 100
+    assert auto.quantile([7], 0.05) == 7
+
+
+def test_summary_lengths_from_real_texts():
+    # 100 texts: lengths 4 (x50) and 8 (x50): mean 6, sd 2 -> default 8; 5th pct 4, 99th pct 8
+    texts = ["w " * 4] * 50 + ["w " * 8] * 50
+    assert auto.summary_lengths(texts) == {"min_words": 4, "max_words": 8, "default_words": 8}
+    with pytest.raises(SummaeError, match="real short texts"):
+        auto.summary_lengths(["", "  "])
+
+
+def test_source_tokens_rule():
+    assert auto.source_tokens([10] * 1000) == 32  # at least 32
+    assert auto.source_tokens([100] * 999 + [5000]) == 128  # 101 with EOS -> 128; one outlier ignored
+    assert auto.source_tokens([3000] * 10) == auto.AUTO_SOURCE_CAP
+    with pytest.raises(SummaeError):
+        auto.source_tokens([])
+
+
+def test_zero_means_from_the_data_in_validation():
+    cfg = load_config("tiny", ["model.max_source_tokens=0", "summary.min_words=0", "summary.max_words=0",
+                               "summary.default_words=0"])
+    assert cfg.model.max_source_tokens == 0 and cfg.summary.default_words == 0
+    with pytest.raises(SummaeError, match="model.max_source_tokens must be >= 8"):
+        load_config("tiny", ["model.max_source_tokens=5"])
+
+
+def test_resolve_summary_lengths_keeps_configured_values():
+    cfg = load_config("tiny", ["summary.default_words=0"])  # min 2, max 6 configured
+    said = []
+    out = auto.resolve_summary_lengths(cfg, ["w " * 4] * 50 + ["w " * 8] * 50, echo=said.append)
+    assert (out.summary.min_words, out.summary.max_words, out.summary.default_words) == (2, 6, 6)  # capped at max
+    assert "summary.default_words 6" in said[0]
+    assert auto.resolve_summary_lengths(load_config("tiny"), None) == load_config("tiny")  # nothing to resolve
+    with pytest.raises(SummaeError, match="data.real_files"):
+        auto.resolve_summary_lengths(cfg, None)
+
+
+def test_training_resolves_and_saves_the_chosen_lengths(cli, tmp_path):
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--config", "tiny", "--output-dir", run, "--quiet", "--set", "train.steps=2",
+                       "--set", "train.pretrain_steps=1", "--set", "model.max_source_tokens=0",
+                       "--set", "summary.default_words=0", "--set", "summary.max_words=0",
+                       "--set", "summary.min_words=0")
+    assert code == 0, err
+    saved = Config.from_yaml(run / "config.yaml")
+    m, s = saved.model, saved.summary
+    assert m.max_source_tokens % 32 == 0 and 32 <= m.max_source_tokens <= auto.AUTO_SOURCE_CAP
+    assert 1 <= s.min_words <= s.default_words <= s.max_words < m.max_summary_tokens
+    assert f"model.max_source_tokens {m.max_source_tokens} from the documents' lengths" in err
+    assert "summary lengths from the real texts" in err
+    # the model was built for the chosen lengths: it summarizes with them
+    docs = tmp_path / "docs.txt"
+    docs.write_text("the quick brown fox jumps over the lazy dog near the river bank today\n", encoding="utf-8")
+    code, out, err = cli("summarize", "--model", run / "best", "--input", docs, "--device", "cpu")
+    assert code == 0, err
+    assert 1 <= len(out.split()) <= s.max_words
+
+
+def test_model_size_rule():
+    assert auto.model_size(5000, 30.0, on_gpu=False)[0] == "small"  # a small corpus
+    assert auto.model_size(200_000, 30.0, on_gpu=False)[0] == "small"  # a CPU and half an hour
+    assert auto.model_size(200_000, 5.0, on_gpu=True)[0] == "base"
+    assert auto.model_size(200_000, 1.0, on_gpu=True)[0] == "small"  # too little GPU time
+    cfg = load_config("auto", ['data.train_files=["x.txt"]', 'data.real_files=["y.txt"]'])
+    said = []
+    out = auto.resolve_model_size(cfg, 8000, on_gpu=False, echo=said.append)
+    assert (out.model.d_model, out.model.encoder_layers, out.train.batch_size) == (128, 2, 32)
+    assert said[0].startswith("model size small (d_model 128, 2+2 layers, batch 32): fewer than")
+    kept = auto.resolve_model_size(load_config("tiny"), 8000, on_gpu=False)
+    assert kept.model.d_model == 32 and kept.train.batch_size == 8  # sizes given: nothing chosen
+
+
+def test_teacher_search_sets_the_weights_it_chose(cli, tmp_path, monkeypatch):
+    from summae.train import criterion
+
+    monkeypatch.setattr(criterion, "SEARCH_GRID", [(0.5, 0.0), (2.0, 0.3)])
+    monkeypatch.setattr(criterion, "SEARCH_FIT_DOCS", 40)
+    monkeypatch.setattr(criterion, "SEARCH_SCORE_DOCS", 20)
+    monkeypatch.setattr(criterion, "SEARCH_STEPS", 3)
+    monkeypatch.setattr(criterion, "JUDGE", {**criterion.JUDGE, "d_model": 16, "ffn_dim": 32, "heads": 2,
+                                             "encoder_layers": 1, "decoder_layers": 1})
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--config", "tiny", "--output-dir", run, "--quiet", "--set", "train.steps=1",
+                       "--set", "train.pseudo=extract", "--set", "train.teacher_search=true")
+    assert code == 0, err
+    saved = Config.from_yaml(run / "config.yaml").train
+    line = next(x for x in err.splitlines() if "no references read" in x)
+    assert f"train.extract_alpha {saved.extract_alpha}, train.extract_beta {saved.extract_beta}" in line
+    assert (saved.extract_alpha, saved.extract_beta) in [(0.5, 0.0), (2.0, 0.3)]
