@@ -16,11 +16,11 @@ from conftest import REPO
 # the project files a build reads; the copy keeps the build's build/ and *.egg-info out of the checkout
 BUILD_INPUTS = ["pyproject.toml", "setup.cfg", "README.md", "LICENSE", "NOTICE", "summae"]
 # a demo that trains a few steps of a small model: the whole job, end to end, in well under two minutes on a CPU
-QUICK_DEMO = ["train.minutes=null", "train.steps=3", "train.pretrain_steps=2", "train.warmup_steps=1",
-              "train.eval_every=0", "train.save_every=0", "train.sample_every=0", "train.log_every=1",
-              "data.dev_size=8", "tokenizer.vocab_size=300", "tokenizer.train_sentences=2000", "model.d_model=32",
-              "model.encoder_layers=1", "model.decoder_layers=1", "model.heads=2", "model.ffn_dim=64",
-              "model.disc_d_model=16", "model.disc_filters=16"]
+QUICK_DEMO = ["train.minutes=null", "train.pretrain_share=null", "train.steps=3", "train.pretrain_steps=2",
+              "train.warmup_steps=1", "train.eval_every=0", "train.save_every=0", "train.sample_every=0",
+              "train.log_every=1", "data.dev_size=8", "tokenizer.vocab_size=300", "tokenizer.train_sentences=2000",
+              "model.d_model=32", "model.encoder_layers=1", "model.decoder_layers=1", "model.heads=2",
+              "model.ffn_dim=64", "model.disc_d_model=16", "model.disc_filters=16"]
 
 
 def run(argv, **kwargs) -> subprocess.CompletedProcess:

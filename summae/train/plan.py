@@ -1,0 +1,105 @@
+"""A train.minutes budget planned as phases (train.pretrain_share): pseudo-summary pretraining steps, then
+auto-encoding steps, with their evaluations, sized from measured seconds per step and per evaluation.
+
+The plan's steps end training, so the budget does not stop wherever the clock happens to be (say, a few dozen
+steps into the auto-encoder). train.minutes stays as a safety stop at SAFETY x the budget, for steps that run
+slower than measured (a machine shared with other jobs). The trainer measures (Trainer._probe); make_plan here is
+pure arithmetic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+from dataclasses import dataclass
+
+import torch
+
+EVALUATIONS = 4  # dev evaluations in the auto-encoding phase: best/ gets candidates after the switch
+PROBE_STEPS = 3  # timed steps of each kind, after one warm-up step (allocations, kernel choice)
+SAFETY = 1.5  # with a plan, train.minutes stops training only at this multiple of the budget
+
+
+@dataclass(frozen=True)
+class Plan:
+    pretrain_steps: int  # pseudo-summary pretraining steps (train.pretrain_steps)
+    steps: int  # all steps, pretraining included (train.steps): training ends here
+    eval_every: int  # steps between dev evaluations (train.eval_every), >= 1
+    t_pretrain: float  # measured seconds per pretraining step
+    t_autoenc: float  # measured seconds per auto-encoding step
+    t_eval: float  # measured seconds per dev evaluation
+    budget_s: float  # seconds planned: train.minutes less the measurement's own time
+    share: float  # train.pretrain_share: pretraining's share of budget_s
+    minutes: float | None = None  # train.minutes, for the printed line
+    capped: bool = False  # train.steps cut the plan: training ends before the budget is spent
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def phase_seconds(self) -> tuple[float, float]:
+        """The two phases' expected seconds, their evaluations included."""
+        evals_pretrain = self.pretrain_steps // self.eval_every
+        evals_total = (self.steps - 1) // self.eval_every + 1  # the final evaluation at the last step too
+        autoenc = self.steps - self.pretrain_steps
+        return (self.pretrain_steps * self.t_pretrain + evals_pretrain * self.t_eval,
+                autoenc * self.t_autoenc + (evals_total - evals_pretrain) * self.t_eval)
+
+    def describe(self) -> str:
+        """The plan in one line, printed at the start of training."""
+        first, second = self.phase_seconds()
+        whole = max(first + second, 1e-9)
+        budget = f"train.minutes {self.minutes}" if self.minutes is not None else f"{self.budget_s / 60:.1f} min"
+        stop = (f" (train.minutes stops it at {SAFETY * self.minutes:g} min if steps run slower than measured)"
+                if self.minutes is not None else "")
+        cap = ", cut to train.steps" if self.capped else ""
+        return (f"time plan for {budget} (measured: pretraining {self.t_pretrain:.2g} s/step, auto-encoding "
+                f"{self.t_autoenc:.2g} s/step, an evaluation {self.t_eval:.2g} s): pseudo-summary pretraining "
+                f"{self.pretrain_steps} steps ({_duration(first)}, {first / whole:.0%}), then auto-encoding "
+                f"{self.steps - self.pretrain_steps} steps ({_duration(second)}, {second / whole:.0%}){cap}, "
+                f"evaluations every {self.eval_every} steps; training ends at step {self.steps}{stop}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _steps(seconds: float, per_step: float) -> int:
+    # + 1e-6: 180 s at 0.5 s/step is 360 steps, though 0.6 * 300 is 179.99999999999997 in floats
+    return max(0, int(seconds / max(per_step, 1e-9) + 1e-6))
+
+
+def make_plan(*, budget_s: float, share: float, t_pretrain: float, t_autoenc: float, t_eval: float,
+              evaluations: int = EVALUATIONS, max_steps: int, minutes: float | None = None) -> Plan:
+    """Steps per phase for `budget_s` seconds, `share` of them pretraining: each phase's seconds less its
+    evaluations' seconds, over its seconds per step. The auto-encoding phase holds `evaluations` evaluations
+    (eval_every = its steps // evaluations); the pretraining phase pays for those that land in it at the same
+    eval_every. Each phase gets a step at least; both shrink alike (keeping the shares) to fit max_steps."""
+    budget_s = max(budget_s, 0.0)
+    autoenc = _steps((1 - share) * budget_s - evaluations * t_eval, t_autoenc)
+    every = max(1, autoenc // evaluations)
+    # a pretraining step costs its own time and 1/every of an evaluation
+    pretrain = _steps(share * budget_s, t_pretrain + t_eval / every)
+    pretrain, autoenc = max(1, pretrain), max(1, autoenc)
+    capped = pretrain + autoenc > max_steps
+    if capped:  # steps are proportional to time within a phase: the same factor on both keeps the time shares
+        pretrain = min(max(1, round(pretrain * max_steps / (pretrain + autoenc))), max_steps - 1)
+        autoenc = max_steps - pretrain
+        every = max(1, autoenc // evaluations)
+    return Plan(pretrain_steps=pretrain, steps=pretrain + autoenc, eval_every=every, t_pretrain=round(t_pretrain, 4),
+                t_autoenc=round(t_autoenc, 4), t_eval=round(t_eval, 4), budget_s=round(budget_s, 2), share=share,
+                minutes=minutes, capped=capped)
+
+
+@contextlib.contextmanager
+def kept_rng():
+    """Put python's and torch's random states back afterwards: a measurement does not change the run's draws."""
+    state = random.getstate(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        random.setstate(state[0])
+        torch.set_rng_state(state[1])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
