@@ -92,6 +92,8 @@ class SummaryConfig:
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
     in_order: bool = False  # copied words keep the document's order (a word the document holds only earlier is banned)
+    # after decoding, the summary's words are put in the order they first occur in the document (no word changes)
+    document_order: bool = False
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from summae.decode.rules import clean_summary, words_for_request
+from summae.decode.rules import clean_summary, document_order, words_for_request
 from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter, padded_width
 from summae.io import FolderReader, annotate_file
@@ -189,7 +189,10 @@ class Summarizer:
         else:
             out = model.beam_summary(comp_ids, comp_mask, target, beams=beams)
         decoded = decode_texts(self.tokenizer, out.tolist())
-        return [clean_summary(d, int(k)) if t.strip() else "" for d, k, t in zip(decoded, target.tolist(), texts)]
+        summaries = [clean_summary(d, int(k)) if t.strip() else "" for d, k, t in zip(decoded, target.tolist(), texts)]
+        if self.cfg.summary.document_order:
+            summaries = [document_order(s, t) for s, t in zip(summaries, texts)]
+        return summaries
 
 
 def summarize_file(summarizer: Summarizer, input_path: str, output_path: str | None, *, words=None, ratio=None,

@@ -23,19 +23,19 @@ PLANNED = ["tokenizer.train_sentences=400", "train.sample_every=0", "train.minut
 
 def test_each_phase_gets_its_share_less_its_evaluations():
     # 300 s: pretraining 120 s, auto-encoding 180 s. Auto-encoding: (180 - 4 evaluations x 5 s) / 0.5 = 320 steps,
-    # an evaluation every 320 // 4 = 80 steps; pretraining: 120 / (0.25 + 5 / 80) = 384 steps (and 4 evaluations)
+    # an evaluation every 320 // 4 = 80 steps; pretraining: (120 - 1 evaluation x 5 s) / 0.25 = 460 steps
     plan = make_plan(budget_s=300, share=0.4, t_pretrain=0.25, t_autoenc=0.5, t_eval=5, evaluations=4,
                      max_steps=100_000, minutes=5.0)
-    assert (plan.pretrain_steps, plan.steps, plan.eval_every, plan.capped) == (384, 704, 80, False)
+    assert (plan.pretrain_steps, plan.steps, plan.eval_every, plan.capped) == (460, 780, 80, False)
     pretrain_s, autoenc_s = plan.phase_seconds()
-    assert pretrain_s == 384 * 0.25 + 4 * 5 <= 120
-    assert autoenc_s == 320 * 0.5 + 5 * 5  # the final evaluation at step 704 besides 4 at multiples of 80
+    assert pretrain_s == 460 * 0.25 + 5 == 120  # its one evaluation, at the switch
+    assert autoenc_s == 320 * 0.5 + 4 * 5 == 180  # 80, 160, 240 steps after the switch and the final one
 
 
 def test_train_steps_caps_both_phases_alike():
     plan = make_plan(budget_s=300, share=0.4, t_pretrain=0.25, t_autoenc=0.5, t_eval=5, evaluations=4,
                      max_steps=352, minutes=5.0)
-    assert (plan.pretrain_steps, plan.steps, plan.eval_every, plan.capped) == (192, 352, 40, True)
+    assert (plan.pretrain_steps, plan.steps, plan.eval_every, plan.capped) == (208, 352, 36, True)
 
 
 @pytest.mark.parametrize("budget_s, max_steps", [(0, 1000), (-30, 1000), (1000, 2)])
@@ -51,8 +51,8 @@ def test_the_plan_is_one_line_with_its_numbers():
     line = plan.describe()
     assert "\n" not in line
     for part in ("train.minutes 5.0", "pretraining 0.25 s/step", "auto-encoding 0.5 s/step", "an evaluation 5 s",
-                 "pretraining 384 steps (1.9 min, 39%)", "auto-encoding 320 steps (3.1 min, 61%)", "every 80 steps",
-                 "ends at step 704",
+                 "pretraining 460 steps (2.0 min, 40%)", "auto-encoding 320 steps (3.0 min, 60%)", "every 80 steps",
+                 "ends at step 780",
                  f"{SAFETY * 5:g} min"):
         assert part in line, part
 
@@ -76,7 +76,7 @@ def test_the_shipped_configs_load_and_the_demo_plans_its_minutes():
         load_config(name)
     load_config(REPO / "summae" / "data" / "ready" / "config.yaml")
     demo = load_config("demo").train
-    assert demo.pretrain_share == 0.4 and demo.minutes == 5.0
+    assert demo.pretrain_share == 0.7 and demo.minutes == 8.0
     assert load_config(TINY).train.pretrain_share is None  # the default: configured steps, minutes a clock stop
 
 
@@ -111,7 +111,8 @@ def test_a_planned_run_saves_the_planned_values_as_its_config(planned):
         assert train["pretrain_share"] == 0.4 and train["minutes"] == 1.0
     rows = [json.loads(line) for line in (planned["dir"] / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     evaluated = [r["step"] for r in rows if "dev/score" in r]
-    assert evaluated == [s for s in range(1, 9) if s % plan["eval_every"] == 0 or s == 8]
+    after = plan["pretrain_steps"]  # once at the end of pretraining, then every eval_every steps from there
+    assert evaluated == [s for s in range(1, 9) if s == 8 or (s >= after and (s - after) % plan["eval_every"] == 0)]
 
 
 def test_a_resumed_run_keeps_its_plan_without_measuring_again(planned, tmp_path, monkeypatch):
@@ -174,3 +175,20 @@ def test_a_planned_run_trains_the_weights_of_the_same_steps_unplanned(planned, t
     for name in files:
         a, b = load_file(planned["dir"] / name), load_file(run / name)
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_revise_keeps_each_phase_at_its_share_with_the_measured_rate():
+    from summae.train import plan
+
+    # the probe said 1.0 s a pretraining step; the run takes 0.25: the phase gets 4x the steps, still 60 s
+    first = plan.make_plan(budget_s=100.0, share=0.6, t_pretrain=1.0, t_autoenc=0.5, t_eval=0.0, max_steps=10_000)
+    assert (first.pretrain_steps, first.steps) == (60, 140)
+    fixed = plan.revise(first, step=30, elapsed_s=15.0, t_step=0.25, pretraining=True, max_steps=10_000)
+    assert fixed.pretrain_steps == 30 + 180 and fixed.steps == 210 + 80 and fixed.revised == ("pretrain",)
+    assert fixed.t_pretrain == 0.25
+    # 30 auto-encoding steps in, at 1.0 s a step (not 0.5): the 40 s left hold 40 steps in all, to 100 s
+    again = plan.revise(fixed, step=240, elapsed_s=90.0, t_step=1.0, pretraining=False, max_steps=10_000)
+    assert again.steps == 250 and again.revised == ("pretrain", "autoenc") and again.eval_every == 10
+    # a phase already past its time ends now; the cap holds
+    late = plan.revise(first, step=30, elapsed_s=80.0, t_step=0.25, pretraining=True, max_steps=100)
+    assert late.pretrain_steps == 30 and late.steps <= 100

@@ -196,6 +196,30 @@ def clean_summary(text: str, limit: int) -> str:
     return " ".join(text.split()[:limit])
 
 
+def document_order(summary: str, document: str) -> str:
+    """The summary's words in the order they first occur in the document (summary.document_order). A word the
+    document does not hold stays right after the word written before it; ties keep the written order. The
+    teacher's extractions are in document order by construction; a student that picks its words well may
+    still scramble them, which costs bigrams (R-2, R-L) and reads worse, and this costs no word (R-1)."""
+    first: dict[str, int] = {}
+    for i, word in enumerate(document.split()):
+        first.setdefault(word, i)
+        first.setdefault(_bare(word), i)
+    keyed, last = [], -1.0
+    for j, word in enumerate(summary.split()):
+        at = first.get(word, first.get(_bare(word)))
+        if at is None:
+            at = last + 0.5  # not in the document: keep it behind its predecessor
+        keyed.append((at, j, word))
+        last = at
+    return " ".join(word for _, _, word in sorted(keyed))
+
+
+def _bare(word: str) -> str:
+    """A word less case and the punctuation around it ("Linux," -> "linux")."""
+    return word.strip(".,;:!?()[]{}\"'`").lower()
+
+
 def order_start(doc_ids: torch.Tensor) -> torch.Tensor:
     """The in-order floor before a summary's first token: (B,) all -1, every document position is ahead."""
     return torch.full((doc_ids.shape[0],), -1, dtype=torch.long, device=doc_ids.device)

@@ -19,6 +19,11 @@ import torch
 EVALUATIONS = 4  # dev evaluations in the auto-encoding phase: best/ gets candidates after the switch
 PROBE_STEPS = 3  # timed steps of each kind, after one warm-up step (allocations, kernel choice)
 SAFETY = 1.5  # with a plan, train.minutes stops training only at this multiple of the budget
+# the probe's few steps meet first-use costs (new batch shapes, allocations) and can be several times slower than
+# the run: once a phase has run REVISE_AFTER steps, the plan is revised with their measured rate (the first
+# REVISE_SKIP not counted), and each phase still ends at its share of the budget
+REVISE_AFTER = 30
+REVISE_SKIP = 5
 
 
 @dataclass(frozen=True)
@@ -33,17 +38,17 @@ class Plan:
     share: float  # train.pretrain_share: pretraining's share of budget_s
     minutes: float | None = None  # train.minutes, for the printed line
     capped: bool = False  # train.steps cut the plan: training ends before the budget is spent
+    revised: tuple[str, ...] = ()  # the phases whose steps were revised with their measured rate (revise())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def phase_seconds(self) -> tuple[float, float]:
         """The two phases' expected seconds, their evaluations included."""
-        evals_pretrain = self.pretrain_steps // self.eval_every
-        evals_total = (self.steps - 1) // self.eval_every + 1  # the final evaluation at the last step too
         autoenc = self.steps - self.pretrain_steps
-        return (self.pretrain_steps * self.t_pretrain + evals_pretrain * self.t_eval,
-                autoenc * self.t_autoenc + (evals_total - evals_pretrain) * self.t_eval)
+        evals_autoenc = max(1, autoenc // self.eval_every)  # the final evaluation at the last step among them
+        return (self.pretrain_steps * self.t_pretrain + self.t_eval,  # one evaluation, at the switch
+                autoenc * self.t_autoenc + evals_autoenc * self.t_eval)
 
     def describe(self) -> str:
         """The plan in one line, printed at the start of training."""
@@ -72,14 +77,13 @@ def _steps(seconds: float, per_step: float) -> int:
 def make_plan(*, budget_s: float, share: float, t_pretrain: float, t_autoenc: float, t_eval: float,
               evaluations: int = EVALUATIONS, max_steps: int, minutes: float | None = None) -> Plan:
     """Steps per phase for `budget_s` seconds, `share` of them pretraining: each phase's seconds less its
-    evaluations' seconds, over its seconds per step. The auto-encoding phase holds `evaluations` evaluations
-    (eval_every = its steps // evaluations); the pretraining phase pays for those that land in it at the same
-    eval_every. Each phase gets a step at least; both shrink alike (keeping the shares) to fit max_steps."""
+    evaluations' seconds, over its seconds per step. The pretraining phase is evaluated once, at its last step
+    (the distilled student is a candidate for best/); the auto-encoding phase `evaluations` times (eval_every =
+    its steps // evaluations, counted from the switch). Each phase gets a step at least; both shrink alike (keeping the shares) to fit max_steps."""
     budget_s = max(budget_s, 0.0)
     autoenc = _steps((1 - share) * budget_s - evaluations * t_eval, t_autoenc)
     every = max(1, autoenc // evaluations)
-    # a pretraining step costs its own time and 1/every of an evaluation
-    pretrain = _steps(share * budget_s, t_pretrain + t_eval / every)
+    pretrain = _steps(share * budget_s - t_eval, t_pretrain)  # one evaluation, at its last step
     pretrain, autoenc = max(1, pretrain), max(1, autoenc)
     capped = pretrain + autoenc > max_steps
     if capped:  # steps are proportional to time within a phase: the same factor on both keeps the time shares
@@ -89,6 +93,25 @@ def make_plan(*, budget_s: float, share: float, t_pretrain: float, t_autoenc: fl
     return Plan(pretrain_steps=pretrain, steps=pretrain + autoenc, eval_every=every, t_pretrain=round(t_pretrain, 4),
                 t_autoenc=round(t_autoenc, 4), t_eval=round(t_eval, 4), budget_s=round(budget_s, 2), share=share,
                 minutes=minutes, capped=capped)
+
+
+def revise(p: Plan, *, step: int, elapsed_s: float, t_step: float, pretraining: bool,
+           evaluations: int = EVALUATIONS, max_steps: int) -> Plan:
+    """The plan from `step` on, `elapsed_s` seconds into budget_s, with the phase's measured seconds per step
+    t_step: pretraining still ends at share x budget_s, and the auto-encoding phase at budget_s."""
+    if pretraining:
+        left = p.share * p.budget_s - elapsed_s - p.t_eval  # the evaluation at the switch is still to come
+        pretrain = max(step, step + _steps(left, t_step))
+        autoenc = p.steps - p.pretrain_steps  # the probe's estimate, until that phase is revised in turn
+        p = dataclasses.replace(p, t_pretrain=round(t_step, 4), pretrain_steps=pretrain, revised=(*p.revised, "pretrain"))
+    else:
+        pretrain = p.pretrain_steps
+        left = p.budget_s - elapsed_s - evaluations * p.t_eval
+        autoenc = max(step - pretrain + 1, step - pretrain + _steps(left, t_step))
+        p = dataclasses.replace(p, t_autoenc=round(t_step, 4), revised=(*p.revised, "autoenc"))
+    steps = min(pretrain + max(1, autoenc), max_steps)
+    every = max(1, (steps - min(pretrain, steps)) // evaluations)
+    return dataclasses.replace(p, steps=steps, eval_every=every, capped=p.capped or steps == max_steps)
 
 
 @contextlib.contextmanager

@@ -282,8 +282,11 @@ class Trainer:
                 break
             # seeded by step, not once per run: a resumed run draws the same length targets as an unbroken one
             gen = torch.Generator().manual_seed(t.seed * 7919 + step)
+            began = time.perf_counter()
             values = self.train_step(step, next(docs).to(acc.device), reals, gen)  # 0) - 3)
             step += 1
+            if self.time_plan is not None:
+                t = self._revise_plan(step, time.perf_counter() - began, time.perf_counter() - begin, bar)
             self.state["step"] = step
             self.state["docs_seen"] += t.batch_size * acc.num_processes
             docs_log += t.batch_size * acc.num_processes
@@ -300,7 +303,7 @@ class Trainer:
                 t_log, docs_log = now, 0
             if t.sample_every and step % t.sample_every == 0 and self.main:
                 self._print(sample_table(self._unwrapped(), self.dev, self.tokenizer, n=3))
-            if t.eval_every and step % t.eval_every == 0 and step < t.steps:
+            if self._evaluation_due(step, t) and step < t.steps:
                 self._evaluate(step, logger)
             if t.save_every and step % t.save_every == 0 and step < t.steps:
                 self._save("last", time.perf_counter() - begin)
@@ -330,7 +333,7 @@ class Trainer:
         if t.minutes is None or t.pretrain_share is None:
             return
         if "plan" in self.state:
-            chosen = plan.Plan(**self.state["plan"])
+            chosen = plan.Plan(**{**self.state["plan"], "revised": tuple(self.state["plan"].get("revised", ()))})
         elif self.state["step"] > 0:
             return
         else:
@@ -344,10 +347,45 @@ class Trainer:
                 from accelerate.utils import broadcast_object_list
                 chosen = broadcast_object_list([chosen])[0]
             self.state["plan"] = chosen.to_dict()
-        self.time_plan = chosen
+        self.time_plan, self._phase_times, self._planned_max_steps = chosen, {}, t.steps
         self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(
             t, pretrain_steps=chosen.pretrain_steps, steps=chosen.steps, eval_every=chosen.eval_every))
         self._print(chosen.describe())
+
+    def _evaluation_due(self, step: int, t) -> bool:
+        """Every train.eval_every steps; with a time plan, once at the end of pretraining and then every eval_every
+        steps from there (evaluations inside pretraining would only take its time)."""
+        if self.time_plan is None:
+            return bool(t.eval_every) and step % t.eval_every == 0
+        after = step - t.pretrain_steps
+        return after == 0 or (after > 0 and after % t.eval_every == 0)
+
+    def _revise_plan(self, step: int, seconds: float, elapsed: float, bar: Progress):
+        """Time the steps of the current phase; after plan.REVISE_AFTER of them, revise its steps with their
+        rate (plan.revise), once per phase, and print the new plan. Returns the (maybe new) train config."""
+        pretraining = step <= self.cfg.train.pretrain_steps
+        phase = "pretrain" if pretraining else "autoenc"
+        if phase in self.time_plan.revised:
+            return self.cfg.train
+        times = self._phase_times.setdefault(phase, [])
+        times.append(seconds)
+        if len(times) < plan.REVISE_AFTER:
+            return self.cfg.train
+        rate = sum(times[plan.REVISE_SKIP:]) / len(times[plan.REVISE_SKIP:])
+        probe = (self.time_plan.minutes or 0) * 60 - self.time_plan.budget_s  # the probe's seconds: not in budget_s
+        spent = self._seconds_before + elapsed - probe  # seconds into budget_s, earlier sessions of a resume too
+        self.time_plan = plan.revise(self.time_plan, step=step, elapsed_s=spent, t_step=rate, pretraining=pretraining,
+                                     max_steps=self._planned_max_steps)
+        self.state["plan"] = self.time_plan.to_dict()
+        t = dataclasses.replace(self.cfg.train, pretrain_steps=self.time_plan.pretrain_steps,
+                                steps=self.time_plan.steps, eval_every=self.time_plan.eval_every)
+        self.cfg = dataclasses.replace(self.cfg, train=t)
+        bar.steps = t.steps
+        self._print(f"revised after {len(times)} {'pretraining' if pretraining else 'auto-encoding'} steps at "
+                    f"step {step}: " + self.time_plan.describe())
+        if self.main:
+            self.cfg.to_yaml(self.out / "config.yaml")
+        return t
 
     def _probe(self) -> dict[str, float]:
         """Seconds per pretraining step, per auto-encoding step and per dev evaluation, measured without changing
