@@ -2,7 +2,8 @@
 
     python benchmarks/ready_model.py [--data-dir ../shared/data] [--out benchmarks/results/ready-DATE-HW.json]
 
-1) ROUGE of its default summaries on the 500 bundled Debian test descriptions, beside Lead-8;
+1) ROUGE of its default summaries on the 500 bundled Debian test descriptions, beside Lead-8, the first
+   sentence and the first 75 bytes;
 2) `summae score` on those descriptions (in domain) and on the first 500 Gigaword dev sentences (news, out
    of domain): the mean of each and the AUROC of "news scores higher" (the share of pairs it gets right).
 """
@@ -46,7 +47,9 @@ def main(argv=None) -> int:
     keep = ("rouge1", "rouge2", "rougeL", "words")
     hyps = summarizer(test.documents)
     rouge = {"ready": rouge_scores(hyps, test.references),
-             "lead8": rouge_scores(baseline_summaries(test.documents, lead=8), test.references)}
+             "lead8": rouge_scores(baseline_summaries(test.documents, lead=8), test.references),
+             "lead1sent": rouge_scores(baseline_summaries(test.documents, lead_sentences=1), test.references),
+             "prefix75": rouge_scores(baseline_summaries(test.documents, prefix=75), test.references)}
     scorer = Scorer.from_pretrained(model, device="cpu")
     news = read_lines(str(Path(args.data_dir) / "gigaword" / "dev.article.txt"))[:500]
     inside, outside = scorer(test.documents), scorer(news)

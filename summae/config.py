@@ -111,6 +111,9 @@ class TrainConfig:
     lr: float = 1e-3  # compressor + reconstructor AdamW learning rate
     d_lr: float = 5e-4  # discriminator AdamW learning rate
     warmup_steps: int = 200  # linear warm-up of both learning rates, steps
+    # learning-rate multiplier reached by a linear decay at the end of pretraining and kept after it, (0, 1];
+    # 1.0 = constant after the warm-up
+    lr_end: float = 1.0
     weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 1.0  # max gradient norm, > 0
     mixed_precision: str = "auto"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
@@ -238,6 +241,7 @@ class Config:
              f"train.pretrain_share plans two phases of a step at least: train.steps must be >= 2, got {t.steps}"),
             (t.lr > 0 and t.d_lr > 0, f"learning rates must be > 0, got lr={t.lr}, d_lr={t.d_lr}"),
             (t.grad_clip > 0, f"train.grad_clip must be > 0, got {t.grad_clip}"),
+            (0 < t.lr_end <= 1, f"train.lr_end must be in (0, 1], got {t.lr_end}"),
             (t.tau > 0, f"train.tau must be > 0, got {t.tau}"),
             (t.sample_temperature >= 0, f"train.sample_temperature must be >= 0, got {t.sample_temperature}"),
             (t.d_steps >= 1, f"train.d_steps must be >= 1, got {t.d_steps}"),

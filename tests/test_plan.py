@@ -192,3 +192,17 @@ def test_revise_keeps_each_phase_at_its_share_with_the_measured_rate():
     # a phase already past its time ends now; the cap holds
     late = plan.revise(first, step=30, elapsed_s=80.0, t_step=0.25, pretraining=True, max_steps=100)
     assert late.pretrain_steps == 30 and late.steps <= 100
+
+
+def test_the_learning_rate_decays_to_lr_end_over_pretraining_and_stays_there():
+    from types import SimpleNamespace
+
+    from summae.train.trainer import Trainer
+
+    cfg = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110", "train.lr_end=0.1"])
+    factor = lambda step: Trainer._lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)  # warm-up
+    assert factor(59) == pytest.approx(0.55)  # half-way through the decay
+    assert factor(109) == pytest.approx(0.1) and factor(500) == pytest.approx(0.1)
+    flat = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110"])
+    assert Trainer._lr_factor(SimpleNamespace(cfg=flat), 300) == 1.0  # the default: constant after the warm-up

@@ -178,10 +178,8 @@ class Trainer:
         g_params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt_g = adamw(g_params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.9, 0.98))
         self.opt_d = adamw(list(self.disc.parameters()), lr=t.d_lr, weight_decay=t.weight_decay, betas=(0.5, 0.999))
-        warm = max(1, t.warmup_steps)
-        schedule = lambda step: min(1.0, (step + 1) / warm)  # noqa: E731 - linear warm-up, then constant
-        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, schedule)
-        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, schedule)
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self._lr_factor)
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, self._lr_factor)
         (self.model, self.disc, self.opt_g, self.opt_d) = acc.prepare(self.model, self.disc, self.opt_g, self.opt_d)
         self.guard = guards.FaultGuard(t)
         self.writer = None  # CUDA graphs of the training summaries' decoding (BART compressors, CUDA only)
@@ -210,6 +208,19 @@ class Trainer:
                      else [row["text"] for _, row in zip(range(auto.SOURCE_SAMPLE), self.docs)])
             self.cfg = auto.resolve_token_lengths(self.cfg, self.tokenizer, texts, self.real,
                                                   summary_auto=summary_auto, echo=say)
+
+    def _lr_factor(self, step: int) -> float:
+        """The learning rates' multiplier: a linear warm-up, then a linear decay to train.lr_end at the end of
+        pretraining (read each step: a time plan may move that end), then train.lr_end for the auto-encoding
+        phase. lr_end 1.0: constant after the warm-up."""
+        t = self.cfg.train
+        warm = max(1, t.warmup_steps)
+        if step + 1 < warm:
+            return (step + 1) / warm
+        if step >= t.pretrain_steps:
+            return t.lr_end
+        done = (step + 1 - warm) / max(1, t.pretrain_steps - warm)
+        return 1.0 - (1.0 - t.lr_end) * min(1.0, max(0.0, done))
 
     def _build_extractor(self, real_ids: list[list[int]]) -> None:
         """Pseudo-summaries by search (summae.train.pseudo): a bigram LM of the real texts, idf of the documents."""
