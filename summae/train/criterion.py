@@ -32,7 +32,11 @@ JUDGE = {"d_model": 128, "encoder_layers": 2, "decoder_layers": 2, "heads": 4, "
 # train.teacher_search's grid: around the weights dev references chose on Gigaword (alpha 1.5, beta 0.2), where the
 # criterion's four best settings lay (benchmarks/results/extract-20261205-cpu2-description-length.json)
 SEARCH_GRID = [(a, b) for a in (1.0, 1.5, 2.0, 3.0) for b in (0.1, 0.2, 0.3)]
-SEARCH_FIT_DOCS, SEARCH_SCORE_DOCS, SEARCH_STEPS = 2000, 500, 300  # its cost: ~2-3 minutes on 2 CPU cores
+SEARCH_FIT_DOCS, SEARCH_SCORE_DOCS, SEARCH_STEPS = 2000, 500, 300
+# the judge's batch holds about this many document tokens (64 documents of 64 tokens): its cost per step stays
+# that of short texts when documents are long (~2 minutes on 2 CPU cores; 512-token documents at batch 64 took
+# over 10 minutes, most of a 30-minute budget)
+SEARCH_BATCH_TOKENS = 4096
 
 
 @dataclasses.dataclass

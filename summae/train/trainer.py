@@ -187,7 +187,9 @@ class Trainer:
         if t.cuda_graphs and acc.device.type == "cuda" and model.fast_decoding:
             self.writer = GraphedWriter(model, pad_to=m.max_source_tokens + 1)  # + the length token
         self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": self.dev.criterion,
-                      "train_seconds": 0.0, "docs_seen": 0, "faults": {"nonfinite": 0, "collapse": 0}}
+                      # a fresh run's teacher search (train.teacher_search) is spent out of train.minutes
+                      "train_seconds": round(getattr(self, "_search_seconds", 0.0), 2), "docs_seen": 0,
+                      "faults": {"nonfinite": 0, "collapse": 0}}
         if self.resume_dir is not None:
             self._load_training_state(self.resume_dir)
 
@@ -256,7 +258,9 @@ class Trainer:
         choice = criterion.choose_teacher(self.cfg, self.tokenizer, self.extractor, pool, criterion.SEARCH_GRID,
                                           words=self.cfg.summary.default_words, fit_docs=criterion.SEARCH_FIT_DOCS,
                                           score_docs=criterion.SEARCH_SCORE_DOCS, steps=criterion.SEARCH_STEPS,
+                                          batch_size=max(8, criterion.SEARCH_BATCH_TOKENS // docs.shape[1]),
                                           seed=self.cfg.train.seed, echo=say)
+        self._search_seconds = choice.seconds
         self.extractor.alpha, self.extractor.beta = choice.alpha, choice.beta
         self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(
             self.cfg.train, extract_alpha=choice.alpha, extract_beta=choice.beta))
@@ -352,7 +356,9 @@ class Trainer:
             times = self._probe()
             spent = time.perf_counter() - begin
             self.state["train_seconds"] += round(spent, 2)  # the measurement is part of the budget
-            chosen = plan.make_plan(budget_s=t.minutes * 60 - spent, share=t.pretrain_share, max_steps=t.steps,
+            # and so is the teacher search before it (train.teacher_search), already in train_seconds
+            chosen = plan.make_plan(budget_s=t.minutes * 60 - self.state["train_seconds"], share=t.pretrain_share,
+                                    max_steps=t.steps,
                                     minutes=t.minutes, **times)
             if self.accelerator.num_processes > 1:  # every rank follows the main process's plan: no DDP hang
                 from accelerate.utils import broadcast_object_list
