@@ -73,3 +73,26 @@ def test_the_training_forward_scores_under_the_rules_the_summary_was_written_wit
     forbid = model.rules.sequence(summary, target, comp_ids)  # (B, S, V)
     written = forbid.gather(2, summary[..., None]).squeeze(-1)  # (B, S): was a written token forbidden?
     assert not (written & (summary != model.vocab.pad_id)).any()
+
+
+def test_document_order_puts_the_words_where_the_document_has_them():
+    from summae.decode.rules import document_order
+
+    doc = "4pane is a dual twin-pane file manager: directories and files are displayed in separate panes."
+    assert document_order("manager: file twin-pane dual 4pane", doc) == "4pane dual twin-pane file manager:"
+    # case and surrounding punctuation do not matter; a word not in the document stays behind its predecessor
+    assert document_order("Panes separate DIRECTORIES zzz files", doc) == "DIRECTORIES zzz files separate Panes"
+    assert document_order("", doc) == ""
+    assert document_order("files files", doc) == "files files"  # ties keep the written order
+
+
+def test_document_order_reaches_the_written_summaries(tiny_run, tmp_path):
+    from summae import Summarizer
+    from summae.decode.rules import document_order
+
+    docs = ["the quick brown fox jumps over the lazy dog near the river bank today and tomorrow",
+            "a small tool for reading and writing files on old disks of many kinds"]
+    plain = Summarizer.from_pretrained(tiny_run["dir"], device="cpu")
+    ordered = Summarizer.from_pretrained(tiny_run["dir"], device="cpu")
+    ordered.cfg.summary.document_order = True
+    assert ordered(docs) == [document_order(s, d) for s, d in zip(plain(docs), docs)]

@@ -96,8 +96,9 @@ def description_nats(model, extractor: Extractor, summaries: torch.Tensor, docs:
     wid, ok = extractor.word_ids(summaries)
     summary_logp, _ = extractor.lm.text_log_prob(wid, ok)  # (N,) log P_real(<s> s </s>)
     doc_tokens = (docs != pad_id).sum(1).float()  # (N,) the reconstructor predicts these, EOS included
-    nll = torch.cat([model.reconstruction_nll(s, d) for s, d in zip(torch.split(summaries, 256),
-                                                                     torch.split(docs, 256))])  # (N,) per token
+    rows = max(8, 4 * SEARCH_BATCH_TOKENS // docs.shape[1])  # (rows, L, V) logits: ~16k tokens' worth at a time
+    nll = torch.cat([model.reconstruction_nll(s, d) for s, d in zip(torch.split(summaries, rows),
+                                                                     torch.split(docs, rows))])  # (N,) per token
     return float(-summary_logp.mean()), float((nll * doc_tokens).mean())
 
 

@@ -23,6 +23,7 @@ SAFETY = 1.5  # with a plan, train.minutes stops training only at this multiple 
 # the run: once a phase has run REVISE_AFTER steps, the plan is revised with their measured rate (the first
 # REVISE_SKIP not counted), and each phase still ends at its share of the budget
 REVISE_AFTER = 30
+REVISE_EVERY = 100  # and again every this many steps of the phase, with the rate of all its timed steps
 REVISE_SKIP = 5
 
 
@@ -103,15 +104,19 @@ def revise(p: Plan, *, step: int, elapsed_s: float, t_step: float, pretraining: 
         left = p.share * p.budget_s - elapsed_s - p.t_eval  # the evaluation at the switch is still to come
         pretrain = max(step, step + _steps(left, t_step))
         autoenc = p.steps - p.pretrain_steps  # the probe's estimate, until that phase is revised in turn
-        p = dataclasses.replace(p, t_pretrain=round(t_step, 4), pretrain_steps=pretrain, revised=(*p.revised, "pretrain"))
+        p = dataclasses.replace(p, t_pretrain=round(t_step, 4), pretrain_steps=pretrain, revised=_with(p.revised, "pretrain"))
     else:
         pretrain = p.pretrain_steps
         left = p.budget_s - elapsed_s - evaluations * p.t_eval
         autoenc = max(step - pretrain + 1, step - pretrain + _steps(left, t_step))
-        p = dataclasses.replace(p, t_autoenc=round(t_step, 4), revised=(*p.revised, "autoenc"))
+        p = dataclasses.replace(p, t_autoenc=round(t_step, 4), revised=_with(p.revised, "autoenc"))
     steps = min(pretrain + max(1, autoenc), max_steps)
     every = max(1, (steps - min(pretrain, steps)) // evaluations)
     return dataclasses.replace(p, steps=steps, eval_every=every, capped=p.capped or steps == max_steps)
+
+
+def _with(phases: tuple[str, ...], phase: str) -> tuple[str, ...]:
+    return phases if phase in phases else (*phases, phase)
 
 
 @contextlib.contextmanager

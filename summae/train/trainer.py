@@ -382,12 +382,12 @@ class Trainer:
         rate (plan.revise), once per phase, and print the new plan. Returns the (maybe new) train config."""
         pretraining = step <= self.cfg.train.pretrain_steps
         phase = "pretrain" if pretraining else "autoenc"
-        if phase in self.time_plan.revised:
-            return self.cfg.train
         times = self._phase_times.setdefault(phase, [])
         times.append(seconds)
-        if len(times) < plan.REVISE_AFTER:
+        # first after REVISE_AFTER steps, then every REVISE_EVERY: batches of other lengths come later in a phase
+        if len(times) < plan.REVISE_AFTER or (len(times) - plan.REVISE_AFTER) % plan.REVISE_EVERY:
             return self.cfg.train
+        first = phase not in self.time_plan.revised
         rate = sum(times[plan.REVISE_SKIP:]) / len(times[plan.REVISE_SKIP:])
         probe = (self.time_plan.minutes or 0) * 60 - self.time_plan.budget_s  # the probe's seconds: not in budget_s
         spent = self._seconds_before + elapsed - probe  # seconds into budget_s, earlier sessions of a resume too
@@ -398,8 +398,9 @@ class Trainer:
                                 steps=self.time_plan.steps, eval_every=self.time_plan.eval_every)
         self.cfg = dataclasses.replace(self.cfg, train=t)
         bar.steps = t.steps
-        self._print(f"revised after {len(times)} {'pretraining' if pretraining else 'auto-encoding'} steps at "
-                    f"step {step}: " + self.time_plan.describe())
+        if first:  # later revisions are in trainer_state.json's plan, not on the console
+            self._print(f"revised after {len(times)} {'pretraining' if pretraining else 'auto-encoding'} steps at "
+                        f"step {step}: " + self.time_plan.describe())
         if self.main:
             self.cfg.to_yaml(self.out / "config.yaml")
         return t
