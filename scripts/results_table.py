@@ -21,7 +21,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 # Which JSON each row comes from. A later session updates these names, nothing else.
-DEMO = "demo-20261130-cpu2-fresh-clone-lookup.json"  # `summae demo`, the README's first command
+DEMO = "demo-20261205-cpu2-whole-documents.json"  # `summae demo`, the README's first command
 READY = "ready-20261130-cpu2-rust-tokenizer.json"  # benchmarks/ready_model.py: the model shipped in the package
 GIGAWORD = [  # benchmarks/gigaword.py: the best GPU run, then the recipe shrunk to 2 CPU cores
     "gigaword-20261129-h200-gpu.json",
@@ -73,7 +73,7 @@ def demo_rows(results: Path) -> list[str]:
     test = run["sets"]["test"]
     where = f"Debian test ({test['model']['n']} docs)"
     system = f"`summae demo`: {run['steps']} steps in {run['train_seconds'] / 60:.0f} min on {hardware(data)}"
-    names = {"lead8": "Lead-8", "prefix75": "first 75 bytes", "teacher": "teacher: the extraction search it learns from"}
+    names = {"lead8": "Lead-8", "lead1sent": "first sentence", "prefix75": "first 75 bytes", "teacher": "teacher: the extraction search it learns from"}
     rows = [row(where, system, *rouge(test["model"]), "", "", DEMO)]
     rows += [row(where, label, *rouge(test["baselines"][key]), "", "", DEMO) for key, label in names.items()]
     ready = load(READY, results)

@@ -30,7 +30,7 @@ from summae.model.build import build_models, prepare_tokenizer, restore_weights
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
 from summae.runtime import native_bf16
 from summae.tokenization import encode_texts, pad_ids
-from summae.train import guards, plan
+from summae.train import auto, criterion, guards, plan
 from summae.train.batches import StreamBatches, TensorBatches
 from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, evaluate_dev, sample_table
@@ -196,8 +196,6 @@ class Trainer:
     def _resolve_auto_settings(self) -> None:
         """Prepare the tokenizer, with the summary and source lengths that the config leaves to the data (0) set
         from the real texts and the documents first; self.cfg is then the resolved config that is saved."""
-        from summae.train import auto
-
         say = self.echo if self.main else (lambda _: None)
         n_docs = len(self.docs) if not self.cfg.data.streaming else auto.BASE_MIN_DOCS  # a stream: a large corpus
         self.cfg = auto.resolve_model_size(self.cfg, n_docs, self.accelerator.device.type == "cuda", echo=say)
@@ -250,8 +248,6 @@ class Trainer:
     def _search_teacher(self, docs: torch.Tensor) -> None:
         """train.teacher_search: the extraction weights with the shortest description of held-out training
         documents (summae.train.criterion), set on the extractor and in the saved config."""
-        from summae.train import criterion
-
         say = self.echo if self.main else (lambda _: None)
         size = criterion.SEARCH_FIT_DOCS + criterion.SEARCH_SCORE_DOCS
         pool = docs[torch.randperm(len(docs), generator=torch.Generator().manual_seed(self.cfg.train.seed))[:size]].long()
