@@ -62,23 +62,21 @@ def build_extractor(cfg, tokenizer, vocab):
     texts."""
     from summae.tokenization import encode_texts, pad_ids
     from summae.train.data import load_training_texts
-    from summae.train.pseudo import Extractor
+    from summae.train.pseudo import build_extractor
 
     texts = load_training_texts(cfg)
     if texts.real is None:
         return None
     m, t = cfg.model, cfg.train
     real_ids, _ = encode_texts(tokenizer, texts.real, m.max_source_tokens - 1)
-    width = min(m.max_source_tokens, max((len(r) for r in real_ids), default=0) + 1)
-    real = pad_ids(real_ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width)
     if cfg.data.streaming:
         docs = [row["text"] for _, row in zip(range(IDF_STREAM_DOCS), texts.docs)]
     else:
         docs = list(texts.docs["text"])
     doc_ids = pad_ids(encode_texts(tokenizer, docs, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id,
                       pad_id=vocab.pad_id, width=m.max_source_tokens)
-    return Extractor(real, doc_ids, word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
-                     alpha=t.extract_alpha, beta=t.extract_beta)
+    return build_extractor(real_ids, doc_ids, vocab, max_tokens=m.max_source_tokens, alpha=t.extract_alpha,
+                           beta=t.extract_beta)
 
 
 def score_run(run: Path, documents: list[str], references: list[str], *, name: str, device: str,

@@ -285,6 +285,20 @@ class Extractor:
         return out
 
 
+def build_extractor(real_ids: list[list[int]], docs: torch.Tensor, vocab, *, max_tokens: int, alpha: float,
+                    beta: float) -> "Extractor":
+    """A run's search: the real texts' bigram LM (`real_ids`: token ids, no EOS) and idf over `docs` (padded id
+    rows), at the run's `vocab` (summae.model.build.VocabInfo) and weights. The real texts are padded only as wide
+    as the longest of them (at most max_tokens): 114k headlines padded to 1,024 tokens would take ~1 GB before
+    the extractor trims them. Trainer and benchmarks/own_corpus.py build it here, so they search alike."""
+    from summae.tokenization import pad_ids
+
+    width = min(max_tokens, max((len(r) for r in real_ids), default=0) + 1)
+    real = pad_ids(real_ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width)
+    return Extractor(real, docs, word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
+                     alpha=alpha, beta=beta)
+
+
 def target_words(doc_words: torch.Tensor, *, ratio_min: float, ratio_max: float, min_words: int, max_words: int,
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Training length targets: ratio * document words, ratio ~ U[ratio_min, ratio_max], clamped. (B,) -> (B,)."""

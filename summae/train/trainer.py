@@ -37,7 +37,7 @@ from summae.train.dev_eval import DevSet, evaluate_dev, sample_table
 from summae.train.labeled import LabeledBatches
 from summae.train.metrics import MetricLogger
 from summae.train.plots import after_training
-from summae.train.pseudo import Extractor, lead_targets, target_words
+from summae.train.pseudo import build_extractor, lead_targets, target_words
 
 
 def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
@@ -226,10 +226,6 @@ class Trainer:
         """Pseudo-summaries by search (summae.train.pseudo): a bigram LM of the real texts, idf of the documents."""
 
         m, t, v = self.cfg.model, self.cfg.train, self.vocab
-        # as wide as the longest real text, not the documents' width: 114k headlines padded to 1,024 tokens
-        # would allocate ~1 GB before the extractor trims them
-        width = min(m.max_source_tokens, max((len(r) for r in real_ids), default=0) + 1)
-        real = pad_ids(real_ids, eos_id=v.eos_id, pad_id=v.pad_id, width=width)
         if isinstance(self.batches, TensorBatches):
             docs = self.batches.ids
         else:  # streaming: idf from the first documents of the stream
@@ -237,8 +233,8 @@ class Trainer:
             docs = pad_ids(encode_texts(self.tokenizer, texts, m.max_source_tokens - 1)[0], eos_id=v.eos_id,
                            pad_id=v.pad_id, width=m.max_source_tokens)
         begin = time.perf_counter()
-        self.extractor = Extractor(real, docs, word_start=v.word_start, pad_id=v.pad_id, eos_id=v.eos_id,
-                                   alpha=t.extract_alpha, beta=t.extract_beta)
+        self.extractor = build_extractor(real_ids, docs, v, max_tokens=m.max_source_tokens, alpha=t.extract_alpha,
+                                         beta=t.extract_beta)
         if self.main:
             self.echo(f"pseudo-summaries by extraction: {self.extractor.v} words, "
                       f"{self.extractor.lm.pair_keys.numel()} headline bigrams ({time.perf_counter() - begin:.0f} s)")
