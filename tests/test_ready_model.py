@@ -67,8 +67,11 @@ def test_summarize_without_model_uses_the_ready_model_and_says_so(cli, test_docs
     assert code == 0, err
     lines = shown_lines(err)
     assert "using the bundled ready model" in lines[0] and len(lines) == 2  # the note, then "summarized 4 ..."
+    import yaml
+
+    default_words = yaml.safe_load((READY / "config.yaml").read_text())["summary"]["default_words"]
     summaries = out.splitlines()
-    assert len(summaries) == 4 and all(1 <= len(s.split()) <= 8 for s in summaries)  # default_words 8
+    assert len(summaries) == 4 and all(1 <= len(s.split()) <= default_words for s in summaries)
 
 
 def test_python_api_on_the_ready_model_is_deterministic(test_docs):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from summae.decode.rules import word_counts
+from summae.tokenization import pad_ids
 
 DISCOUNT = 0.75  # Kneser-Ney absolute discount
 BOS_KEY, EOS_KEY = -1, -2  # hash keys of the sentence boundaries (real word hashes are >= 0)
@@ -291,8 +292,6 @@ def build_extractor(real_ids: list[list[int]], docs: torch.Tensor, vocab, *, max
     rows), at the run's `vocab` (summae.model.build.VocabInfo) and weights. The real texts are padded only as wide
     as the longest of them (at most max_tokens): 114k headlines padded to 1,024 tokens would take ~1 GB before
     the extractor trims them. Trainer and benchmarks/own_corpus.py build it here, so they search alike."""
-    from summae.tokenization import pad_ids
-
     width = min(max_tokens, max((len(r) for r in real_ids), default=0) + 1)
     real = pad_ids(real_ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width)
     return Extractor(real, docs, word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
