@@ -1,4 +1,4 @@
-"""Score the extraction search of `train.pseudo: extract` (summae/extract.py) on its own, with no model.
+"""Score the extraction search of `train.pseudo: extract` (summae/train/pseudo.py) on its own, with no model.
 
     python scripts/extract_search.py [--data-dir ../shared/data] [--alphas 1,1.5,2] [--betas 0.1,0.2,0.3]
         [--tune-docs 1000] [--words 10] [--set k=v ...] [--out benchmarks/results/extract-DATE-HW.json]
@@ -13,7 +13,8 @@ ways:
   and no references can compute);
 - without references, by description length (--judge-steps > 0): summae.train.criterion, the nats needed to
   send held-out training articles as summary (under the headline LM) + article given summary (under a small
-  reconstructor trained on every setting's extractions).
+  reconstructor trained on every setting's extractions). `--set train.seed=S` seeds the tokenizer's sample
+  and the judge (its initialization and batches); the judge's 5,000 articles stay the same.
 The pair each criterion picks is then scored on all of dev and on DUC-2003, beside Lead-8 and Lead-10. This is
 the teacher the compressor distils; it needs no labels, but it is slow search, not the model.
 """
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
         pool = docs[torch.randperm(len(docs), generator=torch.Generator().manual_seed(1))[: args.judge_docs + 1000]]
         choice = choose_teacher(cfg, tok, ex, pool, [(r["alpha"], r["beta"]) for r in grid], words=args.words,
                                 fit_docs=args.judge_docs, score_docs=1000, steps=args.judge_steps,
-                                echo=lambda line: print(line, file=sys.stderr))
+                                seed=cfg.train.seed, echo=lambda line: print(line, file=sys.stderr))
         for row, scored in zip(grid, choice.table):
             row["description_nats"] = scored["description_nats"]
         free = next(r for r in grid if (r["alpha"], r["beta"]) == (choice.alpha, choice.beta))
