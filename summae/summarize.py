@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from summae.decode.rules import clean_summary, document_order, words_for_request
+from summae.decode.rules import clean_summary, document_order, drop_cut_word, words_for_request
 from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter, padded_width
 from summae.io import FolderReader, annotate_file
@@ -190,6 +190,10 @@ class Summarizer:
             out = model.beam_summary(comp_ids, comp_mask, target, beams=beams)
         decoded = decode_texts(self.tokenizer, out.tolist())
         summaries = [clean_summary(d, int(k)) if t.strip() else "" for d, k, t in zip(decoded, target.tolist(), texts)]
+        cap = self.cfg.model.max_summary_tokens
+        if out.shape[1] >= cap:  # rows that reached the token cap (EOS forced at its last position) may end mid-word
+            cut = ((out[:, : cap - 1] != vocab.eos_id) & (out[:, : cap - 1] != vocab.pad_id)).all(1).tolist()
+            summaries = [drop_cut_word(s, t) if c else s for s, c, t in zip(summaries, cut, texts)]
         if self.cfg.summary.document_order:
             summaries = [document_order(s, t) for s, t in zip(summaries, texts)]
         return summaries

@@ -51,6 +51,16 @@ def test_resolve_summary_lengths_keeps_configured_values():
         auto.resolve_summary_lengths(cfg, None)
 
 
+def test_summary_tokens_hold_words_copied_from_the_documents():
+    # 100 documents of 10 words: 99 at 1 token per word, one at 3; the 99th percentile is 1 token per word
+    texts = ["w " * 10] * 100
+    ids = [[5] * 10] * 99 + [[5] * 30]
+    assert auto.copied_tokens(ids, texts, 12) == 12
+    ids = [[5] * 25] * 100  # 2.5 tokens per word: 12 copied words take 30 tokens
+    assert auto.copied_tokens(ids, texts, 12) == 30
+    assert auto.copied_tokens([[]], [""], 12) == 12  # no words to measure: a token per word
+
+
 def test_training_resolves_and_saves_the_chosen_lengths(cli, tmp_path):
     run = tmp_path / "run"
     code, _, err = cli("train", "--config", "tiny", "--output-dir", run, "--quiet", "--set", "train.steps=2",

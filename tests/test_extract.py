@@ -99,3 +99,26 @@ def test_a_strong_position_penalty_gives_back_the_lead():
 def test_the_cap_on_summary_tokens_leaves_room_for_eos(extractor):
     out = extractor.targets(DOCS[2:3], torch.tensor([8]), max_tokens=4)
     assert out[0, 3] == EOS and (out[0, :3] > EOS).all()
+
+
+def test_a_cut_summary_ends_with_a_whole_word():
+    from summae.train.pseudo import whole_word_length
+    ids = torch.tensor([[2, 12, 3, 13, 4, EOS], [2, 3, 4, EOS, PAD, PAD], [2, 12, 13, 3, EOS, PAD]])
+    n = torch.tensor([5, 3, 4])
+    # room for 4 tokens: "2 12 | 3 13 | 4" keeps two words, not "2 12 3 13"'s first three pieces plus half a word
+    assert whole_word_length(ids, n, 4, WORD_START).tolist() == [4, 3, 4]
+    assert whole_word_length(ids, n, 3, WORD_START).tolist() == [2, 3, 3]
+    assert whole_word_length(ids, n, 2, WORD_START).tolist() == [2, 2, 2]  # a first word longer than the cap: cut
+    assert whole_word_length(ids, n, 9, WORD_START).tolist() == [5, 3, 4]  # everything fits
+
+
+def test_lead_and_extraction_drop_the_word_the_cap_would_split(extractor):
+    lead = lead_targets(DOCS[1:2], torch.tensor([4]), word_start=WORD_START, max_tokens=5, eos_id=EOS, pad_id=PAD)
+    assert lead[0].tolist() == [10, 11, 2, EOS, PAD]  # the fourth word "3 13" would not fit whole
+    out = extractor.targets(DOCS, torch.tensor([4, 4, 4, 2]), max_tokens=4)
+    for row in out.tolist():
+        pieces = row[: row.index(EOS)]
+        assert not pieces or WORD_START[pieces[0]]
+        doc_row = DOCS[out.tolist().index(row)].tolist()
+        end = doc_row.index(pieces[-1]) if pieces else -1
+        assert end < 0 or WORD_START[doc_row[end + 1]] or doc_row[end + 1] == EOS  # ends where a word ends

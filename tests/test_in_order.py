@@ -96,3 +96,17 @@ def test_document_order_reaches_the_written_summaries(tiny_run, tmp_path):
     ordered = Summarizer.from_pretrained(tiny_run["dir"], device="cpu")
     ordered.cfg.summary.document_order = True
     assert ordered(docs) == [document_order(s, d) for s, d in zip(plain(docs), docs)]
+
+
+def test_a_summary_cut_inside_a_copied_word_loses_that_piece():
+    from summae.decode.rules import drop_cut_word
+
+    doc = "V.E.R.A. Virtual Entity of Relevant Acronyms, a free edition for 1-sided boards."
+    assert drop_cut_word("V.E.R.A. Virtual Entity Relevant Acr", doc) == "V.E.R.A. Virtual Entity Relevant"
+    assert drop_cut_word("free edition for 1-", doc) == "free edition for"
+    # a whole document word stays, even where it begins a longer one ("a" of "Acronyms," is cased apart anyway)
+    assert drop_cut_word("free edition for", doc) == "free edition for"
+    assert drop_cut_word("Virtual Entity of", doc) == "Virtual Entity of"
+    assert drop_cut_word("new words zqx", doc) == "new words zqx"  # not a piece of any document word: kept
+    assert drop_cut_word("", doc) == ""
+    assert drop_cut_word("Acr", doc) == "Acr"  # never an empty summary

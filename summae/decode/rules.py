@@ -196,6 +196,20 @@ def clean_summary(text: str, limit: int) -> str:
     return " ".join(text.split()[:limit])
 
 
+def drop_cut_word(summary: str, document: str) -> str:
+    """The summary less its last word where that word is a piece of a document word and not a whole one ("Acr"
+    of "Acronyms"): for a summary that model.max_summary_tokens cut while it was copying a word. A summary of one
+    word keeps it: a piece says more than an empty line."""
+    words = summary.split()
+    if len(words) < 2:
+        return summary
+    held = document.split()
+    last = words[-1]
+    if last in held or not any(word.startswith(last) for word in held):
+        return summary
+    return " ".join(words[:-1])
+
+
 def document_order(summary: str, document: str) -> str:
     """The summary's words in the order they first occur in the document (summary.document_order). A word the
     document does not hold stays right after the word written before it; ties keep the written order. The

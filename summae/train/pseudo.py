@@ -276,7 +276,7 @@ class Extractor:
         keep = valid & (widx >= 0) & chosen.gather(1, widx.clamp(min=0))  # (B, L) pieces of chosen words
         order = torch.sort((~keep).long(), dim=1, stable=True).indices  # kept pieces first, in document order
         picked = torch.gather(torch.where(keep, doc_ids, torch.full_like(doc_ids, self.pad_id)), 1, order)
-        lengths = keep.sum(1).clamp(max=max_tokens - 1)  # room for EOS
+        lengths = whole_word_length(picked, keep.sum(1), max_tokens - 1, word_start)  # room for EOS
         out = torch.full((doc_ids.shape[0], max_tokens), self.pad_id, dtype=doc_ids.dtype, device=dev)
         width = min(max_tokens - 1, picked.shape[1])
         cols = torch.arange(width, device=dev)
@@ -284,6 +284,19 @@ class Extractor:
                                                                                                  self.pad_id))
         out.scatter_(1, lengths[:, None], self.eos_id)
         return out
+
+
+def whole_word_length(ids: torch.Tensor, n: torch.Tensor, limit: int, word_start: torch.Tensor) -> torch.Tensor:
+    """How many of the first n[b] tokens of each row of ids (B, L) to keep under a cap of `limit` tokens: all n
+    where they fit, else the longest prefix that ends with a whole word (the next token starts a word), so a
+    pseudo-summary never ends in half a word ("Acr" of "Acronyms": 26% of the Debian extractions of 9 words
+    passed 22 tokens). A first word longer than the cap alone is cut at the cap. (B,) -> (B,)."""
+    width = ids.shape[1]
+    cols = torch.arange(1, width + 1, device=ids.device)  # a prefix of p tokens, p = 1..L
+    nxt = torch.cat([word_start.to(ids.device)[ids[:, 1:]], torch.ones_like(ids[:, :1], dtype=torch.bool)], 1)
+    ends = (nxt | (cols[None] == n[:, None])) & (cols[None] <= torch.minimum(n, torch.full_like(n, limit))[:, None])
+    best = torch.where(ends, cols[None], 0).amax(1) if width else torch.zeros_like(n)
+    return torch.where(n <= limit, n, torch.where(best > 0, best, torch.full_like(n, limit)))
 
 
 def build_extractor(real_ids: list[list[int]], docs: torch.Tensor, vocab, *, max_tokens: int, alpha: float,
@@ -312,8 +325,9 @@ def lead_targets(doc_ids: torch.Tensor, target: torch.Tensor, *, word_start: tor
     """Pseudo-summaries: the first `target` words of each document, then EOS, padded. (B, L) -> (B, max_tokens)."""
     counts = word_counts(doc_ids, word_start) + word_start[doc_ids].long()  # (B, L): words up to and incl. here
     keep = (counts <= target[:, None]) & (doc_ids != pad_id) & (doc_ids != eos_id)
-    keep[:, max_tokens - 1:] = False  # room for EOS
-    lengths = keep.sum(1)  # (B,) tokens kept; keep is a prefix because counts only grow
+    # tokens kept (keep is a prefix because counts only grow), whole words only, with room for EOS
+    lengths = whole_word_length(doc_ids, keep.sum(1), max_tokens - 1, word_start)
+    keep &= torch.arange(doc_ids.shape[1], device=doc_ids.device)[None] < lengths[:, None]
     out = torch.full((doc_ids.shape[0], max_tokens), pad_id, dtype=doc_ids.dtype, device=doc_ids.device)
     width = min(max_tokens, doc_ids.shape[1])
     out[:, :width] = torch.where(keep[:, :width], doc_ids[:, :width], torch.full_like(doc_ids[:, :width], pad_id))
