@@ -1,6 +1,9 @@
 """Settings read off the data (summae.train.auto): summary lengths from the real texts, source length from the
 documents, resolved before the model is built and saved in the run's config."""
 
+import dataclasses
+import math
+
 import pytest
 
 from summae.config import Config, load_config
@@ -59,6 +62,22 @@ def test_summary_tokens_hold_words_copied_from_the_documents():
     ids = [[5] * 25] * 100  # 2.5 tokens per word: 12 copied words take 30 tokens
     assert auto.copied_tokens(ids, texts, 12) == 30
     assert auto.copied_tokens([[]], [""], 12) == 12  # no words to measure: a token per word
+
+
+def test_summary_tokens_are_raised_for_words_that_split_into_many_pieces(tiny_run):
+    from summae.model.build import load_for_inference
+    from summae.tokenization import encode_texts
+
+    cfg, tokenizer, _ = load_for_inference(tiny_run["dir"] / "best")
+    docs = ["qzxv kwpj zzqx vvkw xjqz pqzk wvxj " * 3] * 50  # rare strings: several pieces per word
+    per_word = len(encode_texts(tokenizer, docs[:1], 4096)[0][0]) / len(docs[0].split())
+    assert per_word > 1.5
+    summary = dataclasses.replace(cfg.summary, min_words=2, max_words=12, default_words=8)
+    cfg = dataclasses.replace(cfg, summary=summary, model=dataclasses.replace(cfg.model, max_summary_tokens=13))
+    said = []
+    out = auto.resolve_token_lengths(cfg, tokenizer, docs, ["a b", "c d e"], summary_auto=True, echo=said.append)
+    assert out.model.max_summary_tokens == math.ceil(12 * per_word) + 1
+    assert "copied from the documents" in said[-1]
 
 
 def test_training_resolves_and_saves_the_chosen_lengths(cli, tmp_path):

@@ -95,7 +95,7 @@ def resolve_token_lengths(cfg: Config, tokenizer, doc_texts: list[str], real_tex
     """cfg with model.max_source_tokens 0 set from the documents' token lengths, and max_summary_tokens raised
     to hold the real texts when the summary lengths came from the data (summary_auto)."""
     m = cfg.model
-    ids, _ = encode_texts(tokenizer, doc_texts[:SOURCE_SAMPLE], AUTO_SOURCE_CAP * 4)
+    ids, _ = encode_texts(tokenizer, doc_texts[:SOURCE_SAMPLE], AUTO_SOURCE_CAP * 4)  # (the cap: far above any)
     if m.max_source_tokens == 0:
         lengths = [len(x) for x in ids]
         chosen = source_tokens(lengths)
@@ -104,7 +104,6 @@ def resolve_token_lengths(cfg: Config, tokenizer, doc_texts: list[str], real_tex
              f"are read whole (the {SOURCE_QUANTILE:.1%} quantile, rounded up to 32, at most {AUTO_SOURCE_CAP})")
         m = dataclasses.replace(m, max_source_tokens=chosen)
     if summary_auto and real_texts:
-        ids, _ = encode_texts(tokenizer, real_texts[:REAL_SAMPLE], 256)
         real_ids, _ = encode_texts(tokenizer, real_texts[:REAL_SAMPLE], 256)
         real_need = int(quantile([len(x) for x in real_ids], 0.99)) + 1
         copy_need = copied_tokens(ids, doc_texts[:SOURCE_SAMPLE], cfg.summary.max_words) + 1
