@@ -116,9 +116,8 @@ def test_lead_and_extraction_drop_the_word_the_cap_would_split(extractor):
     lead = lead_targets(DOCS[1:2], torch.tensor([4]), word_start=WORD_START, max_tokens=5, eos_id=EOS, pad_id=PAD)
     assert lead[0].tolist() == [10, 11, 2, EOS, PAD]  # the fourth word "3 13" would not fit whole
     out = extractor.targets(DOCS, torch.tensor([4, 4, 4, 2]), max_tokens=4)
-    for row in out.tolist():
+    for row, doc_row in zip(out.tolist(), DOCS.tolist()):
         pieces = row[: row.index(EOS)]
-        assert not pieces or WORD_START[pieces[0]]
-        doc_row = DOCS[out.tolist().index(row)].tolist()
-        end = doc_row.index(pieces[-1]) if pieces else -1
-        assert end < 0 or WORD_START[doc_row[end + 1]] or doc_row[end + 1] == EOS  # ends where a word ends
+        assert pieces and WORD_START[pieces[0]]
+        end = doc_row.index(pieces[-1])  # the pieces of these documents occur once each
+        assert WORD_START[doc_row[end + 1]] or doc_row[end + 1] == EOS  # ends where a document word ends

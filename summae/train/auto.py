@@ -84,8 +84,9 @@ def source_tokens(lengths: list[int]) -> int:
 def copied_tokens(doc_ids: list[list[int]], doc_texts: list[str], words: int) -> int:
     """Tokens that `words` words copied from these documents take: words x the 99th percentile, over documents,
     of tokens per word. Summaries copy from the documents, and a corpus of rare technical words splits each
-    word into several pieces (Debian: 1.7 tokens per word on average, 2.6 at the 99th percentile); a cap sized
-    from the real texts alone cut 26% of the 9-word extractions short."""
+    word into several pieces (Debian: 33 tokens for 12 words, where the synopses' own lengths asked for 22); a cap
+    sized from the real texts alone cut 26% of the 9-word extractions short
+    (benchmarks/results/summary-cap-20261205-cpu2-debian.json)."""
     ratios = [len(ids) / len(text.split()) for ids, text in zip(doc_ids, doc_texts) if text.split()]
     return math.ceil(words * quantile(ratios, 0.99)) if ratios else words
 
@@ -95,7 +96,9 @@ def resolve_token_lengths(cfg: Config, tokenizer, doc_texts: list[str], real_tex
     """cfg with model.max_source_tokens 0 set from the documents' token lengths, and max_summary_tokens raised
     to hold the real texts when the summary lengths came from the data (summary_auto)."""
     m = cfg.model
-    ids, _ = encode_texts(tokenizer, doc_texts[:SOURCE_SAMPLE], AUTO_SOURCE_CAP * 4)  # (the cap: far above any)
+    copy_words = summary_auto and bool(real_texts)
+    if m.max_source_tokens == 0 or copy_words:  # the cap: far above any document
+        ids, _ = encode_texts(tokenizer, doc_texts[:SOURCE_SAMPLE], AUTO_SOURCE_CAP * 4)
     if m.max_source_tokens == 0:
         lengths = [len(x) for x in ids]
         chosen = source_tokens(lengths)
@@ -103,7 +106,7 @@ def resolve_token_lengths(cfg: Config, tokenizer, doc_texts: list[str], real_tex
         echo(f"model.max_source_tokens {chosen} from the documents' lengths: {whole} of {len(lengths)} measured "
              f"are read whole (the {SOURCE_QUANTILE:.1%} quantile, rounded up to 32, at most {AUTO_SOURCE_CAP})")
         m = dataclasses.replace(m, max_source_tokens=chosen)
-    if summary_auto and real_texts:
+    if copy_words:
         real_ids, _ = encode_texts(tokenizer, real_texts[:REAL_SAMPLE], 256)
         real_need = int(quantile([len(x) for x in real_ids], 0.99)) + 1
         copy_need = copied_tokens(ids, doc_texts[:SOURCE_SAMPLE], cfg.summary.max_words) + 1
