@@ -2,12 +2,14 @@
 reconstructor rebuilds the document from each, and score the picks against the references.
 
     python benchmarks/experiments/rerank_by_reconstruction.py --model runs/RUN [--checkpoint best|last]
-        [--docs 1000] [--samples 4] [--temperature 0.7] [--lm-weights 0,0.1,0.3] [--out FILE]
+        [--docs 1000] [--samples 4] [--temperature 0.7] [--lm-weights 0,0.1,0.3] [--rec-prefix N] [--out FILE]
 
 Candidates per document, all at the default length: the extraction search at a grid of (alpha, beta) (the
 teacher's family), the model's greedy summary, and `--samples` sampled summaries. For each candidate: the
 reconstructor's NLL of the document (nats/token) and the headline bigram LM's log-probability per word. The
-picks minimise NLL - w * LM for each w in --lm-weights. References are used only to score the picks: this is
+picks minimise NLL - w * LM for each w in --lm-weights. `--rec-prefix N` scores the NLL of the document's first N
+tokens only (the reconstructor's `rec_target_tokens` at evaluation): a content term with the lead's position
+prior, which the whole-document NLL cannot see. References are used only to score the picks: this is
 an analysis of a selection criterion, not a tuning run.
 """
 
@@ -34,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--alphas", default="0.5,1.5,3")
     parser.add_argument("--betas", default="0,0.2,0.5")
     parser.add_argument("--lm-weights", default="0,0.1,0.3,1")
+    parser.add_argument("--rec-prefix", type=int, default=0, help="NLL of the first N document tokens (0: all)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
 
@@ -50,6 +53,8 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     cfg, tok, model = load_for_inference(Path(args.model) / args.checkpoint, with_reconstructor=True)
     vocab, m = model.vocab, cfg.model
+    if args.rec_prefix:
+        model.rec_target_tokens = args.rec_prefix  # evaluation: the first N tokens (SummaeModel.rec_target)
     giga = Path(args.data_dir) / "gigaword"
 
     def matrix(texts):
@@ -86,7 +91,8 @@ def main(argv=None) -> int:
     lm = torch.stack([ex.lm_per_word(c) for c in cands])  # (C, N): the headline LM per word
     texts = [[t.strip() for t in decode_texts(tok, c.tolist())] for c in cands]
     keep = ("rouge1", "rouge2", "rougeL", "words")
-    result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents), "candidates": {}}
+    result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents),
+              "rec_prefix": args.rec_prefix, "candidates": {}}
     for name, t, n, l in zip(names, texts, nll, lm):
         scores = rouge_scores(t, references)
         result["candidates"][name] = {**{k: scores[k] for k in keep}, "rec_nll": round(float(n.mean()), 4),
