@@ -116,6 +116,8 @@ def test_trainer_state_records_the_run(tiny_run):
     assert last["best_step"] == best["step"] and best["step"] <= 6
     assert last["best_score"] == best["best_score"]
     assert last["criterion"].startswith("reference-free")
+    # best/ records the training seconds at its own step, not those of an earlier last/ (0 before any)
+    assert 0 < best["train_seconds"] <= last["train_seconds"]
 
 
 def test_checkpoint_config_is_the_run_config(tiny_run):

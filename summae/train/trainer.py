@@ -311,12 +311,12 @@ class Trainer:
             if t.sample_every and step % t.sample_every == 0 and self.main:
                 self._print(sample_table(self._unwrapped(), self.dev, self.tokenizer, n=3))
             if self._evaluation_due(step, t) and step < t.steps:
-                self._evaluate(step, logger)
+                self._evaluate(step, logger, time.perf_counter() - begin)
             if t.save_every and step % t.save_every == 0 and step < t.steps:
                 self._save("last", time.perf_counter() - begin)
         bar.close()
         elapsed = time.perf_counter() - begin
-        final = self._evaluate(step, logger)
+        final = self._evaluate(step, logger, elapsed)
         self._save("last", elapsed)
         if isinstance(self.batches, StreamBatches) and self.batches.truncated and self.main:
             self._print(f"{self.batches.truncated} streamed documents were longer than model.max_source_tokens "
@@ -637,7 +637,8 @@ class Trainer:
             from tqdm.auto import tqdm
             tqdm.write(text, file=sys.stderr)  # logs on stderr, beside the progress bar; stdout stays clean
 
-    def _evaluate(self, step: int, logger: MetricLogger) -> dict:
+    def _evaluate(self, step: int, logger: MetricLogger, elapsed: float) -> dict:
+        """Score the held-out documents; a better score saves best/, with the training seconds so far."""
         if not self.main:
             self.accelerator.wait_for_everyone()
             return {}
@@ -650,13 +651,12 @@ class Trainer:
         best = self.state["best_score"]
         if best is None or score > best:
             self.state["best_score"], self.state["best_step"] = score, step
-            self._save("best", None)
+            self._save("best", elapsed)
         self.accelerator.wait_for_everyone()
         return result
 
-    def _save(self, name: str, elapsed: float | None) -> None:
-        if elapsed is not None:
-            self.state["train_seconds"] = round(self._seconds_before + elapsed, 2)
+    def _save(self, name: str, elapsed: float) -> None:
+        self.state["train_seconds"] = round(self._seconds_before + elapsed, 2)
         if not self.main:
             return
         model, disc = self._unwrapped(), self.accelerator.unwrap_model(self.disc)
