@@ -7,7 +7,6 @@ The hand-made vocabulary (V = 8):
 
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings

@@ -9,7 +9,6 @@ from conftest import TINY
 
 from summae.config import load_config
 from summae.errors import SummaeError
-from summae.train.labeled import LabeledBatches
 from summae.io import load_pairs
 from summae.train.trainer import Trainer
 

@@ -5,7 +5,6 @@ training data higher than the bundled held-out descriptions."""
 import json
 import random
 import tomllib
-from pathlib import Path
 
 import pytest
 from conftest import REPO, shown_lines

@@ -473,8 +473,8 @@ def test_auto_precision_is_bf16_only_on_a_gpu_that_multiplies_it_natively(monkey
     monkeypatch.setattr(summae.train.trainer, "native_bf16", lambda device: native)
     assert training_precision("auto", "auto") == expected
     assert training_precision("auto", "cpu") == "no"  # --device cpu on a GPU machine
-    for given in ("no", "bf16", "fp16"):  # given explicitly: used as given, on any hardware
-        assert training_precision(given, "cpu") == given
+    for chosen in ("no", "bf16", "fp16"):  # given explicitly: used as given, on any hardware
+        assert training_precision(chosen, "cpu") == chosen
 
 
 def test_a_trainer_with_auto_precision_says_what_it_chose(tmp_path):
