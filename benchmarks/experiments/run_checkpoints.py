@@ -6,6 +6,9 @@ default length) and scored with ROUGE F1 against the references of --test. On th
 these are the test references: the result describes a run, it must not choose a recipe.
 
     python benchmarks/experiments/run_checkpoints.py --run /tmp/demoNoD --name demo-no-d
+
+`--in-order` decodes with `summary.in_order` on (copied words keep the document's order) instead of the
+run's own setting.
 """
 
 import argparse
@@ -22,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from gigaword import hardware  # noqa: E402
+from own_corpus import read_state  # noqa: E402
 from throughput import commit  # noqa: E402
 
 from summae.eval.rouge import rouge_scores  # noqa: E402
@@ -29,27 +33,30 @@ from summae.io import read_texts  # noqa: E402
 from summae.summarize import Summarizer  # noqa: E402
 
 
-def main() -> None:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True, help="a finished run directory (best/ and last/ inside)")
     p.add_argument("--test", default=str(ROOT / "summae/data/debian/test.jsonl"), help="held-out pairs, jsonl")
     p.add_argument("--text-field", default="document")
     p.add_argument("--summary-field", default="summary")
     p.add_argument("--name", required=True, help="the run's name, in the result file name")
+    p.add_argument("--in-order", action="store_true", help="decode with summary.in_order on")
     p.add_argument("--out", default=None)
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     docs = read_texts(args.test, field=args.text_field)
     refs = [[r] for r in read_texts(args.test, field=args.summary_field)]
     run = Path(args.run)
     tag, detail = hardware("cpu")
-    result = {"benchmark": "run_checkpoints", "run": str(run), "test": args.test, "commit": commit(),
-              "date": dt.date.today().isoformat(), "hardware": tag, "hardware_detail": detail, "command": " ".join(sys.argv),
-              "checkpoints": {}}
+    result = {"benchmark": "run_checkpoints", "run": str(run), "test": args.test, "in_order": args.in_order,
+              "commit": commit(), "date": dt.date.today().isoformat(), "hardware": tag, "hardware_detail": detail,
+              "command": " ".join(sys.argv), "checkpoints": {}}
     for name in ("best", "last"):
         ckpt = run / name
-        state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+        state = read_state(ckpt)
         summarizer = Summarizer.from_pretrained(ckpt, device="cpu", precision="fp32")
+        if args.in_order:
+            summarizer.model.rules.in_order = True
         scores = rouge_scores(summarizer(docs), refs)
         result["checkpoints"][name] = {"step": state.get("step"), **scores}
         print(f"{name:5} step {state.get('step')}: {scores['rouge1']} / {scores['rouge2']} / {scores['rougeL']} "
@@ -58,7 +65,8 @@ def main() -> None:
     out = Path(args.out or ROOT / f"benchmarks/results/run-checkpoints-{date}-{tag}-{args.name}.json")
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
