@@ -10,6 +10,9 @@ Everything after `--` is `summae train`'s own flags (the same config, the same t
 only after training, to score the copies (in memory: training never waits on them, so the time plan is the
 run's own). Also reported: the step each other reference-free criterion would have kept (teacher agreement, the
 older -(reconstruction NLL + D penalty)). Writes benchmarks/results/checkpoint-choice-<DATE>-<HW>-<NAME>.json.
+--dev PAIRS scores every copy on a second set too (a dev set, e.g. `scripts/prepare_debian.py --dev-out`): the step
+its references prefer is reported with its --test score, so a setting can be chosen on dev and reported on test.
+--save-snapshots writes each copy to RUN/snapshots/step-N.safetensors, for criteria scored after the run.
 The run directory (--output-dir after `--`, default runs/<name>) is a normal run: benchmarks/own_corpus.py
 scores its best/ beside the baselines.
 """
@@ -49,8 +52,8 @@ def train_with_snapshots(train_argv: list[str]):
     snapshots = {}
     evaluate = trainer._evaluate
 
-    def evaluate_and_keep(step, logger):
-        result = evaluate(step, logger)
+    def evaluate_and_keep(step, logger, *more):
+        result = evaluate(step, logger, *more)
         snapshots[step] = copy.deepcopy(trainer._unwrapped().state_dict())  # ~11 MB for the demo's size
         return result
 
@@ -81,6 +84,8 @@ def main(argv=None) -> int:
     parser.add_argument("--text-field", default="body", help="the documents' field in --test")
     parser.add_argument("--summary-field", default="summary", help="the references' field in --test")
     parser.add_argument("--name", required=True, help="the corpus's name, in the result file name")
+    parser.add_argument("--dev", help="more held-out pairs (jsonl, the same fields): a dev set to choose on")
+    parser.add_argument("--save-snapshots", action="store_true", help="write RUN/snapshots/step-N.safetensors")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/checkpoint-choice-DATE-HW-NAME.json)")
     args = parser.parse_args(ours)
 
@@ -92,12 +97,22 @@ def main(argv=None) -> int:
     _quiet_libraries()
     documents = read_texts(args.test, field=args.text_field)
     references = read_texts(args.test, field=args.summary_field)
+    if args.dev:
+        dev_documents = read_texts(args.dev, field=args.text_field)
+        dev_references = read_texts(args.dev, field=args.summary_field)
     trainer, out, snapshots = train_with_snapshots(train_argv)
+    if args.save_snapshots:
+        from safetensors.torch import save_file
+        (out / "snapshots").mkdir(exist_ok=True)
+        for step, weights in snapshots.items():
+            save_file({k: v.clone() for k, v in weights.items()}, str(out / "snapshots" / f"step-{step}.safetensors"))
     scores = score_snapshots(trainer, snapshots, documents, references)
+    dev_scores = score_snapshots(trainer, snapshots, dev_documents, dev_references) if args.dev else {}
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     logged = {r["step"]: r for r in rows if "dev/score" in r}
     table = [{"step": step, **{k.removeprefix("dev/"): v for k, v in logged[step].items() if k.startswith("dev/")},
-              **{f"test_{k}": v for k, v in s.items()}} for step, s in scores.items()]
+              **{f"test_{k}": v for k, v in s.items()},
+              **{f"devrefs_{k}": v for k, v in dev_scores.get(step, {}).items()}} for step, s in scores.items()]
     by_refs = max(scores, key=lambda step: scores[step]["rouge1"])
     kept = trainer.state["best_step"]
     others = {}
@@ -118,12 +133,21 @@ def main(argv=None) -> int:
               "best_by_references": {"step": by_refs, "test_rouge1": scores[by_refs]["rouge1"]},
               "gap_rouge1": round(scores[by_refs]["rouge1"] - scores[kept]["rouge1"], 2),
               "other_criteria": others, "evaluations": table}
+    if dev_scores:
+        by_dev = max(dev_scores, key=lambda step: dev_scores[step]["rouge1"])
+        result["dev"] = str(args.dev)
+        result["best_by_dev_references"] = {"step": by_dev, "dev_rouge1": dev_scores[by_dev]["rouge1"],
+                                            "test_rouge1": scores[by_dev]["rouge1"]}
     path = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
                                             f"checkpoint-choice-{dt.date.today():%Y%m%d}-{hw}-{args.name}.json")
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for row in table:
         print(f"step {row['step']:>5}: score {row['score']:>8}  test R-1 {row['test_rouge1']:.2f}  "
-              f"R-2 {row['test_rouge2']:.2f}  R-L {row['test_rougeL']:.2f}")
+              f"R-2 {row['test_rouge2']:.2f}  R-L {row['test_rougeL']:.2f}"
+              + (f"  dev R-1 {row['devrefs_rouge1']:.2f}" if "devrefs_rouge1" in row else ""))
+    if dev_scores:
+        print(f"by dev references: step {by_dev} (dev R-1 {dev_scores[by_dev]['rouge1']:.2f}, "
+              f"test R-1 {scores[by_dev]['rouge1']:.2f})")
     print(f"best/ kept step {kept} (test R-1 {scores[kept]['rouge1']:.2f}); by references step {by_refs} "
           f"({scores[by_refs]['rouge1']:.2f}); gap {result['gap_rouge1']:.2f}; wrote {path}")
     return 0

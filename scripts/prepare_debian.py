@@ -5,6 +5,12 @@
 Writes train.jsonl / test.jsonl ({"id", "document", "summary"}), test_ids.txt (sorted), headlines.txt (the
 train summaries, shuffled: the discriminator's unpaired "real" text) and NOTICE. The split is drawn once with
 random.Random(13); when test_ids.txt already exists it is reused, so re-running never moves a record.
+
+    python scripts/prepare_debian.py --dev-out /work/debian_dev.jsonl [--dev-input ../shared/data/debian/pairs_21k.jsonl]
+
+writes instead a Debian dev set for tuning: --dev-size pairs (default 1,000) of the larger pairs file whose ids are
+not in --input, so no dev document is a bundled train or test document. Drawn with random.Random(DEV_SEED).
+The bundled test references stay for reporting; settings are chosen on this file.
 """
 
 import argparse
@@ -18,6 +24,8 @@ DEFAULT_INPUT = REPO / ".." / "shared" / "data" / "debian" / "demo_6k.jsonl"
 DEFAULT_OUT = REPO / "summae" / "data" / "debian"
 SPLIT_SEED = 13  # random.Random seed of the train/test split (used only when test_ids.txt is absent)
 HEADLINE_SEED = 13  # random.Random seed of the headline shuffle
+DEV_SEED = 17  # random.Random seed of the dev sample (--dev-out)
+DEFAULT_DEV_INPUT = REPO / ".." / "shared" / "data" / "debian" / "pairs_21k.jsonl"
 NOTICE = (
     "Package descriptions from Debian 12 (bookworm) main, (c) their maintainers and upstream authors, "
     "under the licences stated in each package's debian/copyright."
@@ -72,12 +80,37 @@ def write_lines(path: Path, lines: list[str]) -> None:
         f.writelines(line + "\n" for line in lines)
 
 
+def write_dev(args) -> int:
+    """--dev-out: --dev-size pairs of --dev-input whose ids and documents are not in --input."""
+    try:
+        bundled = read_records(args.input)
+        pool = read_records(args.dev_input)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"prepare_debian: {e}", file=sys.stderr)
+        return 1
+    ids, documents = {r["id"] for r in bundled}, {r["document"] for r in bundled}
+    pool = [r for r in pool if r["id"] not in ids and r["document"] not in documents]
+    if not 0 < args.dev_size <= len(pool):
+        print(f"prepare_debian: --dev-size must be 1-{len(pool)}, got {args.dev_size}", file=sys.stderr)
+        return 1
+    dev = random.Random(DEV_SEED).sample(pool, args.dev_size)
+    args.dev_out.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(args.dev_out, dev)
+    print(f"wrote {len(dev)} dev records (of {len(pool)} outside {args.input.name}): {args.dev_out}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--input", type=Path, default=DEFAULT_INPUT, help="demo_6k.jsonl")
     p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="where the bundled files go")
     p.add_argument("--test-size", type=int, default=500, help="held out (unused if test_ids.txt exists)")
+    p.add_argument("--dev-out", type=Path, help="write a dev set (pairs outside --input) here instead")
+    p.add_argument("--dev-input", type=Path, default=DEFAULT_DEV_INPUT, help="pairs_21k.jsonl (for --dev-out)")
+    p.add_argument("--dev-size", type=int, default=1000, help="pairs in the dev set (for --dev-out)")
     args = p.parse_args(argv)
+    if args.dev_out:
+        return write_dev(args)
     try:
         records = read_records(args.input)
         args.out_dir.mkdir(parents=True, exist_ok=True)
