@@ -21,9 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-try:
-    import summae  # noqa: F401
-except ImportError:
+import importlib.util
+
+if importlib.util.find_spec("summae") is None:
     sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`
 from summae.cli import _Parser, positive_int, ratio  # noqa: E402 - the same argument handling as `summae summarize`
 from summae.io import FOLDER_GLOB, SUMMARY_SUFFIX  # noqa: E402

@@ -102,6 +102,20 @@ def description_nats(model, extractor: Extractor, summaries: torch.Tensor, docs:
     return float(-summary_logp.mean()), float((nll * doc_tokens).mean())
 
 
+def train_judge(cfg: Config, tokenizer, extractor: Extractor, fit: torch.Tensor, grid: list[tuple[float, float]], *,
+                words: int, steps: int, batch_size: int, seed: int = 0, echo=print):
+    """The judge (JUDGE's size) trained on the extractions of documents fit (N, L) at every grid setting at once,
+    so it favours none of them: (model, vocab). The extractor's weights are left at the grid's last setting."""
+    torch.manual_seed(seed)
+    model, _, vocab = build_models(judge_config(cfg), tokenizer)
+    fit_sets = [extractions(extractor, fit, words, cfg.model.max_summary_tokens, alpha=a, beta=b) for a, b in grid]
+    curve = fit_judge(model, torch.cat(fit_sets), fit.repeat(len(grid), 1), steps=steps, batch_size=batch_size,
+                      lr=1e-3, seed=seed)
+    echo(f"teacher criterion: judge reconstructor trained {steps} steps on {len(grid)} x {len(fit)} extractions, "
+         f"loss {curve[0]} -> {curve[-1]}")
+    return model, vocab
+
+
 def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Tensor, grid: list[tuple[float, float]],
                    *, words: int, fit_docs: int = 4000, score_docs: int = 1000, steps: int = 600,
                    batch_size: int = 64, seed: int = 0, echo=print) -> TeacherChoice:
@@ -113,16 +127,10 @@ def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Ten
         fit_docs = max(1, len(docs) * 4 // 5)
         score_docs = len(docs) - fit_docs
     begin = time.perf_counter()
-    torch.manual_seed(seed)
-    jcfg = judge_config(cfg)
-    model, _, vocab = build_models(jcfg, tokenizer)
     max_tokens = cfg.model.max_summary_tokens
     fit, held = docs[:fit_docs], docs[fit_docs: fit_docs + score_docs]
-    fit_sets = [extractions(extractor, fit, words, max_tokens, alpha=a, beta=b) for a, b in grid]
-    curve = fit_judge(model, torch.cat(fit_sets), fit.repeat(len(grid), 1), steps=steps, batch_size=batch_size,
-                      lr=1e-3, seed=seed)
-    echo(f"teacher criterion: judge reconstructor trained {steps} steps on {len(grid)} x {fit_docs} extractions, "
-         f"loss {curve[0]} -> {curve[-1]}")
+    model, vocab = train_judge(cfg, tokenizer, extractor, fit, grid, words=words, steps=steps,
+                               batch_size=batch_size, seed=seed, echo=echo)
     table = []
     for a, b in grid:
         summary, document = description_nats(model, extractor, extractions(extractor, held, words, max_tokens,
