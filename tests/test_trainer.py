@@ -509,3 +509,23 @@ def test_select_by_reconstruction_trains_on_the_choice_of_the_auto_encoder(tmp_p
     shares = [r["select/own"] for r in rows if "select/own" in r]
     assert len(shares) == 2 and all(0 <= s <= 1 for s in shares)
     assert all("select/own" not in r for r in rows if r.get("step", 0) <= 2)  # none while pretraining
+
+
+def test_agreement_slack_keeps_the_latest_checkpoint_near_the_best():
+    from summae.train.trainer import replaces_best
+
+    def kept(scores, slack):
+        top, step = None, None
+        for i, score in enumerate(scores):
+            if replaces_best(score, top, slack):
+                step = i
+            top = score if top is None else max(top, score)
+        return step
+
+    # teacher agreement of a Debian demo's evaluations (end of pretraining, then auto-encoding with D at 0.1)
+    agreement = [65.64, 63.89, 65.21, 64.75, 64.96, 64.82]
+    assert kept(agreement, 0.0) == 0  # the highest agreement: the end of pretraining
+    assert kept(agreement, 1.0) == 5  # the latest within 1 point of 65.64
+    assert kept(agreement, 0.5) == 2  # 65.21; 64.96 and 64.82 are more than 0.5 below
+    assert kept([60.0, 66.0, 64.0], 1.0) == 1  # a new best raises the bar for the ones after it
+    assert not replaces_best(50.0, 50.0, 0.0) and replaces_best(50.0, 50.0, 0.5)

@@ -105,6 +105,12 @@ class Progress:
         self.bar.close()
 
 
+def replaces_best(score: float, top: float | None, slack: float = 0.0) -> bool:
+    """Does an evaluation scoring `score` replace best/, with `top` the best score of the run so far (None before
+    any)? A higher score always does; with slack > 0, so does one within slack of top (train.agreement_slack)."""
+    return top is None or score > top or (slack > 0 and score >= top - slack)
+
+
 class Trainer:
     def __init__(self, cfg: Config, output_dir: str | Path, *, resume: bool = False, device: str = "auto",
                  echo=print, progress: bool = True):
@@ -186,7 +192,11 @@ class Trainer:
         model = self._unwrapped()
         if t.cuda_graphs and acc.device.type == "cuda" and model.fast_decoding:
             self.writer = GraphedWriter(model, pad_to=m.max_source_tokens + 1)  # + the length token
-        self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": self.dev.criterion,
+        criterion_text = self.dev.criterion
+        if self._agreement_slack() > 0:
+            criterion_text += (f"; the latest evaluation within {self._agreement_slack():g} of the best agreement so "
+                               "far (train.agreement_slack)")
+        self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": criterion_text,
                       # a fresh run's teacher search (train.teacher_search) is spent out of train.minutes
                       "train_seconds": round(getattr(self, "_search_seconds", 0.0), 2), "docs_seen": 0,
                       "faults": {"nonfinite": 0, "collapse": 0}}
@@ -648,12 +658,18 @@ class Trainer:
         logger.write(step, {f"dev/{k}": v for k, v in result.items()})
         self._print(f"eval step {step}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
         score = result["score"]
-        best = self.state["best_score"]
-        if best is None or score > best:
+        top = self.state.get("top_score", self.state["best_score"])  # the best score so far, kept or not
+        slack = self._agreement_slack()
+        if replaces_best(score, top, slack):
             self.state["best_score"], self.state["best_step"] = score, step
             self._save("best", elapsed)
+        self.state["top_score"] = score if top is None else max(top, score)
         self.accelerator.wait_for_everyone()
         return result
+
+    def _agreement_slack(self) -> float:
+        """train.agreement_slack where best/ is chosen by teacher agreement (no dev references), else 0."""
+        return self.cfg.train.agreement_slack if self.dev.refs is None and self.dev.teacher is not None else 0.0
 
     def _save(self, name: str, elapsed: float) -> None:
         self.state["train_seconds"] = round(self._seconds_before + elapsed, 2)
