@@ -93,7 +93,7 @@ class SummaryConfig:
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
     in_order: bool = False  # copied words keep the document's order (a word the document holds only earlier is banned)
     # after decoding, the summary's words are put in the order they first occur in the document (no word changes).
-    # On Gigaword dev-4000 over four CPU runs: R-2 +0.95 to +1.72, R-L +0.80 to +1.07, R-1 and DUC-2003 unchanged
+    # On Gigaword dev-4000 over five CPU runs: R-2 +0.95 to +1.72, R-L +0.80 to +1.07, R-1 and DUC-2003 unchanged
     # (benchmarks/experiments/document_order_dev.py -> document-order-dev-20261205-cpu2.json; dev references)
     document_order: bool = True
 
