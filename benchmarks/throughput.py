@@ -93,13 +93,14 @@ def _read(path: str) -> str:
 
 
 def write_result(name: str, fields: dict, *, out: str | None = None, device: str = "cpu",
-                 detail_suffix: str = "") -> Path:
-    """benchmarks/results/<name>-<YYYYMMDD>-<hardware>.json, or `out`: benchmark, commit, date and hardware
-    first, then `fields`. Returns the path."""
+                 detail_suffix: str = "", tag: str = "") -> Path:
+    """benchmarks/results/<name>-<YYYYMMDD>-<hardware>[-<tag>].json, or `out`: benchmark, commit, date and
+    hardware first, then `fields`. Returns the path."""
     hw, detail = hardware(device)
     payload = {"benchmark": name, "commit": commit(), "date": dt.date.today().isoformat(), "hardware": hw,
                "hardware_detail": detail + detail_suffix, **fields}
-    path = Path(out) if out else ROOT / "benchmarks" / "results" / f"{name}-{dt.date.today():%Y%m%d}-{hw}.json"
+    stem = f"{name}-{dt.date.today():%Y%m%d}-{hw}" + (f"-{tag}" if tag else "")
+    path = Path(out) if out else ROOT / "benchmarks" / "results" / f"{stem}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)

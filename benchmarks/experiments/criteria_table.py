@@ -20,18 +20,20 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from summae.train.trainer import replaces_best  # noqa: E402
+
 GUARDS = (0.5, 1.0, 2.0, 3.0)
 
 
 def guard_step(rows: list[dict], slack: float) -> int:
-    """The step the trainer would keep online: an evaluation replaces best/ when its agreement is within `slack`
-    of the best agreement seen so far (itself included)."""
-    best_agreement, kept = None, rows[0]["step"]
+    """The step the trainer keeps with train.agreement_slack = slack (its own rule, replaces_best), replayed
+    over the logged evaluations."""
+    top, kept = None, None
     for row in rows:
-        a = row["teacher_r1"]
-        best_agreement = a if best_agreement is None else max(best_agreement, a)
-        if a >= best_agreement - slack:
+        if replaces_best(row["teacher_r1"], top, slack):
             kept = row["step"]
+        top = row["teacher_r1"] if top is None else max(top, row["teacher_r1"])
     return kept
 
 

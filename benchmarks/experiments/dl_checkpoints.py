@@ -18,7 +18,6 @@ the scores of --choice (that run's checkpoint-choice JSON) are joined in to comp
 """
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -31,8 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import torch  # noqa: E402
-from gigaword import hardware  # noqa: E402
-from throughput import commit  # noqa: E402
+from throughput import write_result  # noqa: E402
 
 from summae.config import Config  # noqa: E402
 from summae.tokenization import encode_texts, pad_ids  # noqa: E402
@@ -99,20 +97,15 @@ def main(argv=None) -> int:
         rows.append(row)
         print(row, flush=True)
     kept = min(rows, key=lambda r: r["description_nats"])
-    tag, detail = hardware("cpu")
-    result = {"benchmark": "dl_checkpoints", "run": str(run), "choice": args.choice, "commit": commit(),
-              "date": dt.date.today().isoformat(), "hardware": tag, "hardware_detail": detail,
-              "command": " ".join(sys.argv), "judge_steps": args.judge_steps, "fit_docs": len(pick),
-              "held_out_documents": len(docs), "teacher": {"alpha": alpha, "beta": beta, **teacher},
+    result = {"run": str(run), "choice": args.choice, "command": " ".join(sys.argv), "judge_steps": args.judge_steps,
+              "fit_docs": len(pick), "held_out_documents": len(docs), "teacher": {"alpha": alpha, "beta": beta, **teacher},
               "kept_by_description_length": kept, "evaluations": rows}
     if choice.get("kept"):
         result["kept_by_teacher_agreement"] = choice["kept"]
         result["best_by_references"] = choice["best_by_references"]
         result["best_by_dev_references"] = choice.get("best_by_dev_references")
-    date = dt.date.today().strftime("%Y%m%d")
-    out = Path(args.out or ROOT / f"benchmarks/results/dl-checkpoints-{date}-{tag}-{args.name}.json")
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"description length keeps step {kept['step']} (test R-1 {kept['test_rouge1']}); wrote {out}")
+    print(f"description length keeps step {kept['step']} (test R-1 {kept['test_rouge1']})")
+    write_result("dl-checkpoints", result, out=args.out, tag=args.name)
     return 0
 
 

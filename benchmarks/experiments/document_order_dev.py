@@ -9,8 +9,6 @@ are tuned.
 """
 
 import argparse
-import datetime as dt
-import json
 import os
 import sys
 import time
@@ -21,8 +19,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from gigaword import hardware  # noqa: E402
-from throughput import commit  # noqa: E402
+from throughput import write_result  # noqa: E402
 
 from summae.decode.rules import document_order  # noqa: E402
 from summae.eval.bottleneck import word_order_score  # noqa: E402
@@ -41,9 +38,7 @@ def main(argv=None) -> int:
     duc = Path(args.data).parent / "duc2003"
     duc_inputs = read_lines(str(duc / "input.txt"))
     duc_refs = [list(r) for r in zip(*[read_lines(str(duc / f"task1_ref{i}.txt")) for i in range(4)])]
-    tag, detail = hardware("cpu")
-    result = {"benchmark": "document_order_dev", "commit": commit(), "date": dt.date.today().isoformat(),
-              "hardware": tag, "hardware_detail": detail, "command": " ".join(sys.argv), "runs": {}}
+    result = {"command": " ".join(sys.argv), "runs": {}}
     for run in args.runs:
         written = read_lines(str(Path(run) / "dev.summaries.txt"))
         cfg = (Path(run) / "config.yaml").read_text(encoding="utf-8")
@@ -67,10 +62,7 @@ def main(argv=None) -> int:
         print(f"{run}: as written {a['rouge1']} / {a['rouge2']} / {a['rougeL']}, in document order "
               f"{b['rouge1']} / {b['rouge2']} / {b['rougeL']}; word order {row['word_order']}; DUC-2003 R-1 "
               f"{row['duc2003']['as_written']['rouge1']} -> {row['duc2003']['document_order']['rouge1']}")
-    date = dt.date.today().strftime("%Y%m%d")
-    out = Path(args.out or ROOT / f"benchmarks/results/document-order-dev-{date}-{tag}.json")
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result("document-order-dev", result, out=args.out)
     return 0
 
 

@@ -12,8 +12,6 @@ run's own setting.
 """
 
 import argparse
-import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -24,9 +22,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from gigaword import hardware  # noqa: E402
 from own_corpus import read_state  # noqa: E402
-from throughput import commit  # noqa: E402
+from throughput import write_result  # noqa: E402
 
 from summae.eval.rouge import rouge_scores  # noqa: E402
 from summae.io import read_texts  # noqa: E402
@@ -47,10 +44,8 @@ def main(argv=None) -> int:
     docs = read_texts(args.test, field=args.text_field)
     refs = [[r] for r in read_texts(args.test, field=args.summary_field)]
     run = Path(args.run)
-    tag, detail = hardware("cpu")
-    result = {"benchmark": "run_checkpoints", "run": str(run), "test": args.test, "in_order": args.in_order,
-              "commit": commit(), "date": dt.date.today().isoformat(), "hardware": tag, "hardware_detail": detail,
-              "command": " ".join(sys.argv), "checkpoints": {}}
+    result = {"run": str(run), "test": args.test, "in_order": args.in_order, "command": " ".join(sys.argv),
+              "checkpoints": {}}
     for name in ("best", "last"):
         ckpt = run / name
         state = read_state(ckpt)
@@ -61,10 +56,7 @@ def main(argv=None) -> int:
         result["checkpoints"][name] = {"step": state.get("step"), **scores}
         print(f"{name:5} step {state.get('step')}: {scores['rouge1']} / {scores['rouge2']} / {scores['rougeL']} "
               f"at {scores['words']} words", flush=True)
-    date = dt.date.today().strftime("%Y%m%d")
-    out = Path(args.out or ROOT / f"benchmarks/results/run-checkpoints-{date}-{tag}-{args.name}.json")
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result("run-checkpoints", result, out=args.out, tag=args.name)
     return 0
 
 
