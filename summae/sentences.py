@@ -15,6 +15,9 @@ import sentencex
 
 LANGUAGE = "en"  # ISO 639 code; sentencex falls back to its generic rules for a language it does not know
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate cannot cross into sentencex's Rust (UTF-8) core
+# sentencex 1.0.32 panics (a Rust PanicException, not an Exception) on a multi-byte space before a full stop after
+# an abbreviation-like word ("U\u00a0."): every space other than ASCII's goes in as " ", which no split rule tells apart
+_WIDE_SPACE = re.compile(r"[^\S \t\n\r\f\v]")
 
 
 def split_sentences(text: str, *, language: str = LANGUAGE) -> list[str]:
@@ -27,6 +30,7 @@ def split_sentences(text: str, *, language: str = LANGUAGE) -> list[str]:
         raise TypeError(f"split_sentences takes a str, got {type(text).__name__}")
     if not text.strip():
         return []
+    text = _WIDE_SPACE.sub(" ", text)
     try:
         pieces = list(sentencex.segment(language, text))
     except UnicodeEncodeError:  # only lone surrogates (text from Python, never from summae's readers)

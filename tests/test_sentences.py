@@ -90,3 +90,9 @@ def test_lead_1_sentence_on_the_bundled_test_set():
     assert len(leads) == len(docs) and all(leads)
     assert all(len(lead.split()) <= len(doc.split()) for lead, doc in zip(leads, docs))
     assert sum(lead.split() == doc.split() for lead, doc in zip(leads, docs)) < len(docs) // 4
+
+
+def test_a_wide_space_before_a_full_stop_does_not_crash_the_splitter():
+    # sentencex 1.0.32's Rust core panicked on these (found by the property test above)
+    for text in ("gg\u00a0!! g.U\u00a0.", "U\u00a0.", "g.U\u2003."):
+        assert "".join("".join(s.split()) for s in split_sentences(text)) == "".join(text.split())
