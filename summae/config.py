@@ -96,6 +96,9 @@ class SummaryConfig:
     # On Gigaword dev-4000 over five CPU runs: R-2 +0.95 to +1.72, R-L +0.80 to +1.07, R-1 and DUC-2003 unchanged
     # (benchmarks/experiments/document_order_dev.py -> document-order-dev-20261205-cpu2.json; dev references)
     document_order: bool = True
+    # greedy decoding: nats added to the word that follows, in the document, the word just written (copying the
+    # document's own phrases, as the teacher's bigram-scored extractions do); >= 0, 0 = off
+    span_bonus: float = 0.0
 
 
 @dataclass
@@ -235,6 +238,7 @@ class Config:
              f"summary ratios must satisfy 0 < ratio_min <= ratio_max <= 1, got {s.ratio_min}, {s.ratio_max}"),
             (s.default_words >= 0 and (0 in (s.default_words, s.max_words) or s.default_words <= s.max_words),
              f"summary.default_words must be in [1, {s.max_words}] (or 0: from the data), got {s.default_words}"),
+            (0 <= s.span_bonus <= 20, f"summary.span_bonus must be in [0, 20] nats, got {s.span_bonus}"),
             # a word is one token or more, and the summary ends with EOS
             (s.max_words < m.max_summary_tokens,  # max_words 0 is checked again once chosen
              f"summary.max_words ({s.max_words}) needs model.max_summary_tokens >= {s.max_words + 1} (a token per "

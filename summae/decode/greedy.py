@@ -17,7 +17,7 @@ import torch
 
 from summae import fast
 from summae.decode.rules import (advance_floor, advance_word, apply_mask, choose, document_words, empty_ends, order_mask,
-                                 order_start)
+                                 order_start, span_followers, with_span_bonus)
 from summae.fast.spelling import choose_spelled
 from summae.fast.static_cache import StaticDecoder
 
@@ -69,6 +69,11 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
         held = document_words(doc, rules.word_start, rules.pad_id) if rules.in_order else None  # (B, V)
         # the static cache: where it is switched on, and always for CUDA graphs' capture (sync_free)
         static = fast.enabled() and model.fast_decoding and (fast.STATIC_CACHE or sync_free)
+        # summary.span_bonus: greedy summaries only (dev evaluation, summarizing), never the training samples
+        span = rules.span_bonus if temperature == 0 else 0.0
+        track_ends = rules.whole_words or span > 0
+        # the static path's greedy scores are the copy mixture's probabilities (no log over the vocabulary)
+        probabilities = static and model.copy_head is not None and temperature == 0
 
         if static:
             cache = StaticDecoder(model.compressor, enc, comp_mask, model.max_summary_tokens)
@@ -93,6 +98,9 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
                 forbid = forbid | used
             if rules.in_order:
                 forbid = forbid | order_mask(floor, doc, rules.word_start, rules.pad_id, held)
+            if span > 0:
+                scores = with_span_bonus(scores, span_followers(ends, doc, rules.word_start), span,
+                                         probabilities=probabilities)
             if rules.whole_words:
                 if fast.enabled():  # the same choice, without building the (B, V) spelling mask
                     nxt = choose_spelled(scores.float(), forbid, ends, doc, rules.boundary, rules.pad_id,
@@ -103,6 +111,8 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
                 ends = advance_word(ends, nxt, doc, rules.boundary, rules.pad_id)
             else:
                 nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
+                if track_ends:
+                    ends = advance_word(ends, nxt, doc, rules.boundary, rules.pad_id)
             if rules.in_order:
                 floor = advance_floor(floor, nxt, doc)
             counts.add_(rules.word_start[nxt].long())

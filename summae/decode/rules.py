@@ -3,6 +3,8 @@ choice of the next token under them. Pure functions on tensors; the greedy and b
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from summae import fast
@@ -250,6 +252,24 @@ def advance_floor(floor: torch.Tensor, tokens: torch.Tensor, doc_ids: torch.Tens
     return torch.where(first < length, first, floor)
 
 
+def span_followers(ends: torch.Tensor, doc_ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
+    """The word-start tokens that follow, in the document, the word the summary has just written: (B, V) bool.
+
+    ends (B, L-1): where the word written so far ends in the document (advance_word); doc_ids (B, L). Copying
+    one of them continues the document's own phrase (summary.span_bonus)."""
+    following = doc_ids[:, 1:]  # (B, L-1): the token after position j
+    return _token_set(following, ends & word_start[following], word_start.shape[0])
+
+
+def with_span_bonus(scores: torch.Tensor, followers: torch.Tensor, bonus: float, *, probabilities: bool) -> torch.Tensor:
+    """scores (B, V) with `bonus` nats added where `followers` (B, V) holds: scores are log-probabilities or
+    logits, or, with `probabilities`, the probabilities themselves (multiplied by exp(bonus)). fp32 out."""
+    scores = scores.float()
+    if probabilities:
+        return torch.where(followers, scores * math.exp(bonus), scores)
+    return scores + followers.float() * bonus
+
+
 def _token_set(doc_ids: torch.Tensor, where: torch.Tensor, vocab: int) -> torch.Tensor:
     """(B, L) tokens, (B, L) bool -> (B, V) bool: which tokens occur where `where` holds. Scattered into a spare
     column V where it fails, so every write into 0..V-1 is True."""
@@ -284,9 +304,10 @@ class DecodingRules(torch.nn.Module):
     """
 
     def __init__(self, vocab, *, max_summary_tokens: int, no_repeat_words: bool = False, whole_words: bool = False,
-                 in_order: bool = False):
+                 in_order: bool = False, span_bonus: float = 0.0):
         super().__init__()
         self.max_summary_tokens = max_summary_tokens
+        self.span_bonus = span_bonus  # greedy decoding: log-odds added to the word that follows the last one in the document
         self.no_repeat_words = no_repeat_words  # ban word-start pieces already in the summary
         self.whole_words = whole_words  # copied words are spelled as in the document (document_word_mask)
         self.in_order = in_order  # copied words keep the document's order (order_mask)
