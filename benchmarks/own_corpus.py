@@ -80,7 +80,7 @@ def build_extractor(cfg, tokenizer, vocab):
 
 
 def score_run(run: Path, documents: list[str], references: list[str], *, name: str, device: str,
-              teacher: bool = True) -> tuple[dict, dict, float]:
+              teacher: bool = True, span_bonus: float | None = None) -> tuple[dict, dict, float]:
     """(rows of ROUGE scores by system, the run's settings, summae's sentences per second)."""
     from summae.model.build import load_for_inference
     from summae.pipeline import EvalSet, score_baselines, score_model, teacher_summaries
@@ -91,7 +91,7 @@ def score_run(run: Path, documents: list[str], references: list[str], *, name: s
     leads = {f"lead{n}": {"lead": n} for n in sorted({k, 8})}
     eval_set = EvalSet(name, documents, [[r] for r in references],
                        baselines=leads | {"lead1sent": {"lead_sentences": 1}, "prefix75": {"prefix": 75}})
-    model_scores, _, rate = score_model(run, eval_set, device=device)
+    model_scores, _, rate = score_model(run, eval_set, device=device, span_bonus=span_bonus)
     rows = {"summae": model_scores, **score_baselines(eval_set)}
     extractor = build_extractor(cfg, tokenizer, model.vocab) if teacher else None
     if extractor is not None:
@@ -110,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="result JSON (default benchmarks/results/own_corpus-DATE-HARDWARE-NAME.json)")
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     parser.add_argument("--limit", type=int, help="only the first N test pairs (smoke tests)")
+    parser.add_argument("--span-bonus", type=float,
+                        help="decode with this summary.span_bonus instead of the run's (a run trained before it existed)")
     parser.add_argument("--no-teacher", action="store_true", help="skip rebuilding and scoring the search")
     args = parser.parse_args(argv)
 
@@ -125,7 +127,8 @@ def main(argv=None) -> int:
         documents = read_texts(args.test, field=args.text_field)[: args.limit]
         references = read_texts(args.test, field=args.summary_field)[: args.limit]
         rows, settings, rate = score_run(Path(args.run), documents, references, name=args.name,
-                                         device=args.device, teacher=not args.no_teacher)
+                                         device=args.device, teacher=not args.no_teacher,
+                                         span_bonus=args.span_bonus)
     except SummaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -134,7 +137,7 @@ def main(argv=None) -> int:
               "command": ["benchmarks/own_corpus.py", *(sys.argv[1:] if argv is None else argv)],
               "commit": commit(), "date": dt.date.today().isoformat(), "hardware": hw, "hardware_detail": detail,
               "run": str(args.run), "test": str(args.test), "documents": len(documents),
-              "settings": settings, "summarize_sentences_per_s": round(rate, 1),
+              "settings": settings, "span_bonus": args.span_bonus, "summarize_sentences_per_s": round(rate, 1),
               "table": {system: {key: scores[key] for key in ROUGE_KEYS} for system, scores in rows.items()}}
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
                                            f"own_corpus-{dt.date.today():%Y%m%d}-{hw}-{args.name}.json")

@@ -97,7 +97,10 @@ class SummaryConfig:
     # (benchmarks/experiments/document_order_dev.py -> document-order-dev-20261205-cpu2.json; dev references)
     document_order: bool = True
     # greedy decoding: nats added to the word that follows, in the document, the word just written (copying the
-    # document's own phrases, as the teacher's bigram-scored extractions do); >= 0, 0 = off
+    # document's own phrases, as the teacher's bigram-scored extractions do); >= 0, 0 = off. It trades R-1 for R-2,
+    # and the trade depends on the corpus (benchmarks/experiments/span_bonus_dev.py, dev references): on Debian
+    # dev (3 demo models) 1.0 is the best mean of and R-L (R-2 +0.58, R-1 -0.16); on Gigaword dev-4000
+    # (1 CPU model) 1.0 costs 0.77 R-1 for +0.54 R-2, and 0 is best. Off here; demo.yaml and ready.yaml set 1.0
     span_bonus: float = 0.0
 
 

@@ -40,10 +40,12 @@ def score_baselines(eval_set: EvalSet) -> dict[str, dict]:
 
 def score_model(model_dir: Path, eval_set: EvalSet, *, device: str = "auto", batch_size: int | None = None,
                 words: int | None = None, save_to: Path | None = None,
-                cuda_graphs: bool = False) -> tuple[dict, list[str], float]:
+                cuda_graphs: bool = False, span_bonus: float | None = None) -> tuple[dict, list[str], float]:
     """Summaries of eval_set with the default decoding (or --words), their ROUGE, and sentences/s.
-    cuda_graphs: as Summarizer's (off by default)."""
+    cuda_graphs: as Summarizer's (off by default); span_bonus: instead of the model's summary.span_bonus."""
     summarizer = Summarizer.from_pretrained(model_dir, device=device, cuda_graphs=cuda_graphs)
+    if span_bonus is not None:
+        summarizer.model.rules.span_bonus = span_bonus
     begin = time.perf_counter()
     hyps = summarizer(eval_set.documents, words=words, batch_size=batch_size)
     rate = len(hyps) / max(time.perf_counter() - begin, 1e-9)
