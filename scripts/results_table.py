@@ -22,7 +22,7 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 # Which JSON each row comes from. A later session updates these names, nothing else.
 DEMO = "demo-20261205-cpu2-recipe-adv01.json"  # `summae demo`, the README's first command
-READY = "ready-20261205-cpu2-2400.json"  # benchmarks/ready_model.py: the model shipped in the package
+READY = "ready-20261206-cpu2.json"  # benchmarks/ready_model.py: the model shipped in the package
 GIGAWORD = [  # benchmarks/gigaword.py: the best GPU run, then the recipe shrunk to 2 CPU cores
     "gigaword-20261129-h200-gpu.json",
     "gigaword-20261130-cpu2-cpu-full-final.json",
