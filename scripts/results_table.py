@@ -21,7 +21,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 # Which JSON each row comes from. A later session updates these names, nothing else.
-DEMO = "demo-20261205-cpu2-recipe-adv01.json"  # `summae demo`, the README's first command
+DEMO = "demo-runs-20261206-cpu2-recipe-span1.json"  # `summae demo`, the README's first command
 READY = "ready-20261206-cpu2.json"  # benchmarks/ready_model.py: the model shipped in the package
 GIGAWORD = [  # benchmarks/gigaword.py: the best GPU run, then the recipe shrunk to 2 CPU cores
     "gigaword-20261129-h200-gpu.json",
@@ -69,13 +69,27 @@ def row(*cells: str) -> str:
 
 def demo_rows(results: Path) -> list[str]:
     data = load(DEMO, results)
-    run = data.get("results_json", data)  # a fresh-clone record wraps the demo's results.json
-    test = run["sets"]["test"]
-    where = f"Debian test ({test['model']['n']} docs)"
-    system = f"`summae demo`: {run['steps']} steps in {run['train_seconds'] / 60:.0f} min on {hardware(data)}"
     names = {"lead8": "Lead-8", "lead1sent": "first sentence", "prefix75": "first 75 bytes", "teacher": "teacher: the extraction search it learns from"}
-    rows = [row(where, system, *rouge(test["model"]), "", "", DEMO)]
-    rows += [row(where, label, *rouge(test["baselines"][key]), "", "", DEMO) for key, label in names.items()]
+    if data["benchmark"] == "demo-runs":  # benchmarks/demo_runs.py: several seeds, their mean
+        runs = data["runs"]
+        where = f"Debian test ({runs[0]['test']['summae']['n']} docs)"
+        steps = sorted(r["steps"] for r in runs)
+        minutes = max(r["train_seconds"] for r in runs) / 60
+        system = (f"`summae demo`, mean of {len(runs)} seeds: {steps[0]}-{steps[-1]} steps in {minutes:.0f} min on "
+                  f"{hardware(data)}")
+
+        def mean_row(key):
+            return {**{m: v["mean"] for m, v in data["mean"][key].items()}, "words": runs[0]["test"][key]["words"]}
+        rows = [row(where, system, *rouge(mean_row("summae")), "", "", DEMO)]
+        rows += [row(where, label, *rouge(mean_row(key) if key == "teacher" else data["baselines"][key]), "", "", DEMO)
+                 for key, label in names.items()]
+    else:
+        run = data.get("results_json", data)  # a fresh-clone record wraps the demo's results.json
+        test = run["sets"]["test"]
+        where = f"Debian test ({test['model']['n']} docs)"
+        system = f"`summae demo`: {run['steps']} steps in {run['train_seconds'] / 60:.0f} min on {hardware(data)}"
+        rows = [row(where, system, *rouge(test["model"]), "", "", DEMO)]
+        rows += [row(where, label, *rouge(test["baselines"][key]), "", "", DEMO) for key, label in names.items()]
     ready = load(READY, results)
     rows.append(row(where, "the ready model shipped in the package", *rouge(ready["test"]["ready"]), "", "", READY))
     return rows
