@@ -45,7 +45,8 @@ def run_settings(run: Path, cfg, model) -> dict:
                   "heads": m.heads, "ffn_dim": m.ffn_dim, "pretrained": m.pretrained,
                   "compressor_parameters": sum(p.numel() for p in model.parameters()),
                   "max_source_tokens": m.max_source_tokens, "max_summary_tokens": m.max_summary_tokens},
-        "summary": {"min_words": s.min_words, "max_words": s.max_words, "default_words": s.default_words},
+        "summary": {"min_words": s.min_words, "max_words": s.max_words, "default_words": s.default_words,
+                    "span_bonus": s.span_bonus},
         "train": {"pseudo": t.pseudo, "extract_alpha": t.extract_alpha, "extract_beta": t.extract_beta,
                   "steps_limit": t.steps, "minutes": t.minutes, "batch_size": t.batch_size, "seed": t.seed},
         "steps": last.get("step", best.get("step")), "best_step": best.get("best_step", best.get("step")),
@@ -87,6 +88,8 @@ def score_run(run: Path, documents: list[str], references: list[str], *, name: s
     from summae.eval.rouge import rouge_scores
 
     cfg, tokenizer, model = load_for_inference(run)
+    if span_bonus is not None:
+        cfg.summary.span_bonus = span_bonus  # recorded in the settings as what the summaries were decoded with
     k = cfg.summary.default_words
     leads = {f"lead{n}": {"lead": n} for n in sorted({k, 8})}
     eval_set = EvalSet(name, documents, [[r] for r in references],
@@ -137,7 +140,7 @@ def main(argv=None) -> int:
               "command": ["benchmarks/own_corpus.py", *(sys.argv[1:] if argv is None else argv)],
               "commit": commit(), "date": dt.date.today().isoformat(), "hardware": hw, "hardware_detail": detail,
               "run": str(args.run), "test": str(args.test), "documents": len(documents),
-              "settings": settings, "span_bonus": args.span_bonus, "summarize_sentences_per_s": round(rate, 1),
+              "settings": settings, "summarize_sentences_per_s": round(rate, 1),
               "table": {system: {key: scores[key] for key in ROUGE_KEYS} for system, scores in rows.items()}}
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
                                            f"own_corpus-{dt.date.today():%Y%m%d}-{hw}-{args.name}.json")

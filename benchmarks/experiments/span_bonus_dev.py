@@ -14,7 +14,6 @@ A run directory means its best/ checkpoint.
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -30,7 +29,7 @@ from throughput import write_result  # noqa: E402
 
 from summae.eval.bottleneck import word_order_score  # noqa: E402
 from summae.eval.rouge import rouge_scores  # noqa: E402
-from summae.io import read_lines  # noqa: E402
+from summae.io import read_lines, read_texts  # noqa: E402
 from summae.summarize import Summarizer  # noqa: E402
 
 
@@ -52,9 +51,9 @@ def load_dev(args) -> tuple[list[str], list[list[str]]]:
         docs = read_lines(str(data / "dev.article.txt"))[: args.limit]
         refs = [[r] for r in read_lines(str(data / "dev.title.txt"))[: args.limit]]
         return docs, refs
-    rows = [json.loads(line) for line in Path(args.dev).read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = rows[: args.limit]
-    return [r[args.text_field] for r in rows], [[r[args.summary_field]] for r in rows]
+    docs = read_texts(args.dev, field=args.text_field)[: args.limit]
+    refs = [[r] for r in read_texts(args.dev, field=args.summary_field)[: args.limit]]
+    return docs, refs
 
 
 def main(argv=None) -> int:

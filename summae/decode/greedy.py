@@ -71,7 +71,6 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
         static = fast.enabled() and model.fast_decoding and (fast.STATIC_CACHE or sync_free)
         # summary.span_bonus: greedy summaries only (dev evaluation, summarizing), never the training samples
         span = rules.span_bonus if temperature == 0 else 0.0
-        track_ends = rules.whole_words or span > 0
         # the static path's greedy scores are the copy mixture's probabilities (no log over the vocabulary)
         probabilities = static and model.copy_head is not None and temperature == 0
 
@@ -111,7 +110,7 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
                 ends = advance_word(ends, nxt, doc, rules.boundary, rules.pad_id)
             else:
                 nxt = choose(apply_mask(scores.float(), forbid), temperature, generator)
-                if track_ends:
+                if span > 0:  # the bonus reads where the last word ends in the document
                     ends = advance_word(ends, nxt, doc, rules.boundary, rules.pad_id)
             if rules.in_order:
                 floor = advance_floor(floor, nxt, doc)
