@@ -66,6 +66,21 @@ def write_atomic(target: Path, fill) -> None:
         raise
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, fsync it, then swap it in: `path` is old or new, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
 def recover(target: Path) -> None:
     """After a crash between the two renames, the previous checkpoint sits in `.NAME.old`: bring it back."""
     target = Path(target)

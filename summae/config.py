@@ -100,7 +100,8 @@ class SummaryConfig:
     # document's own phrases, as the teacher's bigram-scored extractions do); >= 0, 0 = off. It trades R-1 for R-2,
     # and the trade depends on the corpus (benchmarks/experiments/span_bonus_dev.py, dev references): on Debian
     # dev (3 demo models) 1.0 is the best mean of R-1, R-2 and R-L (R-2 +0.58, R-1 -0.16); on Gigaword dev-4000
-    # (1 CPU model) 1.0 costs 0.77 R-1 for +0.54 R-2, and 0 is best. Off here; demo.yaml and ready.yaml set 1.0
+    # (1 CPU model) 1.0 costs 0.77 R-1 for +0.54 R-2, and 0 is best. Off here; demo.yaml and ready.yaml set 1.0;
+    # train.span_bonus_search (auto.yaml) chooses it without references
     span_bonus: float = 0.0
 
 
@@ -145,6 +146,11 @@ class TrainConfig:
     # extract: choose extract_alpha and extract_beta before training, with no references, by the shortest
     # description of held-out training documents through the bottleneck (summae.train.criterion, a small grid)
     teacher_search: bool = False
+    # after training: choose summary.span_bonus among dev_eval.SPAN_BONUS_GRID by teacher agreement (ROUGE-1 F1 of
+    # best/'s summaries against the extraction search's, on the held-out training documents; no references), and
+    # write it into the run's configs. The rule follows dev references in both corpora measured: 1.0 on Debian (3
+    # demo models), 0 on Gigaword dev-4000 (1 CPU model); benchmarks/experiments/span_bonus_dev.py --teacher
+    span_bonus_search: bool = False
     # after pretraining, the compressor's target per document: "pseudo" (the pseudo-summary) | "reconstruction"
     # (the pseudo-summary or the compressor's own sample, whichever the reconstructor rebuilds the document from
     # with the lower NLL, less select_lm_weight x the real texts' LM log-probability per word: the auto-encoder

@@ -3,6 +3,7 @@ documents, resolved before the model is built and saved in the run's config."""
 
 import dataclasses
 import math
+import re
 
 import pytest
 
@@ -132,3 +133,43 @@ def test_teacher_search_sets_the_weights_it_chose(cli, tmp_path, monkeypatch):
     line = next(x for x in err.splitlines() if "no references read" in x)
     assert f"train.extract_alpha {saved.extract_alpha}, train.extract_beta {saved.extract_beta}" in line
     assert (saved.extract_alpha, saved.extract_beta) in [(0.5, 0.0), (2.0, 0.3)]
+
+
+def test_span_bonus_search_writes_the_bonus_it_chose_into_every_config(cli, tmp_path, monkeypatch):
+    from summae.train import dev_eval
+
+    monkeypatch.setattr(dev_eval, "SPAN_BONUS_GRID", (0.0, 20.0))
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--config", "tiny", "--output-dir", run, "--quiet", "--set", "train.steps=2",
+                       "--set", "train.pseudo=extract", "--set", "train.span_bonus_search=true")
+    assert code == 0, err
+    line = next(x for x in err.splitlines() if "train.span_bonus_search" in x)
+    table = dict(re.findall(r"(\d+(?:\.\d+)?): (\d+(?:\.\d+)?)", line.split("no references;")[1]))
+    assert set(table) == {"0", "20"}  # both candidates scored by teacher agreement
+    chosen = max(table, key=lambda b: (float(table[b]), -float(b)))
+    assert line.startswith(f"summary.span_bonus {chosen} ")
+    before = load_config("tiny", ["train.steps=2", "train.pseudo=extract", "train.span_bonus_search=true"])
+    for directory in (run, run / "best", run / "last"):
+        saved = Config.from_yaml(directory / "config.yaml")
+        assert saved.summary.span_bonus == float(chosen)
+        assert saved.train.span_bonus_search and saved.model == Config.from_yaml(run / "config.yaml").model
+    assert before.summary.span_bonus == 0.0
+
+
+def test_span_bonus_search_leaves_the_model_as_it_found_it():
+    from conftest import tiny_model
+
+    from summae.train.dev_eval import DevSet, choose_span_bonus
+
+    cfg, tokenizer, model, *_ = tiny_model([])
+    texts = ["the cat sat on the mat near the door", "a dog ran in the park with a ball"]
+    dev = DevSet.build(texts, None, tokenizer, model.vocab, cfg)
+    with pytest.raises(ValueError, match="extraction search"):
+        choose_span_bonus(model, dev)
+    dev.teacher = ["cat sat on the mat", "dog ran in the park"]
+    model.rules.span_bonus = 0.3
+    bonus, rows = choose_span_bonus(model, dev, grid=(0.0, 1.0, 1.0))
+    assert [row["span_bonus"] for row in rows] == [0.0, 1.0, 1.0]
+    top = max(row["teacher_r1"] for row in rows)
+    assert bonus == min(row["span_bonus"] for row in rows if row["teacher_r1"] == top)  # a tie: the smaller
+    assert model.rules.span_bonus == 0.3

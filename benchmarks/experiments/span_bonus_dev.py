@@ -4,7 +4,9 @@ close the student's R-2 gap to its teacher? Scored on DEV references only: this 
 Each model summarizes the dev documents at its default length with every bonus in --bonuses (the same weights,
 only the decoding changes; the summaries in document order when the model's config says so, as `summae
 summarize` writes them), and the table gives ROUGE F1 against the dev references, the word-order score and the
-share of consecutive summary words that are also consecutive in the document.
+share of consecutive summary words that are also consecutive in the document. With --teacher, also ROUGE F1 of the
+summaries against the model's own teacher (the extraction search, rebuilt as benchmarks/own_corpus.py does): the
+reference-free view a rule for choosing the bonus could use.
 
     python benchmarks/experiments/span_bonus_dev.py --dev /work/debian_dev.jsonl --text-field document \
         --name debian /work/demoruns/demo-seed0 /work/demoruns/demo-seed1
@@ -45,6 +47,18 @@ def contiguous_share(summaries: list[str], documents: list[str]) -> float:
     return round(100 * hits / max(1, total), 2)
 
 
+def teacher_texts(model_dir: Path, docs: list[str]) -> list[str]:
+    """The model's teacher (its extraction search at its own settings) on docs, at the model's default length."""
+    from own_corpus import build_extractor
+
+    from summae.model.build import load_for_inference
+    from summae.pipeline import teacher_summaries
+
+    cfg, tokenizer, model = load_for_inference(model_dir)
+    extractor = build_extractor(cfg, tokenizer, model.vocab)
+    return teacher_summaries(extractor, tokenizer, model.vocab, cfg.model, docs, cfg.summary.default_words)
+
+
 def load_dev(args) -> tuple[list[str], list[list[str]]]:
     if args.gigaword:
         data = Path(args.data)
@@ -67,6 +81,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=4000, help="first N dev documents (default 4000)")
     p.add_argument("--bonuses", default="0,0.5,1,1.5,2,3")
     p.add_argument("--name", required=True)
+    p.add_argument("--teacher", action="store_true", help="also score agreement with each model's teacher")
     args = p.parse_args(argv)
     docs, refs = load_dev(args)
     bonuses = [float(b) for b in args.bonuses.split(",")]
@@ -76,6 +91,7 @@ def main(argv=None) -> int:
         if (path / "best").is_dir():
             path = path / "best"
         summarizer = Summarizer.from_pretrained(path, device="cpu", precision="auto")  # as summae summarize
+        teacher = teacher_texts(path, docs) if args.teacher else None
         rows = {}
         for bonus in bonuses:
             summarizer.model.rules.span_bonus = bonus
@@ -86,11 +102,20 @@ def main(argv=None) -> int:
             rows[str(bonus)] = {**scores, "word_order": word_order_score(summaries, docs),
                                 "contiguous_pairs": contiguous_share(summaries, docs),
                                 "docs_per_s": round(len(docs) / seconds, 1)}
+            if teacher is not None:
+                agree = rouge_scores(summaries, [[t] for t in teacher])
+                rows[str(bonus)]["teacher_agreement"] = {k: agree[k] for k in ("rouge1", "rouge2", "rougeL")}
+                print(f"  teacher agreement {agree['rouge1']} / {agree['rouge2']} / {agree['rougeL']}", flush=True)
             print(f"{model_path} bonus {bonus}: {scores['rouge1']} / {scores['rouge2']} / {scores['rougeL']} "
                   f"({scores['words']} words), contiguous {rows[str(bonus)]['contiguous_pairs']}%", flush=True)
         table[model_path] = rows
     mean = {str(b): {m: round(statistics.fmean(table[k][str(b)][m] for k in table), 2)
                      for m in ("rouge1", "rouge2", "rougeL", "contiguous_pairs")} for b in bonuses}
+    if args.teacher:
+        for b in bonuses:
+            mean[str(b)]["teacher_agreement"] = {
+                m: round(statistics.fmean(table[k][str(b)]["teacher_agreement"][m] for k in table), 2)
+                for m in ("rouge1", "rouge2", "rougeL")}
     write_result("span-bonus-dev", {"command": "python benchmarks/experiments/span_bonus_dev.py "
                                     + " ".join(sys.argv[1:] if argv is None else argv),
                                     "documents": len(docs), "models": table, "mean": mean}, tag=args.name)

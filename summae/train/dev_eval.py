@@ -105,6 +105,36 @@ def evaluate_dev(model, disc, dev: DevSet) -> dict:
     return result
 
 
+# train.span_bonus_search's candidates for summary.span_bonus (nats): from off to the point where Debian dev R-1 fell
+SPAN_BONUS_GRID = (0.0, 0.5, 1.0, 2.0)
+
+
+@torch.no_grad()
+def choose_span_bonus(model, dev: DevSet, grid=None) -> tuple[float, list[dict]]:
+    """train.span_bonus_search: the summary.span_bonus in `grid` whose greedy summaries of the held-out documents
+    agree best with the extraction search's (ROUGE-1 F1; the smaller bonus on a tie); grid: SPAN_BONUS_GRID
+    by default. No references are read.
+    Returns (the bonus, one row per candidate: span_bonus, teacher_r1)."""
+    grid = SPAN_BONUS_GRID if grid is None else grid
+    if dev.teacher is None:
+        raise ValueError("choose_span_bonus needs the extraction search's summaries of the dev documents")
+    was_training, before = model.training, model.rules.span_bonus
+    model.eval()
+    rows = []
+    try:
+        for bonus in grid:
+            model.rules.span_bonus = float(bonus)
+            summaries, targets = summarize_ids(model, dev.ids, dev.words, dev.max_words)
+            texts = decode(dev.tokenizer, summaries, targets, dev.texts if dev.document_order else None)
+            rows.append({"span_bonus": float(bonus),
+                         "teacher_r1": rouge_scores(texts, [[t] for t in dev.teacher])["rouge1"]})
+    finally:
+        model.rules.span_bonus = before
+        model.train(was_training)
+    best = max(rows, key=lambda row: (row["teacher_r1"], -row["span_bonus"]))
+    return best["span_bonus"], rows
+
+
 def decode(tokenizer, summaries: torch.Tensor, targets: torch.Tensor, documents: list[str] | None = None) -> list[str]:
     """Summary texts as `summae summarize` writes them (documents: put in their order, summary.document_order)."""
     texts = [clean_summary(t, int(k)) for t, k in zip(decode_texts(tokenizer, summaries.tolist()), targets.tolist())]

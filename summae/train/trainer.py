@@ -26,14 +26,14 @@ from summae.config import Config
 from summae.decode.greedy import eval_mode
 from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter
-from summae.model.build import build_models, prepare_tokenizer, restore_weights
+from summae.model.build import build_models, load_for_inference, prepare_tokenizer, restore_weights
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
 from summae.runtime import native_bf16
 from summae.tokenization import encode_texts, pad_ids
 from summae.train import auto, criterion, guards, plan
 from summae.train.batches import StreamBatches, TensorBatches
 from summae.train.data import load_training_texts
-from summae.train.dev_eval import DevSet, evaluate_dev, sample_table
+from summae.train.dev_eval import DevSet, choose_span_bonus, evaluate_dev, sample_table
 from summae.train.labeled import LabeledBatches
 from summae.train.metrics import MetricLogger
 from summae.train.plots import after_training
@@ -328,6 +328,8 @@ class Trainer:
         elapsed = time.perf_counter() - begin
         final = self._evaluate(step, logger, elapsed)
         self._save("last", elapsed)
+        if t.span_bonus_search and self.main:
+            self._search_span_bonus()
         if isinstance(self.batches, StreamBatches) and self.batches.truncated and self.main:
             self._print(f"{self.batches.truncated} streamed documents were longer than model.max_source_tokens "
                         f"({cfg.model.max_source_tokens}) and were truncated")
@@ -666,6 +668,33 @@ class Trainer:
         self.state["top_score"] = score if top is None else max(top, score)
         self.accelerator.wait_for_everyone()
         return result
+
+    def _search_span_bonus(self) -> None:
+        """train.span_bonus_search: choose summary.span_bonus for best/ by teacher agreement on the held-out
+        documents (dev_eval.choose_span_bonus), print the table, and write the choice into the run's config.yaml
+        and those of best/ and last/ (each file replaced whole, its other settings kept)."""
+        if self.dev.teacher is None:  # no search to agree with; without real texts the user was told already
+            if self.real is not None:
+                self._print("train.span_bonus_search skipped: it compares with the extraction search's summaries "
+                            "(train.pseudo=extract)")
+            return
+        began = time.perf_counter()
+        chosen = self.out / "best" if (self.out / "best" / "config.yaml").exists() else self.out / "last"
+        _, _, model = load_for_inference(chosen)
+        model.to(self.accelerator.device)
+        with self.accelerator.autocast():
+            bonus, rows = choose_span_bonus(model, self.dev)
+        table = ", ".join(f"{row['span_bonus']:g}: {row['teacher_r1']}" for row in rows)
+        self._print(f"summary.span_bonus {bonus:g} (train.span_bonus_search: teacher agreement R-1 of {chosen.name}/ "
+                    f"on {len(self.dev.texts)} held-out documents, no references; {table}; "
+                    f"{time.perf_counter() - began:.0f} s)")
+        self.cfg.summary.span_bonus = bonus
+        for directory in (self.out, self.out / "best", self.out / "last"):
+            path = directory / "config.yaml"
+            if path.exists():
+                saved = Config.from_yaml(path)
+                saved.summary.span_bonus = bonus
+                checkpoint.replace_text(path, saved.to_yaml())
 
     def _agreement_slack(self) -> float:
         """train.agreement_slack where best/ is chosen by teacher agreement (no dev references), else 0."""
