@@ -146,6 +146,10 @@ def cmd_summarize(args) -> int:
         raise SummaeError(f"--glob is for a folder; {args.input} is a file")
     summarizer = Summarizer.from_pretrained(_model_or_ready(args), device=args.device, precision=args.precision,
                                             cuda_graphs=args.cuda_graphs)
+    if args.span_bonus is not None:  # instead of the model's summary.span_bonus (greedy decoding only)
+        if not 0 <= args.span_bonus <= 20:
+            raise SummaeError(f"--span-bonus must be in [0, 20] nats, got {args.span_bonus:g}")
+        summarizer.model.rules.span_bonus = args.span_bonus
     decoding = {"words": args.words, "ratio": args.ratio, "beams": args.beams, "batch_size": args.batch_size}
     if reader is not None:
         counts = summarize_folder(summarizer, reader, args.output, **decoding, output_field=args.output_field,
@@ -348,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--words", type=positive_int, help="at most N words per summary, aiming at N")
     length.add_argument("--ratio", type=ratio, help="summary words as a share of each document's words, (0, 1]")
     p.add_argument("--beams", type=positive_int, default=1, help="beam search width; 1 = greedy (default)")
+    p.add_argument("--span-bonus", type=float, metavar="NATS",
+                   help="greedy decoding: favour the word that follows, in the document, the word just written "
+                        "(more of the document's own phrases), in [0, 20]; default: the model's summary.span_bonus")
     p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("score", help="novelty score of each document: its reconstruction loss", epilog=EPILOG,

@@ -157,6 +157,18 @@ def test_summarize_with_beams(cli, tiny_run, docs_txt):
     assert len(lines) == 6 and all(len(line.split()) <= 2 for line in lines)
 
 
+def test_summarize_span_bonus_overrides_the_models(cli, tiny_run, docs_txt):
+    from summae.summarize import Summarizer
+
+    code, out, err = cli("summarize", "--model", tiny_run["dir"], "--input", docs_txt, "--span-bonus", "20",
+                         "--quiet")
+    assert code == 0, err
+    summarizer = Summarizer.from_pretrained(tiny_run["dir"], device="cpu")
+    assert summarizer.model.rules.span_bonus == 0.0  # tiny.yaml: off
+    summarizer.model.rules.span_bonus = 20.0
+    assert out.split("\n")[:-1] == summarizer(read_lines(docs_txt))
+
+
 def test_cli_and_python_api_give_the_same_summaries(cli, tiny_run, docs_txt):
     from summae.summarize import Summarizer
 
@@ -309,6 +321,9 @@ def test_failed_summarize_leaves_an_existing_output_intact(cli, tiny_run, tmp_pa
     (["--ratio", "1.5"], ["--ratio"]),
     (["--words", "2", "--ratio", "0.5"], ["not allowed with"]),
     (["--beams", "0"], ["--beams"]),
+    (["--span-bonus", "-1"], ["--span-bonus", "[0, 20]"]),
+    (["--span-bonus", "nan"], ["--span-bonus"]),
+    (["--span-bonus", "much"], ["--span-bonus"]),
     (["--batch-size", "0"], ["--batch-size"]),
     (["--device", "tpu"], ["--device"]),
 ])

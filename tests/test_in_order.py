@@ -86,6 +86,20 @@ def test_document_order_puts_the_words_where_the_document_has_them():
     assert document_order("files files", doc) == "files files"  # ties keep the written order
 
 
+def test_document_order_places_repeated_words_at_their_own_occurrences():
+    from summae.decode.rules import document_order
+
+    doc = "The references are not guaranteed to be live at the time they are used."
+    # "the" is its own word at "at the time", not the first "The" less case
+    assert document_order("time the references The at", doc) == "The references at the time"
+    # the second copy of a word takes its second occurrence
+    assert document_order("are used are references", doc) == "references are are used"
+    # a word found twice moves to the occurrence next to another summary word
+    doc = "a b x c d x"
+    assert document_order("x d", doc) == "d x"
+    assert document_order("x a", doc) == "a x"  # no neighbour either way: the first occurrence
+
+
 def test_document_order_reaches_the_written_summaries(tiny_run, tmp_path):
     from summae import Summarizer
     from summae.decode.rules import document_order

@@ -213,22 +213,52 @@ def drop_cut_word(summary: str, document: str) -> str:
 
 
 def document_order(summary: str, document: str) -> str:
-    """The summary's words in the order they first occur in the document (summary.document_order). A word the
-    document does not hold stays right after the word written before it; ties keep the written order. The
-    teacher's extractions are in document order by construction; a student that picks its words well may
-    still scramble them, which costs bigrams (R-2, R-L) and reads worse, and this costs no word (R-1)."""
-    first: dict[str, int] = {}
+    """The summary's words in the order the document has them (summary.document_order). The teacher's extractions
+    are in document order by construction; a student that picks its words well may still scramble them, which
+    costs bigrams (R-2, R-L) and reads worse, and this costs no word (R-1).
+
+    Each summary word is placed at one of its occurrences in the document: the exact spelling where the document
+    has it, else the word less case and punctuation ("Linux," ~ "linux"). The k-th copy of a word takes the k-th
+    occurrence (the last when there are fewer); then a word with several occurrences moves to a free one that
+    stands next to another summary word's, when that gives it more such neighbours ("the" next to "time" in "at
+    the time", not at the document's first "The"). A word the document does not hold stays right after the word
+    written before it; ties keep the written order."""
+    exact: dict[str, list[int]] = {}
+    bare: dict[str, list[int]] = {}
     for i, word in enumerate(document.split()):
-        first.setdefault(word, i)
-        first.setdefault(_bare(word), i)
+        exact.setdefault(word, []).append(i)
+        bare.setdefault(_bare(word), []).append(i)
+    words = summary.split()
+    options = [exact.get(word) or bare.get(_bare(word)) or [] for word in words]
+    uses: dict[int, int] = {}
+    at: list[int | None] = []
+    for found in options:  # the k-th copy: the k-th occurrence
+        if not found:
+            at.append(None)
+            continue
+        k = uses.get(id(found), 0)
+        uses[id(found)] = k + 1
+        at.append(found[min(k, len(found) - 1)])
+    for j, found in enumerate(options):  # then next to the other summary words where the document allows
+        if len(found) < 2:
+            continue
+        taken = {a for i, a in enumerate(at) if i != j and a is not None}
+        free = [a for a in found if a not in taken]
+        if free:
+            best = max(free, key=lambda a: (_neighbours(a, taken), -a))
+            if at[j] in taken or _neighbours(best, taken) > _neighbours(at[j], taken):
+                at[j] = best
     keyed, last = [], -1.0
-    for j, word in enumerate(summary.split()):
-        at = first.get(word, first.get(_bare(word)))
-        if at is None:
-            at = last + 0.5  # not in the document: keep it behind its predecessor
-        keyed.append((at, j, word))
-        last = at
+    for j, (word, a) in enumerate(zip(words, at)):
+        key = last + 0.5 if a is None else a  # not in the document: behind its predecessor
+        keyed.append((key, j, word))
+        last = key
     return " ".join(word for _, _, word in sorted(keyed))
+
+
+def _neighbours(position: int, taken: set[int]) -> int:
+    """How many of the positions right before and right after `position` are in `taken` (0, 1 or 2)."""
+    return (position - 1 in taken) + (position + 1 in taken)
 
 
 def _bare(word: str) -> str:
