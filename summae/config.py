@@ -92,9 +92,12 @@ class SummaryConfig:
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
     in_order: bool = False  # copied words keep the document's order (a word the document holds only earlier is banned)
-    # after decoding, the summary's words are put in the order they first occur in the document (no word changes).
+    # after decoding, the summary's words are put in the order the document has them, each at its own occurrence
+    # (summae.decode.rules.document_order; no word changes).
     # On Gigaword dev-4000 over five CPU runs: R-2 +0.95 to +1.72, R-L +0.80 to +1.07, R-1 and DUC-2003 unchanged
     # (benchmarks/experiments/document_order_dev.py -> document-order-dev-20261205-cpu2.json; dev references)
+    # Each word at its own occurrence (2026-12-06) rather than its first: Debian dev (3 demo models) R-2 / R-L
+    # 13.50 / 30.31 -> 13.61 / 30.39, Gigaword dev 10.85 / 30.33 -> 10.87 / 30.32 (document_order_variants.py)
     document_order: bool = True
     # greedy decoding: nats added to the word that follows, in the document, the word just written (copying the
     # document's own phrases, as the teacher's bigram-scored extractions do); >= 0, 0 = off. It trades R-1 for R-2,
