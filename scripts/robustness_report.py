@@ -89,6 +89,8 @@ def cases() -> list[Case]:
     for flags in (["--words", "0"], ["--words", "-2"], ["--ratio", "0"]):
         out.append(Case(f"zero or negative length target ({' '.join(flags)})", s + ["{d}/docs.txt", *flags],
                         docs, True))
+    for flags in (["--span-bonus", "-1"], ["--span-bonus", "nan"]):
+        out.append(Case(f"absurd decoding setting ({' '.join(flags)})", s + ["{d}/docs.txt", *flags], docs, True))
     out.append(Case("zero or negative length target (--lead 0)",
                     ["baseline", "--lead", "0", "--output", "{keep}", "--input", "{d}/docs.txt"], docs, True))
     unwritable = "{d}/docs.txt/out.txt"  # its directory is a file: unwritable even for root
@@ -185,7 +187,7 @@ def run_case(case: Case, work: Path, model: str, number: int) -> dict:
 
 def _flags(argv: list[str]) -> list[str]:
     """The options that make the case (not the paths): --encoding latin-1, --skip-bad-records, --words 0..."""
-    shown_flags = {"--encoding", "--skip-bad-records", "--words", "--ratio", "--lead", "--field"}
+    shown_flags = {"--encoding", "--skip-bad-records", "--words", "--ratio", "--lead", "--field", "--span-bonus"}
     out = []
     for i, arg in enumerate(argv):
         if arg in shown_flags:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from conftest import tiny_model
@@ -124,3 +126,16 @@ def test_a_summary_cut_inside_a_copied_word_loses_that_piece():
     assert drop_cut_word("new words zqx", doc) == "new words zqx"  # not a piece of any document word: kept
     assert drop_cut_word("", doc) == ""
     assert drop_cut_word("Acr", doc) == "Acr"  # never an empty summary
+
+
+@given(st.lists(st.sampled_from(["The", "the", "a", "cat,", "cat", "sat", "zzz", "mat."]), max_size=12),
+       st.lists(st.sampled_from(["The", "the", "a", "cat,", "cat", "sat", "on", "mat."]), max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_document_order_only_reorders_the_words(summary, document):
+    from summae.decode.rules import document_order
+
+    out = document_order(" ".join(summary), " ".join(document))
+    assert sorted(out.split()) == sorted(summary)
+    bare = [w.strip(".,").lower() for w in summary]
+    if len(set(bare)) == len(bare) and set(bare) <= {w.strip(".,").lower() for w in document}:
+        assert document_order(out, " ".join(document)) == out  # distinct words, all found: in order, unchanged
