@@ -96,7 +96,7 @@ class SummaryConfig:
     # (summae.decode.rules.document_order; no word changes).
     # On Gigaword dev-4000 over five CPU runs: R-2 +0.95 to +1.72, R-L +0.80 to +1.07, R-1 and DUC-2003 unchanged
     # (benchmarks/experiments/document_order_dev.py -> document-order-dev-20261205-cpu2.json; dev references)
-    # Each word at its own occurrence (2026-12-06) rather than its first: Debian dev (3 demo models) R-2 / R-L
+    # Each word at its own occurrence rather than its first: Debian dev (3 demo models) R-2 / R-L
     # 13.50 / 30.31 -> 13.61 / 30.39, Gigaword dev 10.85 / 30.33 -> 10.87 / 30.32 (document_order_variants.py)
     document_order: bool = True
     # greedy decoding: nats added to the word that follows, in the document, the word just written (copying the

@@ -11,7 +11,6 @@ at the k-th occurrence, then next to another summary word where the document all
     python benchmarks/experiments/document_order_variants.py --gigaword --name gigaword runs/gigaword-cpu-full-copy-adv01-s2-500
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -23,7 +22,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from span_bonus_dev import load_dev  # noqa: E402
+from span_bonus_dev import dev_arguments, load_dev  # noqa: E402
 from throughput import write_result  # noqa: E402
 
 from summae.decode.rules import _bare, document_order  # noqa: E402
@@ -57,14 +56,7 @@ VARIANTS = {
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="+", help="checkpoints, or run directories (their best/)")
-    p.add_argument("--dev", help="jsonl with documents and references (dev only)")
-    p.add_argument("--text-field", default="document")
-    p.add_argument("--summary-field", default="summary")
-    p.add_argument("--gigaword", action="store_true", help="Gigaword dev: dev.article.txt / dev.title.txt")
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "gigaword"))
-    p.add_argument("--limit", type=int, default=4000, help="first N dev documents (default 4000)")
+    p = dev_arguments(__doc__.split("\n\n")[0])
     p.add_argument("--name", required=True)
     args = p.parse_args(argv)
     docs, refs = load_dev(args)

@@ -70,8 +70,9 @@ def load_dev(args) -> tuple[list[str], list[list[str]]]:
     return docs, refs
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def dev_arguments(description: str) -> argparse.ArgumentParser:
+    """The models and the dev set (a jsonl of pairs, or Gigaword dev) that load_dev reads."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("models", nargs="+", help="checkpoints, or run directories (their best/)")
     p.add_argument("--dev", help="jsonl with documents and references (dev only)")
     p.add_argument("--text-field", default="document")
@@ -79,6 +80,11 @@ def main(argv=None) -> int:
     p.add_argument("--gigaword", action="store_true", help="Gigaword dev: dev.article.txt / dev.title.txt")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "gigaword"))
     p.add_argument("--limit", type=int, default=4000, help="first N dev documents (default 4000)")
+    return p
+
+
+def main(argv=None) -> int:
+    p = dev_arguments(__doc__.split("\n\n")[0])
     p.add_argument("--bonuses", default="0,0.5,1,1.5,2,3")
     p.add_argument("--name", required=True)
     p.add_argument("--teacher", action="store_true", help="also score agreement with each model's teacher")
