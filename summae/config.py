@@ -157,7 +157,9 @@ class TrainConfig:
     # after pretraining, the compressor's target per document: "pseudo" (the pseudo-summary) | "reconstruction"
     # (the pseudo-summary or the compressor's own sample, whichever the reconstructor rebuilds the document from
     # with the lower NLL, less select_lm_weight x the real texts' LM log-probability per word: the auto-encoder
-    # decides what a good summary is, and the compressor learns from its own better samples)
+    # decides what a good summary is, and the compressor learns from its own better samples) | "family" (the
+    # extraction, among the search's at 9 weights around the teacher's, that describes the document in the fewest
+    # nats through the bottleneck: the real texts' LM for the summary, this model's reconstructor for the document)
     select: str = "pseudo"
     select_lm_weight: float = 0.0  # select=reconstruction: weight of fluency (LM nats per word) against NLL, >= 0
     select_d_weight: float = 0.0  # select=reconstruction: weight of the discriminator's log D(summary), >= 0
@@ -300,7 +302,8 @@ class Config:
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,
              "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
              "name them, or set train.pseudo=lead"),
-            (t.select in ("pseudo", "reconstruction"), f"train.select must be pseudo or reconstruction, got {t.select!r}"),
+            (t.select in ("pseudo", "reconstruction", "family"),
+             f"train.select must be pseudo, reconstruction or family, got {t.select!r}"),
             (min(t.select_lm_weight, t.select_d_weight) >= 0,
              f"train.select_lm_weight and select_d_weight must be >= 0, got {t.select_lm_weight}, {t.select_d_weight}"),
             (min(t.extract_alpha, t.extract_beta) >= 0,

@@ -511,6 +511,49 @@ def test_select_by_reconstruction_trains_on_the_choice_of_the_auto_encoder(tmp_p
     assert all("select/own" not in r for r in rows if r.get("step", 0) <= 2)  # none while pretraining
 
 
+def test_select_family_takes_each_target_from_the_search_at_some_family_setting(tmp_path):
+    """train.select=family: after pretraining, every document's target is one of the search's extractions at the
+    FAMILY settings, the one with the shortest description; the share won by the teacher's own weights is logged."""
+    import torch
+
+    from summae.train import trainer as trainer_module
+    from summae.train.trainer import FAMILY
+
+    seen = {}
+    original = trainer_module.Trainer._family_targets
+
+    def spy(self, b):
+        targets, teacher = original(self, b)
+        n = b.doc_labels.shape[0] - b.sup_rows
+        alpha, beta = self.extractor.alpha, self.extractor.beta
+        options = []
+        for a, d in FAMILY:
+            self.extractor.alpha, self.extractor.beta = alpha * a, max(0.0, beta + d)
+            options.append(self.extractor.targets(b.doc_labels[:n], b.target[:n], max_tokens=b.pseudo.shape[1]))
+        self.extractor.alpha, self.extractor.beta = alpha, beta
+        seen["in_family"] = all(any(torch.equal(targets[i], o[i]) for o in options) for i in range(n))
+        seen["teacher_rows"] = bool(torch.equal(targets[:n][teacher], b.pseudo[:n][teacher]))
+        return targets, teacher
+
+    trainer_module.Trainer._family_targets = spy
+    try:
+        code, out, err = train(tmp_path / "run", "train.steps=4", "train.pretrain_steps=2", "train.log_every=1",
+                               "train.select=family", "model.rec_copy=true", "train.pseudo=extract")
+    finally:
+        trainer_module.Trainer._family_targets = original
+    assert code == 0, err
+    assert seen == {"in_family": True, "teacher_rows": True}
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    shares = [r["select/teacher"] for r in rows if "select/teacher" in r]
+    assert len(shares) == 2 and all(0 <= s <= 1 for s in shares)
+    assert all("select/teacher" not in r for r in rows if r.get("step", 0) <= 2)  # none while pretraining
+
+
+def test_select_family_needs_the_extraction_search(tmp_path):
+    code, out, err = train(tmp_path / "run", "train.steps=2", "train.select=family", "train.pseudo=lead")
+    assert code != 0 and "train.select=family needs train.pseudo=extract" in err and "Traceback" not in err
+
+
 def test_agreement_slack_keeps_the_latest_checkpoint_near_the_best():
     from summae.train.trainer import replaces_best
 

@@ -7,7 +7,8 @@ reconstructor rebuilds the document from each, and score the picks against the r
 Candidates per document, all at the default length: the extraction search at a grid of (alpha, beta) (the
 teacher's family), the model's greedy summary, and `--samples` sampled summaries. For each candidate: the
 reconstructor's NLL of the document (nats/token) and the headline bigram LM's log-probability per word. The
-picks minimise NLL - w * LM for each w in --lm-weights. `--rec-prefix N` scores the NLL of the document's first N
+picks minimise NLL - w * LM for each w in --lm-weights, and the description length (summae.train.criterion: the
+summary's nats under the LM plus the document's under the reconstructor, no weight). `--rec-prefix N` scores the NLL of the document's first N
 tokens only (the reconstructor's `rec_target_tokens` at evaluation): a content term with the lead's position
 prior, which the whole-document NLL cannot see. References are used only to score the picks: this is
 an analysis of a selection criterion, not a tuning run.
@@ -47,6 +48,7 @@ def main(argv=None) -> int:
     from summae.eval.rouge import rouge_scores
     from summae.io import read_lines
     from summae.model.build import load_for_inference
+    from summae.train.criterion import description_per_document
     from summae.tokenization import decode_texts, encode_texts, pad_ids
     from summae.train.pseudo import Extractor
 
@@ -88,6 +90,8 @@ def main(argv=None) -> int:
         cands.append(torch.cat(out))
     nll = torch.stack([torch.cat([model.reconstruction_nll(c[j: j + 256], docs[j: j + 256])
                                   for j in range(0, len(docs), 256)]) for c in cands])  # (C, N)
+    # the description length of each document through each candidate (summae.train.criterion): no weight to set
+    dl = torch.stack([sum(description_per_document(model, ex, c, docs, vocab.pad_id)) for c in cands])  # (C, N)
     lm = torch.stack([ex.lm_per_word(c) for c in cands])  # (C, N): the headline LM per word
     texts = [[t.strip() for t in decode_texts(tok, c.tolist())] for c in cands]
     keep = ("rouge1", "rouge2", "rougeL", "words")
@@ -111,6 +115,11 @@ def main(argv=None) -> int:
             oracle = {k: scores[k] for k in keep}
             result["picks"][f"{gname}, lm weight {w}"] = {**oracle, "word_order": round(word_order_score(picked, documents), 4)}
             print(gname, w, result["picks"][f"{gname}, lm weight {w}"], file=sys.stderr)
+        picked = [texts[idx[c]][j] for j, c in enumerate(dl[idx].argmin(0).tolist())]
+        scores = rouge_scores(picked, references)
+        result["picks"][f"{gname}, description length"] = {**{k: scores[k] for k in keep},
+                                                           "word_order": round(word_order_score(picked, documents), 4)}
+        print(gname, "description length", result["picks"][f"{gname}, description length"], file=sys.stderr)
     print(json.dumps(result["picks"], indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -89,17 +89,25 @@ def fit_judge(model, summaries: torch.Tensor, docs: torch.Tensor, *, steps: int,
 
 
 @torch.no_grad()
+def description_per_document(model, extractor: Extractor, summaries: torch.Tensor, docs: torch.Tensor,
+                             pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nats of sending each summary (N, S) under the real texts' LM, and then its document (N, L) under the
+    reconstructor given it: (summary part (N,), document part (N,))."""
+    wid, ok = extractor.word_ids(summaries)
+    summary_logp, _ = extractor.lm.text_log_prob(wid, ok)  # (N,) log P_real(<s> s </s>)
+    doc_tokens = (model.rec_target(docs) != pad_id).sum(1).float()  # (N,) the reconstructor predicts these, EOS too
+    rows = max(8, 4 * SEARCH_BATCH_TOKENS // docs.shape[1])  # (rows, L, V) logits: ~16k tokens' worth at a time
+    nll = torch.cat([model.reconstruction_nll(s, d) for s, d in zip(torch.split(summaries, rows),
+                                                                     torch.split(docs, rows))])  # (N,) per token
+    return -summary_logp.to(nll.device), nll * doc_tokens.to(nll.device)
+
+
 def description_nats(model, extractor: Extractor, summaries: torch.Tensor, docs: torch.Tensor,
                      pad_id: int) -> tuple[float, float]:
     """Mean nats per document of sending the summaries (N, S) under the real texts' LM, and then the documents
     (N, L) under the reconstructor given them: (summary part, document part)."""
-    wid, ok = extractor.word_ids(summaries)
-    summary_logp, _ = extractor.lm.text_log_prob(wid, ok)  # (N,) log P_real(<s> s </s>)
-    doc_tokens = (docs != pad_id).sum(1).float()  # (N,) the reconstructor predicts these, EOS included
-    rows = max(8, 4 * SEARCH_BATCH_TOKENS // docs.shape[1])  # (rows, L, V) logits: ~16k tokens' worth at a time
-    nll = torch.cat([model.reconstruction_nll(s, d) for s, d in zip(torch.split(summaries, rows),
-                                                                     torch.split(docs, rows))])  # (N,) per token
-    return float(-summary_logp.mean()), float((nll * doc_tokens).mean())
+    summary, document = description_per_document(model, extractor, summaries, docs, pad_id)
+    return float(summary.mean()), float(document.mean())
 
 
 def train_judge(cfg: Config, tokenizer, extractor: Extractor, fit: torch.Tensor, grid: list[tuple[float, float]], *,
