@@ -38,6 +38,11 @@ def main(argv=None) -> int:
     parser.add_argument("--betas", default="0,0.2,0.5")
     parser.add_argument("--lm-weights", default="0,0.1,0.3,1")
     parser.add_argument("--rec-prefix", type=int, default=0, help="NLL of the first N document tokens (0: all)")
+    parser.add_argument("--judge-steps", type=int, default=0,
+                        help="score with a judge (summae.train.criterion) trained this many steps on the candidates' "
+                             "settings for --judge-docs training articles, not the model's reconstructor (0)")
+    parser.add_argument("--judge-docs", type=int, default=20000)
+    parser.add_argument("--judge-size", default="128,2", help="the judge's d_model,layers (encoder and decoder)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
 
@@ -70,6 +75,18 @@ def main(argv=None) -> int:
     documents, references = dev.documents[: args.docs], dev.references[: args.docs]
     docs = matrix(documents)  # (N, L)
     words = cfg.summary.default_words
+    judge, judge_log = model, None
+    if args.judge_steps:  # a judge trained on every extraction setting at once, so that it favours none
+        from summae.train.criterion import train_judge
+        d_model, layers = (int(x) for x in args.judge_size.split(","))
+        size = {"d_model": d_model, "encoder_layers": layers, "decoder_layers": layers, "ffn_dim": 4 * d_model}
+        grid = [(float(a), float(b)) for a in args.alphas.split(",") for b in args.betas.split(",")]
+        fit = matrix(read_lines(str(giga / "train.article.txt"))[: args.judge_docs])
+        judge_log = []
+        judge, _ = train_judge(cfg, tok, ex, fit, grid, words=words, steps=args.judge_steps, batch_size=64,
+                               size=size, echo=judge_log.append)
+        print(*judge_log, file=sys.stderr)
+        judge.eval()
 
     names, cands = [], []  # candidates: name -> (N, S) ids
     for a in [float(x) for x in args.alphas.split(",")]:
@@ -88,15 +105,18 @@ def main(argv=None) -> int:
                                            generator=gen))
         names.append("model greedy" if i < 0 else f"model sample {i}")
         cands.append(torch.cat(out))
-    nll = torch.stack([torch.cat([model.reconstruction_nll(c[j: j + 256], docs[j: j + 256])
-                                  for j in range(0, len(docs), 256)]) for c in cands])  # (C, N)
+    with torch.no_grad():
+        nll = torch.stack([torch.cat([judge.reconstruction_nll(c[j: j + 256], docs[j: j + 256])
+                                      for j in range(0, len(docs), 256)]) for c in cands])  # (C, N)
     # the description length of each document through each candidate (summae.train.criterion): no weight to set
-    dl = torch.stack([sum(description_per_document(model, ex, c, docs, vocab.pad_id)) for c in cands])  # (C, N)
+    dl = torch.stack([sum(description_per_document(judge, ex, c, docs, vocab.pad_id)) for c in cands])  # (C, N)
     lm = torch.stack([ex.lm_per_word(c) for c in cands])  # (C, N): the headline LM per word
     texts = [[t.strip() for t in decode_texts(tok, c.tolist())] for c in cands]
     keep = ("rouge1", "rouge2", "rougeL", "words")
     result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents),
-              "rec_prefix": args.rec_prefix, "candidates": {}}
+              "rec_prefix": args.rec_prefix, "judge": {"steps": args.judge_steps, "docs": args.judge_docs,
+                                                       "size": args.judge_size, "log": judge_log} if judge_log else None,
+              "candidates": {}}
     for name, t, n, l in zip(names, texts, nll, lm):
         scores = rouge_scores(t, references)
         result["candidates"][name] = {**{k: scores[k] for k in keep}, "rec_nll": round(float(n.mean()), 4),

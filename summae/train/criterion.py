@@ -47,9 +47,10 @@ class TeacherChoice:
     seconds: float
 
 
-def judge_config(cfg: Config) -> Config:
-    """cfg with the judge's model size (JUDGE) and fp32; the tokenizer and summary settings are kept."""
-    model = dataclasses.replace(cfg.model, **JUDGE)
+def judge_config(cfg: Config, size: dict | None = None) -> Config:
+    """cfg with the judge's model size (JUDGE, updated by `size`) and fp32; the tokenizer and summary settings are
+    kept."""
+    model = dataclasses.replace(cfg.model, **{**JUDGE, **(size or {})})
     return dataclasses.replace(cfg, model=model)
 
 
@@ -111,11 +112,12 @@ def description_nats(model, extractor: Extractor, summaries: torch.Tensor, docs:
 
 
 def train_judge(cfg: Config, tokenizer, extractor: Extractor, fit: torch.Tensor, grid: list[tuple[float, float]], *,
-                words: int, steps: int, batch_size: int, seed: int = 0, echo=print):
-    """The judge (JUDGE's size) trained on the extractions of documents fit (N, L) at every grid setting at once,
-    so it favours none of them: (model, vocab). The extractor's weights are left at the grid's last setting."""
+                words: int, steps: int, batch_size: int, seed: int = 0, size: dict | None = None, echo=print):
+    """The judge (JUDGE's size, updated by `size`) trained on the extractions of documents fit (N, L) at every grid
+    setting at once, so it favours none of them: (model, vocab). The extractor's weights are left at the grid's
+    last setting."""
     torch.manual_seed(seed)
-    model, _, vocab = build_models(judge_config(cfg), tokenizer)
+    model, _, vocab = build_models(judge_config(cfg, size), tokenizer)
     fit_sets = [extractions(extractor, fit, words, cfg.model.max_summary_tokens, alpha=a, beta=b) for a, b in grid]
     curve = fit_judge(model, torch.cat(fit_sets), fit.repeat(len(grid), 1), steps=steps, batch_size=batch_size,
                       lr=1e-3, seed=seed)
