@@ -158,8 +158,9 @@ class TrainConfig:
     # (the pseudo-summary or the compressor's own sample, whichever the reconstructor rebuilds the document from
     # with the lower NLL, less select_lm_weight x the real texts' LM log-probability per word: the auto-encoder
     # decides what a good summary is, and the compressor learns from its own better samples) | "family" (the
-    # extraction, among the search's at 9 weights around the teacher's, that describes the document in the fewest
-    # nats through the bottleneck: the real texts' LM for the summary, this model's reconstructor for the document)
+    # extraction, among the search's at 9 weights around the teacher's (criterion.FAMILY), that describes the
+    # document in the fewest nats through the bottleneck: the real texts' LM for the summary, this model's
+    # reconstructor for the document)
     select: str = "pseudo"
     select_lm_weight: float = 0.0  # select=reconstruction: weight of fluency (LM nats per word) against NLL, >= 0
     select_d_weight: float = 0.0  # select=reconstruction: weight of the discriminator's log D(summary), >= 0

@@ -517,7 +517,7 @@ def test_select_family_takes_each_target_from_the_search_at_some_family_setting(
     import torch
 
     from summae.train import trainer as trainer_module
-    from summae.train.trainer import FAMILY
+    from summae.train.criterion import family_extractions
 
     seen = {}
     original = trainer_module.Trainer._family_targets
@@ -525,12 +525,7 @@ def test_select_family_takes_each_target_from_the_search_at_some_family_setting(
     def spy(self, b):
         targets, teacher = original(self, b)
         n = b.doc_labels.shape[0] - b.sup_rows
-        alpha, beta = self.extractor.alpha, self.extractor.beta
-        options = []
-        for a, d in FAMILY:
-            self.extractor.alpha, self.extractor.beta = alpha * a, max(0.0, beta + d)
-            options.append(self.extractor.targets(b.doc_labels[:n], b.target[:n], max_tokens=b.pseudo.shape[1]))
-        self.extractor.alpha, self.extractor.beta = alpha, beta
+        options = family_extractions(self.extractor, b.doc_labels[:n], b.target[:n], b.pseudo.shape[1])
         seen["in_family"] = all(any(torch.equal(targets[i], o[i]) for o in options) for i in range(n))
         seen["teacher_rows"] = bool(torch.equal(targets[:n][teacher], b.pseudo[:n][teacher]))
         return targets, teacher

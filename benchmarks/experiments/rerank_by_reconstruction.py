@@ -8,10 +8,10 @@ Candidates per document, all at the default length: the extraction search at a g
 teacher's family), the model's greedy summary, and `--samples` sampled summaries. For each candidate: the
 reconstructor's NLL of the document (nats/token) and the headline bigram LM's log-probability per word. The
 picks minimise NLL - w * LM for each w in --lm-weights, and the description length (summae.train.criterion: the
-summary's nats under the LM plus the document's under the reconstructor, no weight). `--rec-prefix N` scores the NLL of the document's first N
-tokens only (the reconstructor's `rec_target_tokens` at evaluation): a content term with the lead's position
-prior, which the whole-document NLL cannot see. References are used only to score the picks: this is
-an analysis of a selection criterion, not a tuning run.
+summary's nats under the LM plus the document's under the reconstructor, no weight). `--rec-prefix N` scores the
+NLL of the document's first N tokens only (the reconstructor's `rec_target_tokens` at evaluation): a content term
+with the lead's position prior, which the whole-document NLL cannot see. References are used only to score the
+picks: this is an analysis of a selection criterion, not a tuning run.
 """
 
 from __future__ import annotations
@@ -105,18 +105,19 @@ def main(argv=None) -> int:
                                            generator=gen))
         names.append("model greedy" if i < 0 else f"model sample {i}")
         cands.append(torch.cat(out))
-    with torch.no_grad():
-        nll = torch.stack([torch.cat([judge.reconstruction_nll(c[j: j + 256], docs[j: j + 256])
-                                      for j in range(0, len(docs), 256)]) for c in cands])  # (C, N)
-    # the description length of each document through each candidate (summae.train.criterion): no weight to set
-    dl = torch.stack([sum(description_per_document(judge, ex, c, docs, vocab.pad_id)) for c in cands])  # (C, N)
+    # the description length of each document through each candidate (summae.train.criterion): no weight to set;
+    # its document part over the tokens rebuilt is the reconstruction NLL per token
+    tokens = (judge.rec_target(docs) != vocab.pad_id).sum(1).float()  # (N,)
+    parts = [description_per_document(judge, ex, c, docs, vocab.pad_id) for c in cands]
+    dl = torch.stack([summary + document for summary, document in parts])  # (C, N)
+    nll = torch.stack([document / tokens for _, document in parts])  # (C, N) nats per token
     lm = torch.stack([ex.lm_per_word(c) for c in cands])  # (C, N): the headline LM per word
     texts = [[t.strip() for t in decode_texts(tok, c.tolist())] for c in cands]
     keep = ("rouge1", "rouge2", "rougeL", "words")
     result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents),
-              "rec_prefix": args.rec_prefix, "judge": {"steps": args.judge_steps, "docs": args.judge_docs,
-                                                       "size": args.judge_size, "log": judge_log} if judge_log else None,
-              "candidates": {}}
+              "rec_prefix": args.rec_prefix, "candidates": {}}
+    if judge_log:
+        result["judge"] = {"steps": args.judge_steps, "docs": args.judge_docs, "size": args.judge_size, "log": judge_log}
     for name, t, n, l in zip(names, texts, nll, lm):
         scores = rouge_scores(t, references)
         result["candidates"][name] = {**{k: scores[k] for k in keep}, "rec_nll": round(float(n.mean()), 4),

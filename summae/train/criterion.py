@@ -62,6 +62,27 @@ def extractions(extractor: Extractor, docs: torch.Tensor, words: int, max_tokens
                       for rows in torch.split(docs, 1024)])
 
 
+# train.select=family: the search at the extractor's alpha x these factors and beta + these offsets (its own setting
+# among them); around Gigaword's (1.5, 0.2) they are (1, 1.5, 2) x (0.1, 0.2, 0.3)
+FAMILY = [(a, d) for a in (2 / 3, 1.0, 4 / 3) for d in (-0.1, 0.0, 0.1)]
+FAMILY_TEACHER = FAMILY.index((1.0, 0.0))
+
+
+def family_extractions(extractor: Extractor, docs: torch.Tensor, target: torch.Tensor,
+                       max_tokens: int) -> list[torch.Tensor]:
+    """The search's extractions of docs (N, L), target (N,) words each, at every FAMILY setting around the
+    extractor's weights (restored afterwards): one (N, max_tokens) per setting, in FAMILY's order."""
+    alpha, beta = extractor.alpha, extractor.beta
+    try:
+        out = []
+        for a, d in FAMILY:
+            extractor.alpha, extractor.beta = alpha * a, max(0.0, beta + d)
+            out.append(extractor.targets(docs, target, max_tokens=max_tokens))
+        return out
+    finally:
+        extractor.alpha, extractor.beta = alpha, beta
+
+
 def fit_judge(model, summaries: torch.Tensor, docs: torch.Tensor, *, steps: int, batch_size: int, lr: float,
               seed: int) -> list[float]:
     """Train model's reconstructor on (summary, document) pairs (N, S), (N, L) for `steps` AdamW steps; the

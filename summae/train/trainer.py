@@ -39,10 +39,6 @@ from summae.train.metrics import MetricLogger
 from summae.train.plots import after_training
 from summae.train.pseudo import build_extractor, lead_targets, target_words
 
-# train.select=family: the search at extract_alpha x these factors and extract_beta + these offsets (the teacher's
-# own setting among them); around Gigaword's (1.5, 0.2) they are (1, 1.5, 2) x (0.1, 0.2, 0.3)
-FAMILY = [(a, d) for a in (2 / 3, 1.0, 4 / 3) for d in (-0.1, 0.0, 0.1)]
-
 
 def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
     """AdamW with the fused kernel (one kernel for all parameters, CPU and CUDA) where torch has it."""
@@ -614,27 +610,22 @@ class Trainer:
 
     @torch.no_grad()
     def _family_targets(self, b: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """train.select=family: each document's target is the extraction, among the search's at FAMILY settings
-        around the teacher's weights, that describes the document in the fewest nats through the bottleneck
-        (summae.train.criterion: the summary under the real texts' LM, then the document under this model's
-        reconstructor, judged without dropout). No weight to set, no references. Labeled rows keep their
-        references. Returns (targets (B, S), teacher (B',): True where the teacher's own setting won)."""
-        ex, model, n = self.extractor, self._unwrapped(), b.doc_labels.shape[0] - b.sup_rows
-        docs, target, width = b.doc_labels[:n], b.target[:n], b.pseudo.shape[1]
-        alpha, beta = ex.alpha, ex.beta
-        candidates = []
-        try:
-            for a, d in FAMILY:
-                ex.alpha, ex.beta = alpha * a, max(0.0, beta + d)
-                candidates.append(ex.targets(docs, target, max_tokens=width))
-        finally:
-            ex.alpha, ex.beta = alpha, beta
+        """train.select=family: each document's target is the extraction, among the search's at
+        criterion.FAMILY settings around the teacher's weights, that describes the document in the fewest nats
+        through the bottleneck (criterion.description_per_document: the summary under the real texts' LM, then the
+        document under this model's reconstructor, judged without dropout). No weight to set, no references.
+        Labeled rows keep their references. Returns (targets (B, S), teacher (B',): True where the teacher's own
+        setting won)."""
+        model, n = self._unwrapped(), b.doc_labels.shape[0] - b.sup_rows
+        docs = b.doc_labels[:n]
+        candidates = criterion.family_extractions(self.extractor, docs, b.target[:n], b.pseudo.shape[1])
         with eval_mode(model):
-            nats = torch.stack([sum(criterion.description_per_document(model, ex, c, docs, self.vocab.pad_id))
+            nats = torch.stack([sum(criterion.description_per_document(model, self.extractor, c, docs,
+                                                                       self.vocab.pad_id))
                                 for c in candidates])  # (C, B')
         best = nats.argmin(0)  # (B',)
         chosen = torch.stack(candidates)[best, torch.arange(n, device=best.device)]  # (B', S)
-        return torch.cat([chosen, b.pseudo[n:]]), best == FAMILY.index((1.0, 0.0))
+        return torch.cat([chosen, b.pseudo[n:]]), best == criterion.FAMILY_TEACHER
 
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor):
         """The discriminator's loss on real (B, S) vs fake (B', S') ids: (loss, real logits, fake logits)."""
