@@ -151,6 +151,19 @@ def test_the_defaults_are_the_gigaword_recipe():
         (default.tokenizer, default.model, default.summary, default.train)
 
 
+def test_the_cpu_recipe_is_the_gigaword_recipe_shrunk():
+    # gigaword-cpu.yaml changes the size and the step budget, nothing the recipe learns with
+    cpu, gpu = load_config("gigaword-cpu").to_dict(), load_config("gigaword").to_dict()
+    changed = {(section, key) for section in cpu if isinstance(cpu[section], dict)
+               for key in cpu[section] if cpu[section][key] != gpu[section][key]}
+    assert changed == {("data", "dev_size"), ("tokenizer", "train_sentences"), ("model", "d_model"),
+                       ("model", "encoder_layers"), ("model", "decoder_layers"), ("model", "ffn_dim"),
+                       ("model", "rec_copy"), ("train", "batch_size"), ("train", "mixed_precision"),
+                       ("train", "steps"), ("train", "minutes"), ("train", "pretrain_steps"),
+                       ("train", "warmup_steps"), ("train", "log_every"), ("train", "sample_every")}
+    assert cpu["train"]["pretrain_steps"] < cpu["train"]["steps"]  # an auto-encoding phase follows
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_a_shipped_config_holds_only_what_differs_from_the_defaults_each_key_commented(path):
     text = path.read_text(encoding="utf-8")
