@@ -45,24 +45,32 @@ def load(name: str) -> dict:
 
 
 def spread(values: list[float]) -> dict:
-    return {"mean": round(statistics.fmean(values), 4), "min": min(values), "max": max(values), "n": len(values)}
+    return {"mean": round(statistics.fmean(values), 4), "min": min(values), "max": max(values),
+            "n": len(values)}
 
 
 def run_record(name: str, data: dict) -> dict:
     """The fields of one run that the table reads; a field the run's JSON lacks is None."""
-    ae, read = data.get("autoencoder") or {}, (data.get("readability") or {}).get("dev", {}).get("summae") or {}
+    ae = data.get("autoencoder") or {}
+    read = (data.get("readability") or {}).get("dev", {}).get("summae") or {}
     return {
-        "file": Path(name).name, "seed": data["seed"], "commit": data["commit"], "steps": data["steps"],
-        "pretrain_steps": data["config"]["train"]["pretrain_steps"], "eval_every": data["config"]["train"]["eval_every"],
+        "file": Path(name).name, "seed": data["seed"], "commit": data["commit"], "hardware": data["hardware"],
+        "model": {k: data["config"]["model"][k] for k in ("d_model", "encoder_layers", "decoder_layers")},
+        "steps": data["steps"],
+        "pretrain_steps": data["config"]["train"]["pretrain_steps"],
+        "eval_every": data["config"]["train"]["eval_every"],
         "best_step": data["best_step"],
         "train_seconds": data["train_seconds"], "discriminator": data["discriminator"],
         "dev": {m: data["dev"][m] for m in METRICS},
         "dev_last": {m: data["dev_last"][m] for m in METRICS} if data.get("dev_last") else None,
+        "dev_documents": data["eval_documents"]["dev"], "dev_words": data["dev"]["words"],
+        "teacher_dev_words": (data.get("teacher") or {}).get("dev", {}).get("words"),
         "duc2003_rouge1": data["duc2003"]["rouge1"] if data.get("duc2003") else None,
         "teacher_dev": {m: data["teacher"]["dev"][m] for m in METRICS} if data.get("teacher") else None,
         "teacher_duc2003_rouge1": (data.get("teacher") or {}).get("duc2003", {}).get("rouge1"),
         "lm_ppl": read.get("lm_ppl"),
-        "reconstruction_nll": ae.get("reconstruction_nll"), "reconstruction_rouge1": ae.get("reconstruction_rouge1"),
+        "reconstruction_nll": ae.get("reconstruction_nll"),
+        "reconstruction_rouge1": ae.get("reconstruction_rouge1"),
         "summary_rouge1": ae.get("summary_rouge1"), "padded_summary_rouge1": ae.get("padded_summary_rouge1"),
         "word_order": ae.get("word_order"),
     }
@@ -74,8 +82,9 @@ def arm_summary(runs: list[dict]) -> dict:
     for key in ("dev", "dev_last", "teacher_dev"):
         if all(r[key] for r in runs):
             out[key] = {m: spread([r[key][m] for r in runs]) for m in METRICS}
-    for key in ("duc2003_rouge1", "teacher_duc2003_rouge1", "lm_ppl", "reconstruction_nll", "reconstruction_rouge1",
-                "summary_rouge1", "padded_summary_rouge1", "word_order", "train_seconds"):
+    for key in ("dev_words", "teacher_dev_words", "duc2003_rouge1", "teacher_duc2003_rouge1", "lm_ppl",
+                "reconstruction_nll", "reconstruction_rouge1", "summary_rouge1", "padded_summary_rouge1",
+                "word_order", "train_seconds"):
         if all(r[key] is not None for r in runs):
             out[key] = spread([r[key] for r in runs])
     # the issue's test: best/ is an auto-encoding checkpoint, at least one evaluation past pretraining

@@ -99,6 +99,9 @@ def gigaword_rows(results: Path) -> list[str]:
     rows = []
     for name in GIGAWORD:
         data = load(name, results)
+        if data["benchmark"] == "ablations":  # benchmarks/ablations.py: the recipe's arm, mean over its seeds
+            rows += ablation_rows(name, data)
+            continue
         where, model = f"Gigaword dev ({data['eval_documents']['dev']:,} docs)", data["config"]["model"]
         system = (f"d{model['d_model']} {model['encoder_layers']}+{model['decoder_layers']} layers, "
                   f"{data['steps']} steps in {data['train_seconds'] / 60:.1f} min on {hardware(data)}")
@@ -108,6 +111,23 @@ def gigaword_rows(results: Path) -> list[str]:
     first = load(GIGAWORD[0], results)
     where = f"Gigaword dev ({first['eval_documents']['dev']:,} docs)"
     rows.append(row(where, "Lead-8", *rouge(first["baselines"]["dev"]["lead8"]), "", "", GIGAWORD[0]))
+    return rows
+
+
+def ablation_rows(name: str, data: dict) -> list[str]:
+    arm_name, arm = next(iter(data["arms"].items()))
+    runs, summary = arm["runs"], arm["summary"]
+    model, minutes = runs[0]["model"], max(r["train_seconds"] for r in runs) / 60
+    where = f"Gigaword dev ({runs[0]['dev_documents']:,} docs)"
+    system = (f"d{model['d_model']} {model['encoder_layers']}+{model['decoder_layers']} layers, {arm_name}, mean of "
+              f"{len(runs)} seeds: {runs[0]['steps']} steps in <= {minutes:.0f} min on {hardware(runs[0])}")
+
+    def mean(block: dict, words: dict) -> dict:
+        return {**{m: v["mean"] for m, v in block.items()}, "words": words["mean"]}
+    rows = [row(where, system, *rouge(mean(summary["dev"], summary["dev_words"])), "", "", name)]
+    if "teacher_dev" in summary:
+        rows.append(row(where, "its teacher (the extraction search)",
+                        *rouge(mean(summary["teacher_dev"], summary["teacher_dev_words"])), "", "", name))
     return rows
 
 

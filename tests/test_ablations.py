@@ -1,4 +1,4 @@
-"""benchmarks/ablations.py: arms of gigaword.py result files over seeds, their mean and range, the recipe's lead."""
+"""benchmarks/ablations.py: arms of gigaword.py results over seeds, their mean and range, the recipe's lead."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ def ablations():
     return module
 
 
-def result(tmp_path: Path, name: str, seed: int, r1: float, last_r1: float, best_step: int, nll: float) -> str:
+def result(tmp_path: Path, name: str, seed: int, r1: float, last_r1: float, best_step: int,
+           nll: float) -> str:
     scores = {"rouge1": r1, "rouge2": 10.0, "rougeL": 30.0, "words": 10.0}
-    data = {"benchmark": "gigaword", "seed": seed, "commit": "abc", "steps": 600, "best_step": best_step,
-            "train_seconds": 100.0, "discriminator": True,
-            "config": {"train": {"pretrain_steps": 300, "eval_every": 100}},
+    data = {"benchmark": "gigaword", "seed": seed, "commit": "abc", "hardware": "cpu2", "steps": 600,
+            "best_step": best_step, "train_seconds": 100.0, "discriminator": True, "eval_documents": {"dev": 40},
+            "config": {"train": {"pretrain_steps": 300, "eval_every": 100},
+                       "model": {"d_model": 64, "encoder_layers": 1, "decoder_layers": 1}},
             "dev": scores, "dev_last": {**scores, "rouge1": last_r1}, "duc2003": {**scores, "rouge1": 20.0},
             "teacher": {"dev": {**scores, "rouge1": 35.0}, "duc2003": {**scores, "rouge1": 24.0}},
             "readability": {"dev": {"summae": {"lm_ppl": 400.0}}},
@@ -35,7 +37,8 @@ def result(tmp_path: Path, name: str, seed: int, r1: float, last_r1: float, best
 
 
 def test_mean_range_and_the_recipe_against_each_arm_seed_by_seed(ablations, tmp_path, capsys):
-    recipe = [result(tmp_path, f"full{s}.json", s, 34.0 + s, 34.5 + s, 400 if s else 300, 3.0 + s) for s in (0, 1)]
+    recipe = [result(tmp_path, f"full{s}.json", s, 34.0 + s, 34.5 + s, 400 if s else 300, 3.0 + s)
+              for s in (0, 1)]
     distill = [result(tmp_path, f"distill{s}.json", s, 33.0 + 2 * s, 34.0, 500, 3.5) for s in (0, 1, 2)]
     out = tmp_path / "ablations.json"
     assert ablations.main(["--name", "t", "--out", str(out), "--arm", "recipe=" + ",".join(recipe),
@@ -45,7 +48,8 @@ def test_mean_range_and_the_recipe_against_each_arm_seed_by_seed(ablations, tmp_
     assert full["dev"]["rouge1"] == {"mean": 34.5, "min": 34.0, "max": 35.0, "n": 2}
     assert full["dev_last"]["rouge1"]["mean"] == 35.0 and full["reconstruction_nll"]["mean"] == 3.5
     # best/ counts as an auto-encoding checkpoint from pretrain_steps + eval_every (400) on
-    assert full["best_after_pretraining"] == 1 and arms["distill-only"]["summary"]["best_after_pretraining"] == 3
+    assert full["best_after_pretraining"] == 1
+    assert arms["distill-only"]["summary"]["best_after_pretraining"] == 3
     diff = arms["distill-only"]["recipe_minus_this"]
     assert diff["seeds"] == [0, 1]  # seed 2 ran in one arm only: not compared
     assert diff["dev"]["rouge1"] == {"mean": 0.5, "min": 0.0, "max": 1.0, "n": 2}  # (34 - 33, 35 - 35)
