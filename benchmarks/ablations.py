@@ -5,8 +5,8 @@
         --arm distill-only=gigaword-20261206-cpu2-cpu-distill-copy-long.json,...
 
 Each --arm is NAME=JSON,JSON,... (result files of benchmarks/gigaword.py, by name in benchmarks/results/ or by
-path), one per seed. The first arm is the recipe; every later arm is compared with it, seed by seed where both
-ran the seed. Per arm: dev ROUGE of best/ and of last/ (the final checkpoint), DUC-2003 R-1 of best/, the
+path), one per seed. The first arm is the recipe; every later arm is compared with it (and --compare A,B adds A
+minus B), seed by seed where both ran the seed. Per arm: dev ROUGE of best/ and of last/ (the final checkpoint), DUC-2003 R-1 of best/, the
 teacher's rows, best_step against the pretraining steps, the headline-LM perplexity of the summaries, and the
 reconstruction and word-order measures. Writes benchmarks/results/ablations-<date>-<hardware>-<name>.json and
 prints the table in Markdown. Reads JSONs only: nothing is trained.
@@ -92,10 +92,10 @@ def arm_summary(runs: list[dict]) -> dict:
     return out
 
 
-def against(recipe: list[dict], other: list[dict]) -> dict:
-    """recipe minus the other arm, mean over the seeds both ran, for best/ and for last/."""
-    pairs = [(r, o) for r in recipe for o in other if r["seed"] == o["seed"]]
-    out = {"seeds": [r["seed"] for r, _ in pairs]}
+def against(name: str, first: list[dict], other_name: str, other: list[dict]) -> dict:
+    """One arm minus another, mean over the seeds both ran, for best/ and for last/."""
+    pairs = [(r, o) for r in first for o in other if r["seed"] == o["seed"]]
+    out = {"arm": name, "minus": other_name, "seeds": [r["seed"] for r, _ in pairs]}
     for key in ("dev", "dev_last"):
         if pairs and all(r[key] and o[key] for r, o in pairs):
             out[key] = {m: spread([round(r[key][m] - o[key][m], 2) for r, o in pairs]) for m in METRICS}
@@ -111,7 +111,7 @@ def rouge_cell(block: dict | None) -> str:
         f" (R-1 {block['rouge1']['min']:.2f} to {block['rouge1']['max']:.2f})"
 
 
-def markdown(arms: dict) -> str:
+def markdown(arms: dict, differences: list[dict]) -> str:
     lines = ["| arm | seeds | best/ dev R-1 / R-2 / R-L | last/ dev R-1 / R-2 / R-L | DUC R-1 (best/) | "
              "best/ after pretraining | LM ppl | rec. NLL | rec. R-1 vs doc (summary / padded) | word order |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -128,11 +128,10 @@ def markdown(arms: dict) -> str:
     if first["summary"].get("teacher_dev"):
         lines.append(f"| teacher (of the recipe's runs) | | {rouge_cell(first['summary']['teacher_dev'])} | | "
                      f"{cell(first['summary'].get('teacher_duc2003_rouge1'))} | | | | | |")
-    for name, arm in list(arms.items())[1:]:
-        diff = arm["recipe_minus_this"]
+    for diff in differences:
         for key, label in (("dev", "best/"), ("dev_last", "last/")):
             if key in diff:
-                lines.append(f"\nrecipe - {name}, {label}, seeds {diff['seeds']}: " + ", ".join(
+                lines.append(f"\n{diff['arm']} - {diff['minus']}, {label}, seeds {diff['seeds']}: " + ", ".join(
                     f"{m} {cell(diff[key][m])}" for m in METRICS))
     return "\n".join(lines) + "\n"
 
@@ -149,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arm", action="append", required=True, metavar="NAME=JSON,...",
                    help="an arm and its runs, one per seed; the first arm is the recipe")
+    p.add_argument("--compare", action="append", default=[], metavar="ARM,ARM",
+                   help="also report the first arm minus the second (default: the recipe minus each other arm)")
     p.add_argument("--name", required=True, help="tag of the result file")
     p.add_argument("--out", help="result JSON path (default benchmarks/results/ablations-DATE-HW-NAME.json)")
     args = p.parse_args(argv)
@@ -162,19 +163,24 @@ def main(argv: list[str] | None = None) -> int:
             if len({r["seed"] for r in runs}) != len(runs):
                 raise AblationError(f"--arm {name}: two runs with the same seed")
             arms[name] = {"runs": runs, "summary": arm_summary(runs)}
-        recipe = next(iter(arms.values()))["runs"]
-        for arm in list(arms.values())[1:]:
-            arm["recipe_minus_this"] = against(recipe, arm["runs"])
+        recipe = next(iter(arms))
+        pairs = [(recipe, name) for name in list(arms)[1:]]
+        for text in args.compare:
+            pair = tuple(text.split(","))
+            if len(pair) != 2 or not set(pair) <= set(arms):
+                raise AblationError(f"--compare {text!r}: expected two arm names, from {', '.join(arms)}")
+            pairs.append(pair)
+        differences = [against(a, arms[a]["runs"], b, arms[b]["runs"]) for a, b in pairs]
     except AblationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyError as err:
         print(f"error: a result JSON lacks the field {err}", file=sys.stderr)
         return 2
-    table = markdown(arms)
+    table = markdown(arms, differences)
     sys.stdout.write(table)
     write_result("ablations", {"command": "python benchmarks/ablations.py " + " ".join(
-        sys.argv[1:] if argv is None else argv), "arms": arms, "table": table}, out=args.out, tag=args.name)
+        sys.argv[1:] if argv is None else argv), "arms": arms, "differences": differences, "table": table}, out=args.out, tag=args.name)
     return 0
 
 

@@ -50,7 +50,8 @@ def test_mean_range_and_the_recipe_against_each_arm_seed_by_seed(ablations, tmp_
     # best/ counts as an auto-encoding checkpoint from pretrain_steps + eval_every (400) on
     assert full["best_after_pretraining"] == 1
     assert arms["distill-only"]["summary"]["best_after_pretraining"] == 3
-    diff = arms["distill-only"]["recipe_minus_this"]
+    diff = json.loads(out.read_text(encoding="utf-8"))["differences"][0]
+    assert (diff["arm"], diff["minus"]) == ("recipe", "distill-only")
     assert diff["seeds"] == [0, 1]  # seed 2 ran in one arm only: not compared
     assert diff["dev"]["rouge1"] == {"mean": 0.5, "min": 0.0, "max": 1.0, "n": 2}  # (34 - 33, 35 - 35)
     assert diff["dev_last"]["rouge1"]["mean"] == 1.0  # (34.5 - 34, 35.5 - 34)
@@ -76,3 +77,5 @@ def test_a_file_that_is_not_a_gigaword_result_or_a_seed_given_twice(ablations, t
     twice = result(tmp_path, "x.json", 0, 34.0, 34.0, 300, 3.0)
     assert ablations.main(["--name", "t", "--arm", f"a={twice},{twice}"]) == 2
     assert "two runs with the same seed" in capsys.readouterr().err
+    assert ablations.main(["--name", "t", "--arm", f"a={twice}", "--compare", "a,b"]) == 2
+    assert "--compare 'a,b': expected two arm names, from a" in capsys.readouterr().err
