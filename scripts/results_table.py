@@ -23,9 +23,9 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Which JSON each row comes from. A later session updates these names, nothing else.
 DEMO = "demo-runs-20261206-cpu2-recipe-span1.json"  # `summae demo`, the README's first command
 READY = "ready-20261206-cpu2.json"  # benchmarks/ready_model.py: the model shipped in the package
-GIGAWORD = [  # benchmarks/gigaword.py: the best GPU run, then the recipe shrunk to 2 CPU cores
+GIGAWORD = [  # benchmarks/gigaword.py: the best GPU run; benchmarks/ablations.py: the CPU recipe over 3 seeds
     "gigaword-20261129-h200-gpu.json",
-    "gigaword-20261130-cpu2-cpu-full-final.json",
+    "ablations-20261206-cpu2-cpu-long.json",
 ]
 SPEED = [  # benchmarks/throughput.py: the d256 Gigaword model at fixed shapes, CPU then GPU
     "throughput-20261130-cpu2-session17.json",
