@@ -5,11 +5,12 @@
         --arm distill-only=gigaword-20261206-cpu2-cpu-distill-copy-long.json,...
 
 Each --arm is NAME=JSON,JSON,... (result files of benchmarks/gigaword.py, by name in benchmarks/results/ or by
-path), one per seed. The first arm is the recipe; every later arm is compared with it (and --compare A,B adds A
-minus B), seed by seed where both ran the seed. Per arm: dev ROUGE of best/ and of last/ (the final checkpoint), DUC-2003 R-1 of best/, the
-teacher's rows, best_step against the pretraining steps, the headline-LM perplexity of the summaries, and the
-reconstruction and word-order measures. Writes benchmarks/results/ablations-<date>-<hardware>-<name>.json and
-prints the table in Markdown. Reads JSONs only: nothing is trained.
+path), one per seed. The first arm is the recipe; every later arm is compared with it (and --compare A,B adds
+A minus B), seed by seed where both ran the seed. Per arm: dev ROUGE of best/ and of last/ (the final
+checkpoint), DUC-2003 R-1 of best/, the teacher's rows, best_step against the pretraining steps, the
+headline-LM perplexity of the summaries, and the reconstruction and word-order measures. Writes
+benchmarks/results/ablations-<date>-<hardware>-<name>.json and prints the table in Markdown. Reads JSONs only:
+nothing is trained.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arm", action="append", required=True, metavar="NAME=JSON,...",
                    help="an arm and its runs, one per seed; the first arm is the recipe")
     p.add_argument("--compare", action="append", default=[], metavar="ARM,ARM",
-                   help="also report the first arm minus the second (default: the recipe minus each other arm)")
+                   help="also report the first arm minus the second (always: the recipe minus each other arm)")
     p.add_argument("--name", required=True, help="tag of the result file")
     p.add_argument("--out", help="result JSON path (default benchmarks/results/ablations-DATE-HW-NAME.json)")
     args = p.parse_args(argv)
@@ -179,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = markdown(arms, differences)
     sys.stdout.write(table)
-    write_result("ablations", {"command": "python benchmarks/ablations.py " + " ".join(
-        sys.argv[1:] if argv is None else argv), "arms": arms, "differences": differences, "table": table}, out=args.out, tag=args.name)
+    command = "python benchmarks/ablations.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    write_result("ablations", {"command": command, "arms": arms, "differences": differences, "table": table},
+                 out=args.out, tag=args.name)
     return 0
 
 

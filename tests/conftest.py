@@ -3,6 +3,7 @@ tiny trained run that the trainer, summarize and evaluate tests all read (traini
 fast suite fast)."""
 
 import contextlib
+import importlib.util
 import io
 import os
 from pathlib import Path
@@ -29,6 +30,15 @@ def _datasets_cache(tmp_path_factory):
     datasets.config.HF_DATASETS_CACHE = tmp_path_factory.mktemp("hf_datasets_cache")
     yield
     datasets.config.HF_DATASETS_CACHE = before
+
+
+def load_script(relative: str):
+    """A repository script (benchmarks/x.py, scripts/y.py) imported as a module: its main() and helpers."""
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def call_main(argv) -> int:

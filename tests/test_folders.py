@@ -2,13 +2,12 @@
 read each file whole as one document (up to model.max_source_tokens, the cut ones counted)."""
 
 import gzip
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, shown_lines
+from conftest import REPO, load_script, shown_lines
 
 from summae.errors import SummaeError
 from summae.io import FILE_BYTES, FolderReader, folder_files
@@ -185,10 +184,7 @@ def test_glob_with_a_file_input_is_one_line(cli, tmp_path):
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("summarize_folder", REPO / "scripts" / "summarize_folder.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/summarize_folder.py")
 
 
 def test_the_script_writes_the_same_summaries_a_file_each(script, cli, tiny_run, folder, tmp_path, capsys):

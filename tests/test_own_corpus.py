@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, load_script
 
 
 @pytest.fixture(scope="module")
 def own_corpus():
-    spec = importlib.util.spec_from_file_location("own_corpus", REPO / "benchmarks" / "own_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/own_corpus.py")
 
 
 def test_scores_a_run_on_its_own_test_pairs(own_corpus, tiny_run, tmp_path, capsys):

@@ -3,23 +3,19 @@ twice."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
-REPO = Path(__file__).resolve().parents[1]
 WORDS = ("river stone meadow lantern harbor orchard falcon copper willow ember glacier thistle quarry beacon "
          "saffron tundra violet marble cedar pebble summit canyon prairie lagoon").split()
 
 
 @pytest.fixture(scope="module")
 def prepare():
-    spec = importlib.util.spec_from_file_location("prepare_docstrings", REPO / "scripts" / "prepare_docstrings.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/prepare_docstrings.py")
 
 
 def body(seed: int, n: int = 40) -> str:
