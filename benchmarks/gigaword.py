@@ -63,6 +63,9 @@ def main(argv=None) -> int:
     parser.add_argument("--run", default="default", help="name of this run in the result file name")
     parser.add_argument("--out", help="result JSON path (default benchmarks/results/gigaword-DATE-HW-RUN.json)")
     parser.add_argument("--output-dir", help="training run directory (default runs/gigaword-RUN)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --output-dir from its last/ checkpoint, with the settings given "
+                             "(e.g. variants of the auto-encoding phase from one copy of a pretraining checkpoint)")
     parser.add_argument("--limit-eval", type=int, help="score only the first N documents of each set (smoke tests)")
     args = parser.parse_args(argv)
 
@@ -105,7 +108,8 @@ def main(argv=None) -> int:
         # readability yardstick: a trigram LM of the headline corpus, fitted even when D does not use it
         lm = TrigramLM(read_lines(str(data_dir / "gigaword" / "train.headline.txt")))
         report = train_and_score(cfg, out_dir, sets, device=device,
-                                 echo=lambda s: print(s, file=sys.stderr, flush=True), progress=False, lm=lm)
+                                 echo=lambda s: print(s, file=sys.stderr, flush=True), progress=False, lm=lm,
+                                 resume=args.resume)
     except SummaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -115,7 +119,7 @@ def main(argv=None) -> int:
         "benchmark": "gigaword", "run": args.run, "commit": started_at, "date": dt.date.today().isoformat(),
         "hardware": hw, "hardware_detail": detail, "seed": args.seed, "steps": report["steps"],
         "train_seconds": report["train_seconds"], "train_docs_per_s": report["train_docs_per_s"],
-        "labeled_pairs": args.labeled_pairs, "eval_documents": {k: v["model"]["n"] for k, v in sets.items()},
+        "labeled_pairs": args.labeled_pairs, "resumed": args.resume, "eval_documents": {k: v["model"]["n"] for k, v in sets.items()},
         "discriminator": bool(cfg.data.real_files) and cfg.train.adv_weight > 0,
         "best_step": report["best_step"], "config": cfg.to_dict(),
         "summarize_sentences_per_s": sets["dev"]["summarize_sentences_per_s"],

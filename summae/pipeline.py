@@ -105,11 +105,12 @@ def autoencoder_report(model_dir: Path, documents: list[str], *, device: str = "
 
 
 def train_and_score(cfg: Config, out: Path, eval_sets: list, *, device: str = "auto", echo=print,
-                    progress: bool = True, lm=None) -> dict:
+                    progress: bool = True, lm=None, resume: bool = False) -> dict:
     """The whole job: train into `out`, then score best/ on each evaluation set beside its baselines (and, given
     a headline LM, the readability measures of summae.eval.readability). eval_sets: EvalSets, or functions of
-    the trained Config (whose lengths the data may have set) that return one."""
-    trainer = Trainer(cfg, out, device=device, echo=echo, progress=progress)
+    the trained Config (whose lengths the data may have set) that return one. resume: continue the run in `out`
+    from its last/ checkpoint."""
+    trainer = Trainer(cfg, out, resume=resume, device=device, echo=echo, progress=progress)
     result = trainer.train()
     cfg = trainer.cfg  # with the settings chosen from the data (summae.train.auto)
     # a set may wait for them: the Lead baselines at the summary length the model chose

@@ -567,3 +567,20 @@ def test_agreement_slack_keeps_the_latest_checkpoint_near_the_best():
     assert kept(agreement, 0.5) == 2  # 65.21; 64.96 and 64.82 are more than 0.5 below
     assert kept([60.0, 66.0, 64.0], 1.0) == 1  # a new best raises the bar for the ones after it
     assert not replaces_best(50.0, 50.0, 0.0) and replaces_best(50.0, 50.0, 0.5)
+
+
+def test_train_and_score_resumes_a_run_with_new_settings(tmp_path):
+    # benchmarks/gigaword.py --resume: variants of the auto-encoding phase from one copy of a pretraining checkpoint
+    from summae.pipeline import EvalSet, train_and_score
+
+    run = tmp_path / "run"
+    code, _, err = train(run, "train.steps=4", "train.pretrain_steps=4")
+    assert code == 0, err
+    cfg = load_config(TINY, [*SMALL, "train.steps=6", "train.pretrain_steps=4", "train.adv_weight=0"])
+    docs = ["the cat sat on the mat near the door today", "a dog ran in the park with a red ball"]
+    report = train_and_score(cfg, run, [EvalSet("dev", docs, [["cat on mat"], ["dog in park"]])], device="cpu",
+                             echo=lambda _: None, progress=False, resume=True)
+    assert report["steps"] == 6 and state(run / "last")["step"] == 6
+    resumed = [r for r in metrics(run) if r["step"] > 4 and "loss/rec" in r]
+    assert resumed and all("loss/adv" not in r for r in resumed)  # the new setting (no D) applies after the resume
+    assert set(report["sets"]["dev"]["model"]) >= {"rouge1", "rouge2", "rougeL"}
