@@ -140,6 +140,19 @@ def build(results: list[dict]) -> str:
         refs = " / ".join(row["references"]) if row["references"] else "(not stored)"
         lines += [f"- **document**: {row['document']}", f"  - **summae**: {row['summary']}",
                   f"  - **reference**: {refs}"]
+    with_triples = [r for r, _ in unsup if (r.get("autoencoder") or {}).get("triples")]
+    if with_triples:  # the bottleneck as an auto-encoder: what the reconstructor rebuilds from the summary alone
+        run = max(with_triples, key=lambda r: r["dev"]["rouge1"])
+        ae = run["autoencoder"]
+        lines += ["", f"## Document, summary, reconstruction: {len(ae['triples'])} dev documents, run {run['run']}", "",
+                  f"best/'s greedy reconstruction from the summary alone (`summae.eval.bottleneck`). On dev this run's "
+                  f"reconstruction NLL is {ae['reconstruction_nll']:.2f} nats per document token; ROUGE-1 F1 against "
+                  f"the document: reconstruction {ae['reconstruction_rouge1']:.2f}, summary "
+                  f"{ae['summary_rouge1']:.2f}, summary padded with frequent words {ae['padded_summary_rouge1']:.2f}.",
+                  ""]
+        for row in ae["triples"]:
+            lines += [f"- **document**: {row['document']}", f"  - **summary**: {row['summary']}",
+                      f"  - **reconstruction**: {row['reconstruction']}"]
     return "\n".join(lines) + "\n"
 
 
