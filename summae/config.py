@@ -141,6 +141,9 @@ class TrainConfig:
     # 33.92 / 8.22 at 0.5 (docs/autoencoder.md)
     adv_weight: float = 0.1
     lead_weight: float = 0.5  # weight of the pseudo-summary loss after pretraining (keeps word order; 0.1 lost it)
+    # weight of the fluency prior after pretraining: the summary's nats per token under a fixed token bigram LM of the
+    # real texts (summae.train.fluency), through the straight-through one-hots; 0 = off. An alternative to D
+    lm_weight: float = 0.0
     # pseudo-summaries: "extract" (best in-order k-word extraction under a bigram LM of the real texts, idf and
     # position; summae.train.pseudo: well above the lead on Gigaword, docs/quality.md) | "lead" (first k words)
     pseudo: str = "extract"
@@ -298,6 +301,7 @@ class Config:
              "data.labeled_pairs > 0 needs data.labeled_files (jsonl with document and summary fields)"),
             (t.labeled_batch_size >= 1, f"train.labeled_batch_size must be >= 1, got {t.labeled_batch_size}"),
             (t.sup_weight >= 0, f"train.sup_weight must be >= 0, got {t.sup_weight}"),
+            (t.lm_weight >= 0, f"train.lm_weight must be >= 0, got {t.lm_weight}"),
             (t.pseudo in ("lead", "extract"), f"train.pseudo must be lead or extract, got {t.pseudo!r}"),
             # the defaults alone (no data named) are the recipe; a run that names documents names real texts too
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,

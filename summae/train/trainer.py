@@ -32,6 +32,7 @@ from summae.runtime import native_bf16
 from summae.tokenization import encode_texts, pad_ids
 from summae.train import auto, criterion, guards, plan
 from summae.train.batches import StreamBatches, TensorBatches
+from summae.train.fluency import BigramPrior
 from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, choose_span_bonus, evaluate_dev, sample_table
 from summae.train.labeled import LabeledBatches
@@ -169,6 +170,15 @@ class Trainer:
                                               world=acc.num_processes)
             if t.pseudo == "extract":
                 self._build_extractor(real_ids)
+        self.prior = None
+        if t.lm_weight > 0:
+            if self.real is None:
+                raise SummaeError("train.lm_weight needs real short texts (data.real_files): its LM is counted on them")
+            try:
+                self.prior = BigramPrior(real_ids, vocab_size=self.vocab.word_start.shape[0], eos_id=self.vocab.eos_id)
+            except ValueError as err:
+                raise SummaeError(str(err)) from None
+            self.prior.to(acc.device)
         if t.select == "reconstruction" and t.select_lm_weight > 0 and self.extractor is None:
             raise SummaeError("train.select_lm_weight needs train.pseudo=extract and data.real_files (the LM is the "
                               "search's)")
@@ -572,6 +582,10 @@ class Trainer:
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
                     loss = loss + t.lead_weight * out.losses["lead"]
+                if self.prior is not None:  # the fluency prior (summae.train.fluency), beside or instead of D
+                    lm = self.prior(out.summary_one_hot, out.one_hot_ids, out.summary_mask)
+                    loss = loss + t.lm_weight * lm
+                    values["loss/lm"] = lm.detach()
                 if fake.shape[0] > 1:
                     values["summary/distinct"] = float(torch.unique(fake, dim=0).shape[0])  # 1: a collapsed batch
             if b.sup_rows:
