@@ -17,8 +17,8 @@ SEEN_WEIGHT = 0.9  # interpolation: 0.9 x the bigram estimate + 0.1 x the unigra
 class BigramPrior(torch.nn.Module):
     """log P(b | a) for every token pair (a, b) of the tokenizer's vocabulary, from real texts' token ids.
 
-    The start of a text is the context `start_id` (the EOS token, which never precedes a word inside a text), and
-    every text ends with a transition to EOS, as the summaries do. Tokens never seen as a left context fall back
+    The start of a text is the context `eos_id` (EOS never precedes a word inside a text), and every text ends
+    with a transition to EOS, as the summaries do. Tokens never seen as a left context fall back
     to the add-one unigram distribution.
     """
 

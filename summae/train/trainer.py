@@ -32,9 +32,9 @@ from summae.runtime import native_bf16
 from summae.tokenization import encode_texts, pad_ids
 from summae.train import auto, criterion, guards, plan
 from summae.train.batches import StreamBatches, TensorBatches
-from summae.train.fluency import BigramPrior
 from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, choose_span_bonus, evaluate_dev, sample_table
+from summae.train.fluency import BigramPrior
 from summae.train.labeled import LabeledBatches
 from summae.train.metrics import MetricLogger
 from summae.train.plots import after_training
