@@ -144,6 +144,12 @@ class TrainConfig:
     # weight of the fluency prior after pretraining: the summary's nats per token under a fixed token bigram LM of the
     # real texts (summae.train.fluency), through the straight-through one-hots; 0 = off. An alternative to D
     lm_weight: float = 0.0
+    # weight of the self-critical policy gradient after pretraining (0 = off): each training summary is rewarded by
+    # minus its description length (criterion.description_per_document: the summary's nats under the real texts'
+    # LM, then the document's under this model's reconstructor, per document token), against the greedy summary's
+    # (the baseline); the sequence-level signal beside the straight-through gradient. Needs pseudo=extract and
+    # real texts (the LM is the search's)
+    rl_weight: float = 0.0
     # pseudo-summaries: "extract" (best in-order k-word extraction under a bigram LM of the real texts, idf and
     # position; summae.train.pseudo: well above the lead on Gigaword, docs/quality.md) | "lead" (first k words)
     pseudo: str = "extract"
@@ -302,6 +308,7 @@ class Config:
             (t.labeled_batch_size >= 1, f"train.labeled_batch_size must be >= 1, got {t.labeled_batch_size}"),
             (t.sup_weight >= 0, f"train.sup_weight must be >= 0, got {t.sup_weight}"),
             (t.lm_weight >= 0, f"train.lm_weight must be >= 0, got {t.lm_weight}"),
+            (t.rl_weight >= 0, f"train.rl_weight must be >= 0, got {t.rl_weight}"),
             (t.pseudo in ("lead", "extract"), f"train.pseudo must be lead or extract, got {t.pseudo!r}"),
             # the defaults alone (no data named) are the recipe; a run that names documents names real texts too
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,

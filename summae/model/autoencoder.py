@@ -47,6 +47,7 @@ class SummaeOutput:
     summary_mask: torch.Tensor | None = None  # (B, S) True on summary tokens (EOS included)
     one_hot_ids: torch.Tensor | None = None  # (B, S) the token each one-hot row is hot at, -1 on all-zero rows
     summary_ids: torch.Tensor | None = None  # (B, S) the summaries written in this forward
+    summary_logp: torch.Tensor | None = None  # (B,) log-probability of each summary as it was sampled (policy=True)
 
 
 def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tensor:
@@ -177,13 +178,16 @@ class SummaeModel(nn.Module):
 
     # ---- phase 2: the auto-encoder -------------------------------------------------------------------
     def autoencode(self, *, comp_ids, comp_mask, doc_labels, target, pseudo_ids=None, sup_rows: int = 0,
-                   temperature: float = 1.0, summary_ids=None, writer=None) -> SummaeOutput:
+                   temperature: float = 1.0, summary_ids=None, writer=None, policy: bool = False) -> SummaeOutput:
         """Write -> bottleneck -> reconstruct, from one encoder pass.
 
         target (B,): the summaries' word targets. The compressor samples summaries at `temperature` (no
         gradient, no dropout), unless summary_ids (B, S) are given; writer: writes them in place of
         summae.decode.greedy.write_summary, with the same arguments (summae.fast.cuda_graphs). pseudo_ids
         (B, S): when given, their loss "lead" (and "sup", see pseudo_losses) is computed from the same pass.
+        policy: also return summary_logp, each summary's log-probability under the distribution it was sampled
+        from (the rules' masked softmax at `temperature`; 1 for greedy summaries), with its gradient: the policy
+        gradient's term.
         """
         enc = self.encode(comp_ids, comp_mask)  # (B, L+1, D)
         out = SummaeOutput()
@@ -209,11 +213,23 @@ class SummaeModel(nn.Module):
         if not self.straight_through:
             out.summary_one_hot = out.summary_one_hot.detach()
         out.summary_mask = keep
+        if policy:
+            out.summary_logp = self.sequence_logp(scores, summary_ids, forbid, keep, temperature or 1.0)
         out.one_hot_ids = torch.where(keep, summary_ids, -1)  # hard by construction: embedded by lookup
         # 4) reconstruct the document from the summary alone
         out.losses["rec"] = self.reconstruction_loss(out.summary_one_hot, out.summary_mask, doc_labels,
                                                      ids=out.one_hot_ids)
         return out
+
+    @staticmethod
+    def sequence_logp(scores: torch.Tensor, ids: torch.Tensor, forbid: torch.Tensor, keep: torch.Tensor,
+                      temperature: float) -> torch.Tensor:
+        """log-probability (B,) of the token rows ids (B, S) at the kept positions keep (B, S), under
+        softmax(scores (B, S, V) / temperature) with the forbidden tokens forbid (B, S, V) masked out; a written
+        token is never masked (the rules it was sampled under may have been finer than `forbid`)."""
+        forbid = forbid.scatter(2, ids[..., None], False)
+        logp = torch.log_softmax(scores.float().masked_fill(forbid, float("-inf")) / temperature, dim=-1)
+        return (logp.gather(2, ids[..., None]).squeeze(-1) * keep.float()).sum(1)
 
     # ---- the reconstructor ---------------------------------------------------------------------------
     def rec_target(self, doc_labels: torch.Tensor) -> torch.Tensor:

@@ -182,6 +182,9 @@ class Trainer:
         if t.select == "reconstruction" and t.select_lm_weight > 0 and self.extractor is None:
             raise SummaeError("train.select_lm_weight needs train.pseudo=extract and data.real_files (the LM is the "
                               "search's)")
+        if t.rl_weight > 0 and self.extractor is None:
+            raise SummaeError("train.rl_weight needs train.pseudo=extract and data.real_files (the reward's LM is the "
+                              "search's)")
         if t.select == "family" and self.extractor is None:
             raise SummaeError("train.select=family needs train.pseudo=extract and data.real_files (it chooses among "
                               "the search's extractions)")
@@ -577,7 +580,7 @@ class Trainer:
                 # one-hots and reconstructed from
                 out = self.model("autoencode", target=b.target, temperature=t.sample_temperature, writer=self.writer,
                                  summary_ids=written, pseudo_ids=pseudo if (t.lead_weight > 0 or b.sup_rows) else None,
-                                 **inputs)
+                                 policy=t.rl_weight > 0, **inputs)
                 fake = out.summary_ids if written is None else written  # (B, S)
                 loss = t.rec_weight * out.losses["rec"]
                 if t.lead_weight > 0:
@@ -586,11 +589,34 @@ class Trainer:
                     lm = self.prior(out.summary_one_hot, out.one_hot_ids, out.summary_mask)
                     loss = loss + t.lm_weight * lm
                     values["loss/lm"] = lm.detach()
+                if t.rl_weight > 0:  # the sequence-level reward, beside the straight-through gradient
+                    rl = self._policy_loss(b, out.summary_logp, fake, values)
+                    loss = loss + t.rl_weight * rl
+                    values["loss/rl"] = rl.detach()
                 if fake.shape[0] > 1:
                     values["summary/distinct"] = float(torch.unique(fake, dim=0).shape[0])  # 1: a collapsed batch
             if b.sup_rows:
                 loss = loss + t.sup_weight * out.losses["sup"]
         return loss, out, fake
+
+    def _policy_loss(self, b: StepBatch, logp: torch.Tensor, written: torch.Tensor, values: dict) -> torch.Tensor:
+        """train.rl_weight: the self-critical policy gradient's loss. Each written summary's reward is minus its
+        description length per document token (criterion.description_per_document: the summary under the real
+        texts' LM, then the document under this model's reconstructor, both judged without dropout); the baseline
+        is the greedy summary's. logp (B,): the written summaries' log-probabilities, with their gradient. Labeled
+        rows (their targets are references) take no part."""
+        model, n, pad = self._unwrapped(), b.doc_labels.shape[0] - b.sup_rows, self.vocab.pad_id
+        docs = b.doc_labels[:n]
+        with torch.no_grad(), eval_mode(model):
+            greedy = model.write_summary(b.comp_ids[:n], b.comp_mask[:n], b.target[:n], temperature=0.0)
+            tokens = (model.rec_target(docs) != pad).sum(1).float().clamp(min=1)  # (n,)
+            sample, base = (sum(criterion.description_per_document(model, self.extractor, ids, docs, pad)) / tokens
+                            for ids in (written[:n], greedy))  # (n,) nats per document token each
+        advantage = (base - sample).to(logp.dtype)  # (n,) > 0 where the sample describes its document better
+        values["rl/advantage"] = advantage.mean()
+        values["rl/sample_wins"] = (advantage > 0).float().mean()
+        values["rl/greedy_nats"] = base.mean()
+        return -(advantage * logp[:n]).mean()
 
     def _adv_loss(self, out) -> torch.Tensor:
         """3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach the
