@@ -53,7 +53,8 @@ CHANGED = {"train.mixed_precision": "bf16", "train.pseudo": "lead", "train.on_no
            "train.on_collapse": "stop", "train.collapse_acc": 0.75, "data.text_field": "no",
            "data.real_field": "3e-4", "data.dev_field": "null", "tokenizer.path": "~",
            "train.select": "reconstruction", "train.select_lm_weight": 0.25, "train.select_d_weight": 0.25,
-           "train.pretrain_share": 0.5, "summary.span_bonus": 1.0, "train.lm_weight": 0.25}
+           "train.pretrain_share": 0.5, "summary.span_bonus": 1.0, "train.lm_weight": 0.25,
+           "train.rl_weight": 0.5}
 
 
 def _changed(obj, prefix=""):
@@ -322,6 +323,7 @@ def test_missing_file_and_bad_yaml_are_one_line_errors(tmp_path):
     (["tokenizer.vocab_size=50"], "vocab_size"),
     (["train.rec_word_dropout=1"], "rec_word_dropout"),
     (["train.minutes=0"], "train.minutes"),
+    (["train.rl_weight=-1"], "train.rl_weight"),
     (["train.lm_weight=-1"], "train.lm_weight"),
 ])
 def test_inconsistent_values_are_rejected(overrides, words):
