@@ -65,6 +65,15 @@ def shown_lines(stream: str) -> list[str]:
     return [line.rsplit("\r", 1)[-1] for line in stream.split("\n") if line.rsplit("\r", 1)[-1].strip()]
 
 
+def train_tiny(run_dir, *sets):
+    """`summae train` on tiny.yaml with the shared run's settings, no sample tables, then `sets` (SECTION.KEY=VALUE
+    each), quiet: (exit code, stdout, stderr)."""
+    argv = ["train", "--config", TINY, "--output-dir", run_dir, "--quiet"]
+    for item in [*TINY_RUN_SETS, "train.sample_every=0", *sets]:
+        argv += ["--set", item]
+    return run_captured(argv)
+
+
 @pytest.fixture
 def cli(capsys):
     """cli(*argv) -> (exit code, stdout, stderr) of `summae *argv`, in-process."""

@@ -5,20 +5,13 @@ import json
 
 import pytest
 import torch
-from conftest import TINY, TINY_RUN_SETS, run_captured
+from conftest import train_tiny as train
 
 from summae.model.bottleneck import straight_through
 from summae.train.fluency import MAX_VOCAB, BigramPrior
 
 EOS, V = 0, 7
 TEXTS = [[1, 2, 3], [1, 2, 4], [5, 2, 3], [1, 2]]
-
-
-def train(run_dir, *sets):
-    argv = ["train", "--config", TINY, "--output-dir", run_dir, "--quiet"]
-    for item in [*TINY_RUN_SETS, "train.sample_every=0", *sets]:
-        argv += ["--set", item]
-    return run_captured(argv)
 
 
 def test_every_context_is_a_distribution_and_seen_pairs_beat_unseen_ones():

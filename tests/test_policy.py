@@ -4,16 +4,9 @@ it was sampled from, and the term in a run (after pretraining only, with its adv
 import json
 
 import torch
-from conftest import TINY, TINY_RUN_SETS, run_captured
+from conftest import train_tiny as train
 
 from summae.model.autoencoder import SummaeModel
-
-
-def train(run_dir, *sets):
-    argv = ["train", "--config", TINY, "--output-dir", run_dir, "--quiet"]
-    for item in [*TINY_RUN_SETS, "train.sample_every=0", *sets]:
-        argv += ["--set", item]
-    return run_captured(argv)
 
 
 def test_sequence_logp_sums_the_tempered_masked_log_softmax_over_kept_positions():

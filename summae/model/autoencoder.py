@@ -186,7 +186,7 @@ class SummaeModel(nn.Module):
         summae.decode.greedy.write_summary, with the same arguments (summae.fast.cuda_graphs). pseudo_ids
         (B, S): when given, their loss "lead" (and "sup", see pseudo_losses) is computed from the same pass.
         policy: also return summary_logp, each summary's log-probability under the distribution it was sampled
-        from (the rules' masked softmax at `temperature`; 1 for greedy summaries), with its gradient: the policy
+        from (the rules' masked softmax at `temperature`, or at 1 when it is 0: greedy), with its gradient: the policy
         gradient's term.
         """
         enc = self.encode(comp_ids, comp_mask)  # (B, L+1, D)
