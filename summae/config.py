@@ -150,6 +150,10 @@ class TrainConfig:
     # (the baseline); the sequence-level signal beside the straight-through gradient. Needs pseudo=extract and
     # real texts (the LM is the search's)
     rl_weight: float = 0.0
+    # rl_weight: the reward also gains rl_teacher_weight x the summary's token F1 against the document's
+    # pseudo-summary (the teacher's extraction), so that the policy gradient cannot leave the teacher's region
+    # for what only the reconstructor prefers; 0 = the description length alone
+    rl_teacher_weight: float = 0.0
     # pseudo-summaries: "extract" (best in-order k-word extraction under a bigram LM of the real texts, idf and
     # position; summae.train.pseudo: well above the lead on Gigaword, docs/quality.md) | "lead" (first k words)
     pseudo: str = "extract"
@@ -309,6 +313,9 @@ class Config:
             (t.sup_weight >= 0, f"train.sup_weight must be >= 0, got {t.sup_weight}"),
             (t.lm_weight >= 0, f"train.lm_weight must be >= 0, got {t.lm_weight}"),
             (t.rl_weight >= 0, f"train.rl_weight must be >= 0, got {t.rl_weight}"),
+            (t.rl_teacher_weight >= 0, f"train.rl_teacher_weight must be >= 0, got {t.rl_teacher_weight}"),
+            (t.rl_teacher_weight == 0 or t.rl_weight > 0,
+             f"train.rl_teacher_weight ({t.rl_teacher_weight}) weights a part of train.rl_weight's reward, which is off"),
             (t.pseudo in ("lead", "extract"), f"train.pseudo must be lead or extract, got {t.pseudo!r}"),
             # the defaults alone (no data named) are the recipe; a run that names documents names real texts too
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,

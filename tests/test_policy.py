@@ -59,3 +59,27 @@ def test_rl_weight_without_the_search_is_a_one_line_error(tmp_path):
     assert code != 0 and "train.rl_weight needs train.pseudo=extract" in err and "Traceback" not in err
     code, out, err = train(tmp_path / "run2", "train.steps=2", "train.rl_weight=-1")
     assert code != 0 and "train.rl_weight must be >= 0" in err and "Traceback" not in err
+
+
+def test_token_f1_counts_clipped_matches_and_skips_padding_and_eos():
+    from summae.train.criterion import token_f1
+
+    ids = torch.tensor([[5, 5, 6, 2, 0], [7, 2, 0, 0, 0], [2, 0, 0, 0, 0]])
+    ref = torch.tensor([[5, 6, 6, 8, 2], [9, 2, 0, 0, 0], [5, 2, 0, 0, 0]])
+    got = token_f1(ids, ref, skip=(0, 2))
+    # row 0: {5: 2, 6: 1} against {5: 1, 6: 2, 8: 1}: 2 clipped matches, F1 = 2 * 2 / (3 + 4)
+    assert torch.allclose(got, torch.tensor([4 / 7, 0.0, 0.0]))
+    assert token_f1(ref, ref, skip=(0, 2))[:2].tolist() == [1.0, 1.0]
+
+
+def test_rl_teacher_weight_adds_agreement_to_the_reward_and_needs_the_reward(tmp_path):
+    code, out, err = train(tmp_path / "run", "train.steps=3", "train.pretrain_steps=2", "train.log_every=1",
+                           "train.rl_weight=1.0", "train.rl_teacher_weight=2.0", "train.adv_weight=0",
+                           "train.pseudo=extract")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    later = [r for r in rows if "rl/teacher_f1" in r]
+    assert len(later) == 1 and later[0]["step"] == 3 and 0 <= later[0]["rl/teacher_f1"] <= 1
+    code, out, err = train(tmp_path / "run2", "train.steps=2", "train.rl_teacher_weight=1")
+    assert code != 0 and "train.rl_teacher_weight (1.0) weights a part of train.rl_weight's reward" in err
+    assert "Traceback" not in err

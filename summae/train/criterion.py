@@ -171,3 +171,20 @@ def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Ten
     best = min(table, key=lambda row: row["description_nats"])
     return TeacherChoice(alpha=best["alpha"], beta=best["beta"], table=table,
                          seconds=round(time.perf_counter() - begin, 1))
+
+
+def token_f1(ids: torch.Tensor, reference: torch.Tensor, skip: tuple[int, ...]) -> torch.Tensor:
+    """Unigram F1 of each row of ids (B, S) against the same row of reference (B, S'), over token counts (clipped
+    matches), leaving out the `skip` tokens (padding, EOS): (B,) in [0, 1], 0 where either row is empty."""
+    vocab = int(max(ids.max(), reference.max())) + 1
+
+    def counts(rows):
+        keep = torch.ones_like(rows, dtype=torch.bool)
+        for token in skip:
+            keep &= rows != token
+        return torch.zeros(rows.shape[0], vocab, device=rows.device).scatter_add_(1, rows, keep.float())
+
+    a, b = counts(ids), counts(reference)
+    match = torch.minimum(a, b).sum(1)
+    size_a, size_b = a.sum(1), b.sum(1)
+    return torch.where(match > 0, 2 * match / (size_a + size_b).clamp(min=1), torch.zeros_like(match))

@@ -602,8 +602,8 @@ class Trainer:
     def _policy_loss(self, b: StepBatch, logp: torch.Tensor, written: torch.Tensor, values: dict) -> torch.Tensor:
         """train.rl_weight: the self-critical policy gradient's loss. Each written summary's reward is minus its
         description length per document token (criterion.description_per_document: the summary under the real
-        texts' LM, then the document under this model's reconstructor, both judged without dropout); the baseline
-        is the greedy summary's. logp (B,): the written summaries' log-probabilities, with their gradient. Labeled
+        texts' LM, then the document under this model's reconstructor, both judged without dropout), plus
+        train.rl_teacher_weight x its token F1 against the teacher's extraction; the baseline is the greedy summary's. logp (B,): the written summaries' log-probabilities, with their gradient. Labeled
         rows (their targets are references) take no part."""
         model, n, pad = self._unwrapped(), b.doc_labels.shape[0] - b.sup_rows, self.vocab.pad_id
         docs = b.doc_labels[:n]
@@ -612,6 +612,12 @@ class Trainer:
             tokens = (model.rec_target(docs) != pad).sum(1).float().clamp(min=1)  # (n,)
             sample, base = (sum(criterion.description_per_document(model, self.extractor, ids, docs, pad)) / tokens
                             for ids in (written[:n], greedy))  # (n,) nats per document token each
+            weight = self.cfg.train.rl_teacher_weight
+            if weight > 0:  # rewards (negated, like the nats) gain agreement with the teacher's extraction
+                skip = (pad, self.vocab.eos_id)
+                sample_f1, base_f1 = (criterion.token_f1(ids, b.pseudo[:n], skip) for ids in (written[:n], greedy))
+                sample, base = sample - weight * sample_f1, base - weight * base_f1
+                values["rl/teacher_f1"] = sample_f1.mean()
         advantage = (base - sample).to(logp.dtype)  # (n,) > 0 where the sample describes its document better
         values["rl/advantage"] = advantage.mean()
         values["rl/sample_wins"] = (advantage > 0).float().mean()
