@@ -120,6 +120,9 @@ def main(argv=None) -> int:
         "hardware": hw, "hardware_detail": detail, "seed": args.seed, "steps": report["steps"],
         "train_seconds": report["train_seconds"], "train_docs_per_s": report["train_docs_per_s"],
         "labeled_pairs": args.labeled_pairs, "resumed": args.resume,
+        # train_seconds counts the directory's earlier runs too (the budget's view); a resumed run's own share:
+        **({"resumed_from_step": report["start_step"], "train_seconds_this_run": report["seconds_this_run"]}
+           if args.resume else {}),
         "eval_documents": {k: v["model"]["n"] for k, v in sets.items()},
         "discriminator": bool(cfg.data.real_files) and cfg.train.adv_weight > 0,
         "best_step": report["best_step"], "config": cfg.to_dict(),

@@ -116,7 +116,8 @@ def train_and_score(cfg: Config, out: Path, eval_sets: list, *, device: str = "a
     # a set may wait for them: the Lead baselines at the summary length the model chose
     eval_sets = [s(cfg) if callable(s) else s for s in eval_sets]
     report = {"steps": result["step"], "train_seconds": result["train_seconds"],
-              "train_docs_per_s": round(result["docs_per_s"], 1), "best_step": result["best_step"], "sets": {}}
+              "train_docs_per_s": round(result["docs_per_s"], 1), "best_step": result["best_step"],
+              "start_step": result["start_step"], "seconds_this_run": result["seconds_this_run"], "sets": {}}
     for eval_set in eval_sets:
         model_scores, hyps, rate = score_model(out, eval_set, device=device,
                                                save_to=out / f"{eval_set.name}.summaries.txt")

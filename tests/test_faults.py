@@ -187,6 +187,15 @@ def poison_reconstructor(trainer: Trainer, steps: set[int], before=None) -> None
     trainer._unwrapped().reconstructor.get_output_embeddings().register_forward_hook(hook)
 
 
+def test_a_resumed_run_reports_its_start_and_its_own_seconds(fast, tmp_path):
+    first = make_trainer(fast, tmp_path / "run", "train.steps=2", "train.pretrain_steps=1").train()
+    assert first["start_step"] == 0 and first["seconds_this_run"] == pytest.approx(first["train_seconds"], abs=0.05)
+    later = make_trainer(fast, tmp_path / "run", "train.steps=4", "train.pretrain_steps=1", resume=True).train()
+    assert later["start_step"] == 2 and later["step"] == 4
+    # train_seconds goes on counting from the first run's; seconds_this_run is the resumed run's share alone
+    assert later["seconds_this_run"] == pytest.approx(later["train_seconds"] - first["train_seconds"], abs=0.05)
+
+
 def test_nan_loss_and_nan_gradient_skip_their_steps(fast, tmp_path, capsys):
     trainer = make_trainer(fast, tmp_path / "run", "train.steps=4", "train.pretrain_steps=1",
                            "train.save_every=0", "train.on_nonfinite=skip")

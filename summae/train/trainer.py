@@ -355,7 +355,9 @@ class Trainer:
         acc.wait_for_everyone()
         return {"step": step, "train_seconds": self.state["train_seconds"], "dev": final,
                 "best_step": self.state["best_step"], "best_score": self.state["best_score"],
-                "docs_per_s": self.state["docs_seen"] / max(self.state["train_seconds"], 1e-9)}
+                "docs_per_s": self.state["docs_seen"] / max(self.state["train_seconds"], 1e-9),
+                # a resumed run: where this invocation started, and its own seconds of training
+                "start_step": start, "seconds_this_run": round(self.state["train_seconds"] - self._seconds_before, 2)}
 
     # ---- the time plan (train.pretrain_share) -------------------------------------------------------------
     def _plan_phases(self) -> None:
