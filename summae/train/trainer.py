@@ -605,8 +605,9 @@ class Trainer:
         """train.rl_weight: the self-critical policy gradient's loss. Each written summary's reward is minus its
         description length per document token (criterion.description_per_document: the summary under the real
         texts' LM, then the document under this model's reconstructor, both judged without dropout), plus
-        train.rl_teacher_weight x its token F1 against the teacher's extraction; the baseline is the greedy summary's. logp (B,): the written summaries' log-probabilities, with their gradient. Labeled
-        rows (their targets are references) take no part."""
+        train.rl_teacher_weight x its token F1 against the teacher's extraction; the baseline is the greedy
+        summary's. logp (B,): the written summaries' log-probabilities, with their gradient. Labeled rows (their
+        targets are references) take no part."""
         model, n, pad = self._unwrapped(), b.doc_labels.shape[0] - b.sup_rows, self.vocab.pad_id
         docs = b.doc_labels[:n]
         with torch.no_grad(), eval_mode(model):
