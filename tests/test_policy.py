@@ -66,10 +66,10 @@ def test_token_f1_counts_clipped_matches_and_skips_padding_and_eos():
 
     ids = torch.tensor([[5, 5, 6, 2, 0], [7, 2, 0, 0, 0], [2, 0, 0, 0, 0]])
     ref = torch.tensor([[5, 6, 6, 8, 2], [9, 2, 0, 0, 0], [5, 2, 0, 0, 0]])
-    got = token_f1(ids, ref, skip=(0, 2))
+    got = token_f1(ids, ref, skip=(0, 2), vocab=10)
     # row 0: {5: 2, 6: 1} against {5: 1, 6: 2, 8: 1}: 2 clipped matches, F1 = 2 * 2 / (3 + 4)
     assert torch.allclose(got, torch.tensor([4 / 7, 0.0, 0.0]))
-    assert token_f1(ref, ref, skip=(0, 2))[:2].tolist() == [1.0, 1.0]
+    assert token_f1(ref, ref, skip=(0, 2), vocab=10)[:2].tolist() == [1.0, 1.0]
 
 
 def test_rl_teacher_weight_adds_agreement_to_the_reward_and_needs_the_reward(tmp_path):

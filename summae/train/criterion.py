@@ -173,11 +173,10 @@ def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Ten
                          seconds=round(time.perf_counter() - begin, 1))
 
 
-def token_f1(ids: torch.Tensor, reference: torch.Tensor, skip: tuple[int, ...]) -> torch.Tensor:
-    """Unigram F1 of each row of ids (B, S) against the same row of reference (B, S'), over token counts (clipped
-    matches), leaving out the `skip` tokens (padding, EOS): (B,) in [0, 1]; 0 where nothing matches (an empty
-    row too)."""
-    vocab = int(max(ids.max(), reference.max())) + 1
+def token_f1(ids: torch.Tensor, reference: torch.Tensor, skip: tuple[int, ...], vocab: int) -> torch.Tensor:
+    """Unigram F1 of each row of ids (B, S) against the same row of reference (B, S'), token ids < vocab, over
+    token counts (clipped matches), leaving out the `skip` tokens (padding, EOS): (B,) in [0, 1]; 0 where nothing
+    matches (an empty row too)."""
 
     def counts(rows):
         keep = torch.ones_like(rows, dtype=torch.bool)

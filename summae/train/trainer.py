@@ -617,8 +617,9 @@ class Trainer:
                             for ids in (written[:n], greedy))  # (n,) nats per document token each
             weight = self.cfg.train.rl_teacher_weight
             if weight > 0:  # rewards (negated, like the nats) gain agreement with the teacher's extraction
-                skip = (pad, self.vocab.eos_id)
-                sample_f1, base_f1 = (criterion.token_f1(ids, b.pseudo[:n], skip) for ids in (written[:n], greedy))
+                skip, size = (pad, self.vocab.eos_id), model.rules.word_start.shape[0]
+                sample_f1, base_f1 = (criterion.token_f1(ids, b.pseudo[:n], skip, size)
+                                      for ids in (written[:n], greedy))
                 sample, base = sample - weight * sample_f1, base - weight * base_f1
                 values["rl/teacher_f1"] = sample_f1.mean()
         advantage = (base - sample).to(logp.dtype)  # (n,) > 0 where the sample describes its document better
