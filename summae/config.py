@@ -126,6 +126,9 @@ class TrainConfig:
     # learning-rate multiplier reached by a linear decay at the end of pretraining and kept after it, (0, 1];
     # 1.0 = constant after the warm-up
     lr_end: float = 1.0
+    # learning-rate multiplier of the auto-encoding phase, (0, 1], held from its first step (a step change, not a
+    # decay); None = lr_end. 0.3 with lr_end 1.0: pretraining at the full rate, the phase at 0.3 x (docs/autoencoder.md)
+    phase_lr: float | None = None
     weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 1.0  # max gradient norm, > 0
     mixed_precision: str = "auto"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
@@ -287,6 +290,7 @@ class Config:
             (t.lr > 0 and t.d_lr > 0, f"learning rates must be > 0, got lr={t.lr}, d_lr={t.d_lr}"),
             (t.grad_clip > 0, f"train.grad_clip must be > 0, got {t.grad_clip}"),
             (0 < t.lr_end <= 1, f"train.lr_end must be in (0, 1], got {t.lr_end}"),
+            (t.phase_lr is None or 0 < t.phase_lr <= 1, f"train.phase_lr must be in (0, 1] or null, got {t.phase_lr}"),
             (t.tau > 0, f"train.tau must be > 0, got {t.tau}"),
             (t.sample_temperature >= 0, f"train.sample_temperature must be >= 0, got {t.sample_temperature}"),
             (t.d_steps >= 1, f"train.d_steps must be >= 1, got {t.d_steps}"),

@@ -206,3 +206,21 @@ def test_the_learning_rate_decays_to_lr_end_over_pretraining_and_stays_there():
     assert factor(109) == pytest.approx(0.1) and factor(500) == pytest.approx(0.1)
     flat = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110"])
     assert Trainer._lr_factor(SimpleNamespace(cfg=flat), 300) == 1.0  # the default: constant after the warm-up
+
+
+def test_the_phase_learning_rate_is_a_step_change_at_the_end_of_pretraining():
+    from types import SimpleNamespace
+
+    from summae.train.trainer import Trainer
+
+    cfg = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110", "train.phase_lr=0.3"])
+    factor = lambda step: Trainer._lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    assert factor(59) == 1.0 and factor(109) == 1.0  # pretraining keeps the full rate (lr_end 1.0)
+    assert factor(110) == pytest.approx(0.3) and factor(900) == pytest.approx(0.3)  # the phase, from its first step
+    both = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110", "train.lr_end=0.5",
+                              "train.phase_lr=0.2"])
+    assert Trainer._lr_factor(SimpleNamespace(cfg=both), 109) == pytest.approx(0.5)  # the decay still ends at lr_end
+    assert Trainer._lr_factor(SimpleNamespace(cfg=both), 110) == pytest.approx(0.2)
+    for bad in ("0", "1.5", "-0.3"):
+        with pytest.raises(SummaeError, match="train.phase_lr must be in"):
+            load_config(TINY, [f"train.phase_lr={bad}"])
