@@ -49,3 +49,27 @@ def test_saved_and_loaded_the_same(setup, tmp_path):
     assert torch.equal(rebuilt, model.reconstruct_greedy(summary, max_tokens=doc.shape[1]))
     with fast.reference_paths():
         assert torch.equal(rebuilt, model.reconstruct_greedy(summary, max_tokens=doc.shape[1]))
+
+
+def test_the_no_repeat_rule_never_writes_an_ngram_twice(setup):
+    """reconstruct_greedy(no_repeat_ngram=n): no row holds the same n tokens twice (up to its EOS); plain argmax
+    is unchanged by the option's default; the rule by hand on a fixed score table."""
+    from summae.decode.greedy import NoRepeatPick
+
+    _, _, model, doc, target, comp_ids, comp_mask = setup
+    summary = model.write_summary(comp_ids, comp_mask, target)
+    plain = model.reconstruct_greedy(summary, max_tokens=doc.shape[1])
+    assert torch.equal(plain, model.reconstruct_greedy(summary, max_tokens=doc.shape[1], no_repeat_ngram=0))
+    rebuilt = model.reconstruct_greedy(summary, max_tokens=doc.shape[1], no_repeat_ngram=2)
+    for row in rebuilt.tolist():
+        row = row[:row.index(model.vocab.eos_id)] if model.vocab.eos_id in row else row
+        pairs = [tuple(row[i:i + 2]) for i in range(len(row) - 1)]
+        assert len(pairs) == len(set(pairs))
+    pick = NoRepeatPick(3)
+    for a, b in ((5, 5), (6, 6), (7, 7), (5, 5), (6, 5)):  # row 0 writes 5 6 7 5 6; row 1 writes 5 6 7 5 5
+        scores = torch.zeros(2, 10)
+        scores[0, a], scores[1, b] = 1, 1
+        assert pick(scores, 0).tolist() == [a, b]
+    scores = torch.zeros(2, 10)
+    scores[:, 7], scores[:, 8] = 2, 1
+    assert pick(scores, 0).tolist() == [8, 7]  # row 0 wrote 5 6 7: after 5 6, 7 is banned; row 1 ends 5 5: free

@@ -123,8 +123,10 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
 
 
 @torch.no_grad()
-def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
-    """The reconstructor's greedy rebuild of the documents from hard summaries: (B, S) -> (B, max_tokens)."""
+def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int, no_repeat_ngram: int = 0) -> torch.Tensor:
+    """The reconstructor's greedy rebuild of the documents from hard summaries: (B, S) -> (B, max_tokens).
+    no_repeat_ngram n >= 2: a token that would repeat an n-gram of tokens the row has already written is never
+    picked (the loops "the number of the number of ..." of a weak reconstructor); 0: plain argmax."""
     from transformers.modeling_outputs import BaseModelOutput
 
     rec = model.reconstructor
@@ -143,8 +145,27 @@ def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int) -> 
                                        enc_h=encoder_out.last_hidden_state, enc_mask=mask, src_ids=summary_ids,
                                        log=False)[:, 0], out
 
-        return decode_loop(rec, step_scores, summary_ids.shape[0], max_tokens, lambda scores, step: scores.argmax(-1),
-                           model.vocab)
+        pick = (lambda scores, step: scores.argmax(-1)) if no_repeat_ngram < 2 else NoRepeatPick(no_repeat_ngram)
+        return decode_loop(rec, step_scores, summary_ids.shape[0], max_tokens, pick, model.vocab)
+
+
+class NoRepeatPick:
+    """decode_loop's pick: the argmax among the tokens that do not complete an n-gram the row already holds."""
+
+    def __init__(self, n: int):
+        self.n, self.written = n, None  # written: (B, t) the tokens picked so far
+
+    def __call__(self, scores: torch.Tensor, step: int) -> torch.Tensor:
+        n, seen = self.n, self.written
+        if seen is not None and seen.shape[1] >= n:
+            prefix = seen[:, -(n - 1):]  # (B, n-1) the last n-1 tokens
+            windows = seen.unfold(1, n, 1)  # (B, t-n+1, n) every n-gram written so far
+            hit = (windows[:, :, :-1] == prefix[:, None, :]).all(-1)  # (B, t-n+1) n-grams that start like the prefix
+            repeats = torch.zeros_like(scores).scatter_add_(1, windows[:, :, -1], hit.to(scores.dtype))  # (B, V)
+            scores = scores.masked_fill(repeats > 0, float("-inf"))  # their last tokens would repeat one
+        picked = scores.argmax(-1)
+        self.written = picked[:, None] if seen is None else torch.cat([seen, picked[:, None]], 1)
+        return picked
 
 
 def decode_loop(seq2seq, step_scores, batch: int, max_steps: int, pick, vocab, *, static: bool = False,
