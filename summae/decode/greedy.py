@@ -123,7 +123,8 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
 
 
 @torch.no_grad()
-def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int, no_repeat_ngram: int = 0) -> torch.Tensor:
+def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int,
+                       no_repeat_ngram: int = 0) -> torch.Tensor:
     """The reconstructor's greedy rebuild of the documents from hard summaries: (B, S) -> (B, max_tokens).
     no_repeat_ngram n >= 2: a token that would repeat an n-gram of tokens the row has already written is never
     picked (the loops "the number of the number of ..." of a weak reconstructor); 0: plain argmax."""
