@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from throughput import write_result  # noqa: E402
 
+from summae.io import read_texts  # noqa: E402
 from summae.pipeline import autoencoder_report  # noqa: E402
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "gigaword" / "dev.article.txt"
@@ -32,8 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ngrams", default="0,3,4", help="no_repeat_ngram settings; 0 = plain argmax")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
-    documents = [line.strip() for line in args.dev.read_text(encoding="utf-8").split("\n") if line.strip()]
-    documents = documents[:args.limit]
+    documents = [text.strip() for text in read_texts(str(args.dev)) if text.strip()][:args.limit]
     rows = []
     for run in args.runs:
         model_dir = run / "best" if (run / "best").is_dir() else run
