@@ -488,7 +488,7 @@ def test_a_trainer_with_auto_precision_says_what_it_chose(tmp_path):
 def test_the_progress_bar_follows_the_budget_that_ends_training_first():
     """With train.minutes the bar's share (and so its time left) is the share of the time budget, counting the
     earlier sessions of a resumed run; without it, the share of the steps."""
-    from summae.train.trainer import Progress
+    from summae.train.metrics import Progress
 
     timed = Progress(steps=100_000, start=0, seconds=300, seconds_before=0, enabled=False)
     assert timed.share(10, 150) == pytest.approx(0.5)  # 10 of 100,000 steps, but half the 5 minutes
@@ -516,26 +516,26 @@ def test_select_family_takes_each_target_from_the_search_at_some_family_setting(
     FAMILY settings, the one with the shortest description; the share won by the teacher's own weights is logged."""
     import torch
 
-    from summae.train import trainer as trainer_module
+    from summae.train import targets as targets_module
     from summae.train.criterion import family_extractions
 
     seen = {}
-    original = trainer_module.Trainer._family_targets
+    original = targets_module.family_targets
 
-    def spy(self, b):
-        targets, teacher = original(self, b)
+    def spy(model, extractor, b, *, pad_id):
+        targets, teacher = original(model, extractor, b, pad_id=pad_id)
         n = b.doc_labels.shape[0] - b.sup_rows
-        options = family_extractions(self.extractor, b.doc_labels[:n], b.target[:n], b.pseudo.shape[1])
+        options = family_extractions(extractor, b.doc_labels[:n], b.target[:n], b.pseudo.shape[1])
         seen["in_family"] = all(any(torch.equal(targets[i], o[i]) for o in options) for i in range(n))
         seen["teacher_rows"] = bool(torch.equal(targets[:n][teacher], b.pseudo[:n][teacher]))
         return targets, teacher
 
-    trainer_module.Trainer._family_targets = spy
+    targets_module.family_targets = spy
     try:
         code, out, err = train(tmp_path / "run", "train.steps=4", "train.pretrain_steps=2", "train.log_every=1",
                                "train.select=family", "model.rec_copy=true", "train.pseudo=extract")
     finally:
-        trainer_module.Trainer._family_targets = original
+        targets_module.family_targets = original
     assert code == 0, err
     assert seen == {"in_family": True, "teacher_rows": True}
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

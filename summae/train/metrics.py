@@ -1,4 +1,5 @@
-"""Training metrics: metrics.jsonl (every logged step), one console line per interval, TensorBoard if installed."""
+"""Training metrics: metrics.jsonl (every logged step), one console line per interval, TensorBoard if installed;
+the progress bar."""
 
 from __future__ import annotations
 
@@ -57,3 +58,37 @@ def _tensorboard_writer(log_dir: Path):
     except ImportError:
         return None
     return SummaryWriter(str(log_dir))
+
+
+class Progress:
+    """The training progress bar (stderr). Its share done is that of the budget that ends training first: steps,
+    or train.minutes (counting earlier sessions of a resumed run), so its time left is right either way."""
+
+    RESOLUTION = 1000  # the bar counts thousandths of the budget
+
+    def __init__(self, *, steps: int, start: int, seconds: float | None, seconds_before: float, enabled: bool):
+        from tqdm.auto import tqdm
+
+        self.steps, self.seconds, self.before = steps, seconds, seconds_before
+        self.note = ""
+        self.bar = tqdm(total=self.RESOLUTION, disable=not enabled, dynamic_ncols=True, leave=False,
+                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+        self.advance(start, 0.0)
+
+    def share(self, step: int, elapsed: float) -> float:
+        done = step / max(self.steps, 1)
+        if self.seconds:
+            done = max(done, (self.before + elapsed) / self.seconds)
+        return min(done, 1.0)
+
+    def advance(self, step: int, elapsed: float) -> None:
+        self.bar.n = int(self.share(step, elapsed) * self.RESOLUTION)
+        self.bar.set_postfix_str(f"step {step}{self.note}", refresh=False)
+        self.bar.refresh()
+
+    def set_postfix(self, **values) -> None:
+        """Shown after the step count from the next advance() on."""
+        self.note = "".join(f", {k} {v}" for k, v in values.items())
+
+    def close(self) -> None:
+        self.bar.close()

@@ -15,7 +15,6 @@ import json
 import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,22 +22,22 @@ import torch.nn.functional as F
 
 from summae import checkpoint
 from summae.config import Config
-from summae.decode.greedy import eval_mode
 from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter
 from summae.model.build import build_models, load_for_inference, prepare_tokenizer, restore_weights
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
 from summae.runtime import native_bf16
 from summae.tokenization import encode_texts, pad_ids
-from summae.train import auto, criterion, guards, plan
+from summae.train import auto, criterion, guards, plan, targets
 from summae.train.batches import StreamBatches, TensorBatches
 from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, choose_span_bonus, evaluate_dev, sample_table
 from summae.train.fluency import BigramPrior
 from summae.train.labeled import LabeledBatches
-from summae.train.metrics import MetricLogger
+from summae.train.metrics import MetricLogger, Progress
 from summae.train.plots import after_training
 from summae.train.pseudo import build_extractor, lead_targets, target_words
+from summae.train.targets import StepBatch, drop_words
 
 
 def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
@@ -58,52 +57,6 @@ def training_precision(mixed_precision: str, device: str) -> str:
         return mixed_precision
     on_gpu = device != "cpu" and torch.cuda.is_available()  # the device Accelerator picks
     return "bf16" if on_gpu and native_bf16(torch.device("cuda")) else "no"
-
-
-@dataclass
-class StepBatch:
-    """One training step's inputs (0 in Trainer.train_step)."""
-    doc_labels: torch.Tensor  # (B, L) document + EOS, pad elsewhere: the reconstruction target
-    comp_ids: torch.Tensor  # (B, L+1) the compressor input: <len_k> document (noised while pretraining)
-    comp_mask: torch.Tensor  # (B, L+1)
-    target: torch.Tensor  # (B,) summary words wanted
-    pseudo: torch.Tensor  # (B, S) pseudo-summaries (references in the last sup_rows rows)
-    sup_rows: int  # labeled rows at the end of the batch (semi-supervised option), else 0
-    pretrain: bool  # a pseudo-summary pretraining step
-
-
-class Progress:
-    """The training progress bar (stderr). Its share done is that of the budget that ends training first: steps,
-    or train.minutes (counting earlier sessions of a resumed run), so its time left is right either way."""
-
-    RESOLUTION = 1000  # the bar counts thousandths of the budget
-
-    def __init__(self, *, steps: int, start: int, seconds: float | None, seconds_before: float, enabled: bool):
-        from tqdm.auto import tqdm
-
-        self.steps, self.seconds, self.before = steps, seconds, seconds_before
-        self.note = ""
-        self.bar = tqdm(total=self.RESOLUTION, disable=not enabled, dynamic_ncols=True, leave=False,
-                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
-        self.advance(start, 0.0)
-
-    def share(self, step: int, elapsed: float) -> float:
-        done = step / max(self.steps, 1)
-        if self.seconds:
-            done = max(done, (self.before + elapsed) / self.seconds)
-        return min(done, 1.0)
-
-    def advance(self, step: int, elapsed: float) -> None:
-        self.bar.n = int(self.share(step, elapsed) * self.RESOLUTION)
-        self.bar.set_postfix_str(f"step {step}{self.note}", refresh=False)
-        self.bar.refresh()
-
-    def set_postfix(self, **values) -> None:
-        """Shown after the step count from the next advance() on."""
-        self.note = "".join(f", {k} {v}" for k, v in values.items())
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def replaces_best(score: float, top: float | None, slack: float = 0.0) -> bool:
@@ -502,7 +455,8 @@ class Trainer:
             doc_mask = doc_labels != vocab.pad_id
         pretrain = step < cfg.train.pretrain_steps if pretrain is None else pretrain
         # pretraining reads a noised document (some tokens dropped), so that writing the pseudo-summary is not a copy
-        ids, mask = self._drop_words(doc_labels, doc_mask) if pretrain else (doc_labels, doc_mask)
+        ids, mask = (drop_words(doc_labels, doc_mask, p=cfg.train.lead_input_drop, eos_id=vocab.eos_id,
+                                pad_id=vocab.pad_id) if pretrain else (doc_labels, doc_mask))
         comp_ids, comp_mask = model.compressor_inputs(ids, mask, target)  # (B, L+1): <len_k> document
         return StepBatch(doc_labels, comp_ids, comp_mask, target, pseudo, sup_rows, pretrain)
 
@@ -571,11 +525,15 @@ class Trainer:
                 if t.select == "reconstruction":
                     # 1) write, and let the reconstructor choose each document's target: the pseudo-summary or
                     # the compressor's own sample
-                    written, pseudo, own = self._select(b)
+                    written, pseudo, own = targets.own_or_pseudo(
+                        self._unwrapped(), b, temperature=t.sample_temperature, pad_id=self.vocab.pad_id,
+                        extractor=self.extractor, lm_weight=t.select_lm_weight, d_weight=t.select_d_weight,
+                        disc=self.accelerator.unwrap_model(self.disc) if self.real_batches is not None else None)
                     values["select/own"] = own.float().mean()
                 elif t.select == "family":
                     # the auto-encoder chooses each document's target among the search's extractions
-                    pseudo, teacher = self._family_targets(b)
+                    pseudo, teacher = targets.family_targets(self._unwrapped(), self.extractor, b,
+                                                             pad_id=self.vocab.pad_id)
                     values["select/teacher"] = teacher.float().mean()
                 # 1) write (unless written above) + 3) reconstruct, from one encoder pass: the summaries are
                 # written at the start of the generator's forward, then scored, turned into straight-through
@@ -592,7 +550,9 @@ class Trainer:
                     loss = loss + t.lm_weight * lm
                     values["loss/lm"] = lm.detach()
                 if t.rl_weight > 0:  # the sequence-level reward, beside the straight-through gradient
-                    rl = self._policy_loss(b, out.summary_logp, fake, values)
+                    rl = targets.policy_loss(self._unwrapped(), self.extractor, b, out.summary_logp, fake,
+                                             pad_id=self.vocab.pad_id, eos_id=self.vocab.eos_id,
+                                             teacher_weight=t.rl_teacher_weight, values=values)
                     loss = loss + t.rl_weight * rl
                     values["loss/rl"] = rl.detach()
                 if fake.shape[0] > 1:
@@ -601,81 +561,12 @@ class Trainer:
                 loss = loss + t.sup_weight * out.losses["sup"]
         return loss, out, fake
 
-    def _policy_loss(self, b: StepBatch, logp: torch.Tensor, written: torch.Tensor, values: dict) -> torch.Tensor:
-        """train.rl_weight: the self-critical policy gradient's loss. Each written summary's reward is minus its
-        description length per document token (criterion.description_per_document: the summary under the real
-        texts' LM, then the document under this model's reconstructor, both judged without dropout), plus
-        train.rl_teacher_weight x its token F1 against the teacher's extraction; the baseline is the greedy
-        summary's. logp (B,): the written summaries' log-probabilities, with their gradient. Labeled rows (their
-        targets are references) take no part."""
-        model, n, pad = self._unwrapped(), b.doc_labels.shape[0] - b.sup_rows, self.vocab.pad_id
-        docs = b.doc_labels[:n]
-        with torch.no_grad(), eval_mode(model):
-            greedy = model.write_summary(b.comp_ids[:n], b.comp_mask[:n], b.target[:n], temperature=0.0)
-            tokens = (model.rec_target(docs) != pad).sum(1).float().clamp(min=1)  # (n,)
-            sample, base = (sum(criterion.description_per_document(model, self.extractor, ids, docs, pad)) / tokens
-                            for ids in (written[:n], greedy))  # (n,) nats per document token each
-            weight = self.cfg.train.rl_teacher_weight
-            if weight > 0:  # rewards (negated, like the nats) gain agreement with the teacher's extraction
-                skip, size = (pad, self.vocab.eos_id), model.rules.word_start.shape[0]
-                sample_f1, base_f1 = (criterion.token_f1(ids, b.pseudo[:n], skip, size)
-                                      for ids in (written[:n], greedy))
-                sample, base = sample - weight * sample_f1, base - weight * base_f1
-                values["rl/teacher_f1"] = sample_f1.mean()
-        advantage = (base - sample).to(logp.dtype)  # (n,) > 0 where the sample describes its document better
-        values["rl/advantage"] = advantage.mean()
-        values["rl/sample_wins"] = (advantage > 0).float().mean()
-        values["rl/greedy_nats"] = base.mean()
-        return -(advantage * logp[:n]).mean()
-
     def _adv_loss(self, out) -> torch.Tensor:
         """3) the adversarial loss reads the discriminator just updated on these summaries; gradients reach the
         compressor through the straight-through one-hots."""
         with self.accelerator.autocast():
             return generator_adv_loss(self.disc(one_hot=out.summary_one_hot, mask=out.summary_mask,
                                                 one_hot_ids=out.one_hot_ids))
-
-    @torch.no_grad()
-    def _select(self, b: StepBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """train.select=reconstruction: each document's summary sampled by the compressor, and the target the
-        auto-encoder prefers: the pseudo-summary or that sample, whichever the reconstructor rebuilds the
-        document from with the lower NLL (less select_lm_weight x the real texts' LM log-probability per word).
-        Both are judged without dropout. Labeled rows keep their references. Returns (written (B, S), targets
-        (B, S), own (B,): True where the sample won)."""
-        t, model = self.cfg.train, self._unwrapped()
-        with eval_mode(model):
-            written = model.write_summary(b.comp_ids, b.comp_mask, b.target, temperature=t.sample_temperature)
-            scores = [model.reconstruction_nll(s, b.doc_labels) for s in (written, b.pseudo)]  # (B,) each
-        if t.select_lm_weight > 0:
-            scores = [s - t.select_lm_weight * self.extractor.lm_per_word(ids).to(s.device)
-                      for s, ids in zip(scores, (written, b.pseudo))]
-        if t.select_d_weight > 0 and self.real_batches is not None:
-            disc = self.accelerator.unwrap_model(self.disc)
-            with eval_mode(disc):
-                scores = [s - t.select_d_weight * F.logsigmoid(disc(ids=ids, mask=ids != self.vocab.pad_id).float())
-                          for s, ids in zip(scores, (written, b.pseudo))]
-        own = scores[0] < scores[1]  # (B,)
-        own[own.shape[0] - b.sup_rows:] = False
-        return written, torch.where(own[:, None], written, b.pseudo), own
-
-    @torch.no_grad()
-    def _family_targets(self, b: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """train.select=family: each document's target is the extraction, among the search's at
-        criterion.FAMILY settings around the teacher's weights, that describes the document in the fewest nats
-        through the bottleneck (criterion.description_per_document: the summary under the real texts' LM, then the
-        document under this model's reconstructor, judged without dropout). No weight to set, no references.
-        Labeled rows keep their references. Returns (targets (B, S), teacher (B',): True where the teacher's own
-        setting won)."""
-        model, n = self._unwrapped(), b.doc_labels.shape[0] - b.sup_rows
-        docs = b.doc_labels[:n]
-        candidates = criterion.family_extractions(self.extractor, docs, b.target[:n], b.pseudo.shape[1])
-        with eval_mode(model):
-            nats = torch.stack([sum(criterion.description_per_document(model, self.extractor, c, docs,
-                                                                       self.vocab.pad_id))
-                                for c in candidates])  # (C, B')
-        best = nats.argmin(0)  # (B',)
-        chosen = torch.stack(candidates)[best, torch.arange(n, device=best.device)]  # (B', S)
-        return torch.cat([chosen, b.pseudo[n:]]), best == criterion.FAMILY_TEACHER
 
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor):
         """The discriminator's loss on real (B, S) vs fake (B', S') ids: (loss, real logits, fake logits)."""
@@ -703,18 +594,6 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)  # the generator step must not leave gradients for the next D step
         return {"loss/d": loss.detach(), "d/acc_real": accuracy(real_logits, real=True),
                 "d/acc_fake": accuracy(fake_logits, real=False)}
-
-    def _drop_words(self, ids: torch.Tensor, mask: torch.Tensor):
-        """Pretraining noise: drop a share of the document's tokens from the compressor input (not EOS)."""
-        p = self.cfg.train.lead_input_drop
-        if p <= 0:
-            return ids, mask
-        drop = (torch.rand(ids.shape, device=ids.device) < p) & (ids != self.vocab.eos_id) & mask
-        drop[:, 0] = False  # keep the first token, so the lead target stays reachable
-        kept = torch.where(drop, torch.full_like(ids, self.vocab.pad_id), ids)
-        order = torch.sort((kept == self.vocab.pad_id).long(), dim=1, stable=True).indices  # pads to the end
-        kept = torch.gather(kept, 1, order)
-        return kept, kept != self.vocab.pad_id
 
     # ---- evaluation and checkpoints ---------------------------------------------------------------
     def _unwrapped(self):
