@@ -75,11 +75,13 @@ def teacher_summaries(extractor, tokenizer, vocab, model_cfg, documents: list[st
 
 @torch.no_grad()
 def autoencoder_report(model_dir: Path, documents: list[str], *, device: str = "auto", batch_size: int = 256,
-                       samples: int = 10, no_repeat_ngram: int = 0) -> dict:
+                       samples: int = 10, no_repeat_ngram: int = 0, document_length: bool = False) -> dict:
     """The bottleneck as an auto-encoder on held-out documents: greedy summaries at the default length (fp32),
     the reconstructor's NLL of the document given each (nats per document token), its greedy reconstruction,
     and summae.eval.bottleneck's measures; plus the first `samples` (document, summary, reconstruction)
-    triples. no_repeat_ngram: the greedy reconstruction never repeats an n-gram of tokens (0: plain argmax)."""
+    triples. no_repeat_ngram: the greedy reconstruction never repeats an n-gram of tokens (0: plain argmax).
+    document_length: the greedy reconstruction does not end before the document's number of tokens (the padded
+    summary it is compared with is told the document's length too); False: it ends where it picks EOS."""
     cfg, tokenizer, model = load_for_inference(model_dir, with_reconstructor=True)
     model.to(pick_device(device))
     vocab, m = model.vocab, cfg.model
@@ -95,8 +97,10 @@ def autoencoder_report(model_dir: Path, documents: list[str], *, device: str = "
         nll_sum += float((model.reconstruction_nll(summary, rows) * counts).sum())
         tokens += int(counts.sum())
         summaries += decode_texts(tokenizer, summary.tolist())
+        wanted = (model.rec_target(rows) != vocab.pad_id).sum(1) - 1 if document_length else None  # (B,) no EOS
         rebuilt += decode_texts(tokenizer, model.reconstruct_greedy(summary, max_tokens=rows.shape[1],
-                                                                        no_repeat_ngram=no_repeat_ngram).tolist())
+                                                                        no_repeat_ngram=no_repeat_ngram,
+                                                                        min_tokens=wanted).tolist())
     summaries, rebuilt = [s.strip() for s in summaries], [r.strip() for r in rebuilt]
     return {"reconstruction_nll": round(nll_sum / max(tokens, 1), 4),
             "word_order": round(word_order_score(summaries, documents), 4),

@@ -73,3 +73,22 @@ def test_the_no_repeat_rule_never_writes_an_ngram_twice(setup):
     scores = torch.zeros(2, 10)
     scores[:, 7], scores[:, 8] = 2, 1
     assert pick(scores, 0).tolist() == [8, 7]  # row 0 wrote 5 6 7: after 5 6, 7 is banned; row 1 ends 5 5: free
+
+
+def test_min_tokens_keeps_each_row_from_ending_before_its_length(setup):
+    """reconstruct_greedy(min_tokens=...): no EOS in a row before its own minimum (the document's length in
+    autoencoder_report's document_length); the pick by hand on a score table that prefers EOS."""
+    from summae.decode.greedy import MinLengthPick
+
+    _, _, model, doc, target, comp_ids, comp_mask = setup
+    eos = model.vocab.eos_id
+    summary = model.write_summary(comp_ids, comp_mask, target)
+    wanted = torch.arange(summary.shape[0]) % 3 + doc.shape[1] - 3  # (B,) minimums near the width
+    rebuilt = model.reconstruct_greedy(summary, max_tokens=doc.shape[1], min_tokens=wanted)
+    for row, least in zip(rebuilt.tolist(), wanted.tolist()):
+        assert eos not in row[:least]
+    pick = MinLengthPick(lambda scores, step: scores.argmax(-1), torch.tensor([2, 0]), eos)
+    scores = torch.zeros(2, max(eos + 2, 10))
+    scores[:, eos], scores[:, eos + 1] = 2, 1
+    assert pick(scores, 1).tolist() == [eos + 1, eos]  # row 0 must write on until 2 tokens; row 1 may end
+    assert pick(scores, 2).tolist() == [eos, eos]

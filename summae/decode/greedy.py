@@ -123,11 +123,13 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
 
 
 @torch.no_grad()
-def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int,
-                       no_repeat_ngram: int = 0) -> torch.Tensor:
+def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int, no_repeat_ngram: int = 0,
+                       min_tokens: torch.Tensor | None = None) -> torch.Tensor:
     """The reconstructor's greedy rebuild of the documents from hard summaries: (B, S) -> (B, max_tokens).
     no_repeat_ngram n >= 2: a token that would repeat an n-gram of tokens the row has already written is never
-    picked (the loops "the number of the number of ..." of a weak reconstructor); 0: plain argmax."""
+    picked (the loops "the number of the number of ..." of a weak reconstructor); 0: plain argmax.
+    min_tokens (B,): no row ends (EOS) before its number of tokens, e.g. its document's length (what the padded
+    summary of summae.eval.bottleneck is also told); None: each row ends where its argmax picks EOS."""
     from transformers.modeling_outputs import BaseModelOutput
 
     rec = model.reconstructor
@@ -147,6 +149,8 @@ def reconstruct_greedy(model, summary_ids: torch.Tensor, *, max_tokens: int,
                                        log=False)[:, 0], out
 
         pick = (lambda scores, step: scores.argmax(-1)) if no_repeat_ngram < 2 else NoRepeatPick(no_repeat_ngram)
+        if min_tokens is not None:
+            pick = MinLengthPick(pick, min_tokens.to(summary_ids.device), model.vocab.eos_id)
         return decode_loop(rec, step_scores, summary_ids.shape[0], max_tokens, pick, model.vocab)
 
 
@@ -167,6 +171,19 @@ class NoRepeatPick:
         picked = scores.argmax(-1)
         self.written = picked[:, None] if seen is None else torch.cat([seen, picked[:, None]], 1)
         return picked
+
+
+class MinLengthPick:
+    """decode_loop's pick that never picks EOS in a row before that row's min_tokens (B,) tokens; then `pick`."""
+
+    def __init__(self, pick, min_tokens: torch.Tensor, eos_id: int):
+        self.pick, self.min_tokens, self.eos_id = pick, min_tokens, eos_id
+
+    def __call__(self, scores: torch.Tensor, step: int) -> torch.Tensor:
+        early = self.min_tokens > step  # (B,) rows that must write on
+        scores = scores.clone()
+        scores[:, self.eos_id] = scores[:, self.eos_id].masked_fill(early, float("-inf"))
+        return self.pick(scores, step)
 
 
 def decode_loop(seq2seq, step_scores, batch: int, max_steps: int, pick, vocab, *, static: bool = False,

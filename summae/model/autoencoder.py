@@ -333,13 +333,14 @@ class SummaeModel(nn.Module):
         """summae.decode.beam.beam_search(self, ...): the best of `beams` hypotheses (B, S)."""
         return beam.beam_search(self, comp_ids, comp_mask, target, beams=beams)
 
-    def reconstruct_greedy(self, summary_ids: torch.Tensor, *, max_tokens: int,
-                           no_repeat_ngram: int = 0) -> torch.Tensor:
+    def reconstruct_greedy(self, summary_ids: torch.Tensor, *, max_tokens: int, no_repeat_ngram: int = 0,
+                           min_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """summae.decode.greedy.reconstruct_greedy(self, ...): (B, S) -> (B, max_tokens), at most rec_target_tokens
         (a reconstructor trained on N-token windows rebuilds N tokens: its decoder never saw later positions)."""
         if self.rec_target_tokens:
             max_tokens = min(max_tokens, self.rec_target_tokens)
-        return greedy.reconstruct_greedy(self, summary_ids, max_tokens=max_tokens, no_repeat_ngram=no_repeat_ngram)
+        return greedy.reconstruct_greedy(self, summary_ids, max_tokens=max_tokens, no_repeat_ngram=no_repeat_ngram,
+                                         min_tokens=None if min_tokens is None else min_tokens.clamp(max=max_tokens))
 
     # ---- saving ------------------------------------------------------------------------------------
     def save(self, directory: Path, tokenizer) -> None:
