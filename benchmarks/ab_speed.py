@@ -12,7 +12,8 @@ old and new back to back, so load from other processes hits both alike. Summariz
 default decoding (`--precision auto`) at summae summarize's batch, on a copy of the model (bf16 converts
 the model it gets in place; until 2026-11-30 it got the trained one, so runs without --summarize-only trained a
 bf16 compressor). --summarize-only skips the two steps
-(a summarizing change; the model is then the untrained throughput model). Prints medians, their ratios and the median of the rounds' ratios (`*_speedup_paired`) as JSON
+(a summarizing change; the model is then the untrained throughput model). Prints medians, their ratios and the
+median of the rounds' ratios (`*_speedup_paired`) as JSON
 and, with --out, writes them with the commit, date and hardware. Both builds run with the CLI's allocator
 tuning (summae/runtime.py).
 """

@@ -4,7 +4,8 @@ at every evaluation, then score each copy on held-out pairs: the step best/ kept
     python benchmarks/checkpoint_choice.py --test summae/data/debian/test.jsonl --text-field document \
         --name debian -- --config demo
     python benchmarks/checkpoint_choice.py --test /work/docstrings/test.jsonl --name docstrings -- \
-        --train-files /work/docstrings/docs.jsonl --text-field body --real-files /work/docstrings/titles.txt --minutes 30
+        --train-files /work/docstrings/docs.jsonl --text-field body --real-files /work/docstrings/titles.txt \
+        --minutes 30
 
 Everything after `--` is `summae train`'s own flags (the same config, the same time plan). The references are read
 only after training, to score the copies (in memory: training never waits on them, so the time plan is the

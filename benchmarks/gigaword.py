@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from throughput import commit  # (one definition of a run's commit for every benchmark)
-from throughput import hardware as _hardware
+from throughput import commit  # noqa: E402  (one definition of a run's commit for every benchmark)
+from throughput import hardware as _hardware  # noqa: E402
 
 
 def hardware(device: str | None = None) -> tuple[str, str]:
@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(ROOT / "summae" / "configs" / "gigaword.yaml"))
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--data-dir", default=None, help="folder holding gigaword/ and duc2003/ (default ../shared/data)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding gigaword/ and duc2003/ (default ../shared/data)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None)
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help="training time budget")

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import throughput  # (the result writer: commit, date, hardware)
+import throughput  # noqa: E402  (the result writer: commit, date, hardware)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "summae" / "configs" / "tiny.yaml"
@@ -125,7 +125,8 @@ def main(argv=None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     fields = {"load_average": [round(x, 2) for x in os.getloadavg()],
               "config": {"lines": args.lines, "train_gb": args.train_gb, "train_steps": args.train_steps,
-                         "cap_mb": args.cap_mb, "summarize_batch_size": args.batch_size, "model_config": "summae/configs/tiny.yaml"},
+                         "cap_mb": args.cap_mb, "summarize_batch_size": args.batch_size,
+                         "model_config": "summae/configs/tiny.yaml"},
               **result}
     throughput.write_result("memory", fields, out=args.out)
     ok = all(v["exit_code"] == 0 for v in result["runs"].values())

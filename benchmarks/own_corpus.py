@@ -114,7 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     parser.add_argument("--limit", type=int, help="only the first N test pairs (smoke tests)")
     parser.add_argument("--span-bonus", type=float,
-                        help="decode with this summary.span_bonus instead of the run's (a run trained before it existed)")
+                        help="decode with this summary.span_bonus instead of the run's "
+                             "(a run trained before it existed)")
     parser.add_argument("--no-teacher", action="store_true", help="skip rebuilding and scoring the search")
     args = parser.parse_args(argv)
 

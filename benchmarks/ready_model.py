@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     inside, outside = [s for s in inside if s is not None], [s for s in outside if s is not None]
     hw, detail = hardware()
     result = {"benchmark": "ready_model", "commit": commit(), "date": dt.date.today().isoformat(),
-              "hardware": hw, "hardware_detail": detail, "model": str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model),
+              "hardware": hw, "hardware_detail": detail,
+              "model": str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model),
               "summarize_precision": summarizer.precision,
               "test": {name: {k: v[k] for k in keep} for name, v in rouge.items()},
               "score": {"debian_test_mean": round(sum(inside) / len(inside), 4),

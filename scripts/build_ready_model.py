@@ -73,7 +73,8 @@ def git_commit() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="build_ready_model.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default=str(REPO / "summae" / "configs" / "ready.yaml"), help="config (default summae/configs/ready.yaml)")
+    p.add_argument("--config", default=str(REPO / "summae" / "configs" / "ready.yaml"),
+                   help="config (default summae/configs/ready.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value")
     p.add_argument("--run-dir", default="runs/ready", help="training run directory (default runs/ready)")
     p.add_argument("--from-run", help="skip training: export this existing run directory's best/ checkpoint")

@@ -102,7 +102,8 @@ def main(argv=None) -> int:
         for beta in args.betas:
             ex.alpha, ex.beta = alpha, beta
             scores = rouge_scores(extract(tune_docs), tune_refs)
-            picked = torch.cat([ex.targets(rows, torch.full((rows.shape[0],), args.words), max_tokens=m.max_summary_tokens)
+            picked = torch.cat([ex.targets(rows, torch.full((rows.shape[0],), args.words),
+                                           max_tokens=m.max_summary_tokens)
                                 for rows in torch.split(criterion_docs, 1024)])
             grid.append({"alpha": alpha, "beta": beta, **{k: scores[k] for k in keep},
                          "reverse_lm": round(reverse_lm_score(ex, picked, held_out), 4)})
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
               "criterion_without_references": "description_nats" if args.judge_steps > 0 else "reverse_lm",
               "judge_steps": args.judge_steps,
               "tune_lead": {f"lead{n}": {k: v for k, v in rouge_scores(baseline_summaries(tune_docs, lead=n),
-                                                                           tune_refs).items() if k in keep}
+                                                                       tune_refs).items() if k in keep}
                             for n in (8, 10)}}
     for name, eval_set in sets.items():
         ex.alpha, ex.beta = free["alpha"], free["beta"]
@@ -145,7 +146,8 @@ def main(argv=None) -> int:
                                            f"extract-{dt.date.today():%Y%m%d}-{result['hardware']}.json")
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({"picked": result["picked"], "picked_without_references": result["picked_without_references"],
-                      "dev": result["dev"]["search"], "dev_without_references": result["dev"]["search_without_references"],
+                      "dev": result["dev"]["search"],
+                      "dev_without_references": result["dev"]["search_without_references"],
                       "duc2003": result.get("duc2003", {}).get("search")}))
     return 0
 

@@ -6,7 +6,8 @@ Writes train.jsonl / test.jsonl ({"id", "document", "summary"}), test_ids.txt (s
 train summaries, shuffled: the discriminator's unpaired "real" text) and NOTICE. The split is drawn once with
 random.Random(13); when test_ids.txt already exists it is reused, so re-running never moves a record.
 
-    python scripts/prepare_debian.py --dev-out /work/debian_dev.jsonl [--dev-input ../shared/data/debian/pairs_21k.jsonl]
+    python scripts/prepare_debian.py --dev-out /work/debian_dev.jsonl
+        [--dev-input ../shared/data/debian/pairs_21k.jsonl]
 
 writes instead a Debian dev set for tuning: --dev-size pairs (default 1,000) of the larger pairs file whose ids are
 not in --input, so no dev document is a bundled train or test document. Drawn with random.Random(DEV_SEED).

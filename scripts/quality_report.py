@@ -68,7 +68,8 @@ def _table(results: list[dict], flats: list[dict], differing: list[str]) -> list
     """One row per run; the delta column compares dev R-1 with the recipe run (`*-full`) of the same group."""
     recipe = {_group(r): r["dev"]["rouge1"] for r in results if r["run"].endswith("full")}
     head = ("| run | date | hardware | steps | train s | D | labeled | " + " | ".join(differing) +
-            (" | " if differing else "") + "dev R-1/R-2/R-L (words) | Δ R-1 | teacher R-1 | DUC-2003 | LM ppl | repeated | "
+            (" | " if differing else "") + "dev R-1/R-2/R-L (words) | Δ R-1 | teacher R-1 | DUC-2003 | LM ppl | "
+            "repeated | "
             "novel |")
     lines = [head, "|" + "---|" * (14 + len(differing))]
     for result, flat in zip(results, flats):
@@ -78,7 +79,8 @@ def _table(results: list[dict], flats: list[dict], differing: list[str]) -> list
         teacher = (result.get("teacher") or {}).get("dev")
         teacher = f"{teacher['rouge1']:.2f}" if teacher else "-"
         delta = "-" if base is None or result["run"].endswith("full") else f"{result['dev']['rouge1'] - base:+.2f}"
-        lines.append(f"| {result['run']} | {result.get('date', '-')} | {result['hardware']} | {result['steps']} | {result['train_seconds']:.0f} | "
+        lines.append(f"| {result['run']} | {result.get('date', '-')} | {result['hardware']} | {result['steps']} | "
+                     f"{result['train_seconds']:.0f} | "
                      f"{_d_column(result)} | {result.get('labeled_pairs', 0)} | "
                      f"{settings}{' | ' if differing else ''}{_rouge(result.get('dev'))} | {delta} | {teacher} | "
                      f"{_rouge(result.get('duc2003'))} | {_readability(result)} |")
@@ -103,7 +105,8 @@ def build(results: list[dict]) -> str:
              "Summaries use `summae summarize`'s default decoding (greedy, `summary.default_words` words). "
              "D: discriminator trained and used (`--no-discriminator` sets train.adv_weight=0 and changes nothing "
              "else; \"not reached\": every step was a pseudo-summary pretraining step, so the adversarial loss "
-             "never ran). Δ R-1: dev R-1 minus that of the recipe run (`*-full`) on the same hardware, step budget and day. "
+             "never ran). Δ R-1: dev R-1 minus that of the recipe run (`*-full`) on the same hardware, step budget "
+             "and day. "
              "Teacher R-1: with `train.pseudo: extract`, the extraction search the model distils, scored alone "
              "on dev with the same length (not a model result; `scripts/extract_search.py` has its grid).", "",
              "Readability (summae/readability.py): **LM ppl** = perplexity under a Kneser-Ney word trigram model "

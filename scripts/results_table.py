@@ -39,7 +39,8 @@ class TableError(Exception):
     """A missing or malformed input; main() prints it as one line and exits with status 2."""
 
 
-HEADER = ("| set | system | R-1 / R-2 / R-L | words | training docs/s | summarizing docs/s | from benchmarks/results/ |\n"
+HEADER = ("| set | system | R-1 / R-2 / R-L | words | training docs/s | summarizing docs/s | "
+          "from benchmarks/results/ |\n"
           "|---|---|---|---|---|---|---|")
 
 
@@ -69,7 +70,8 @@ def row(*cells: str) -> str:
 
 def demo_rows(results: Path) -> list[str]:
     data = load(DEMO, results)
-    names = {"lead8": "Lead-8", "lead1sent": "first sentence", "prefix75": "first 75 bytes", "teacher": "teacher: the extraction search it learns from"}
+    names = {"lead8": "Lead-8", "lead1sent": "first sentence", "prefix75": "first 75 bytes",
+             "teacher": "teacher: the extraction search it learns from"}
     if data["benchmark"] == "demo-runs":  # benchmarks/demo_runs.py: several seeds, their mean
         runs = data["runs"]
         where = f"Debian test ({runs[0]['test']['summae']['n']} docs)"

@@ -43,7 +43,8 @@ def cases() -> list[Case]:
     s = ["summarize", "--model", "{model}", "--quiet", "--output", "{keep}", "--input"]
     b = ["baseline", "--lead", "3", "--output", "{keep}", "--input"]
     e = ["evaluate", "--output", "{keep}", "--hyps"]
-    t = ["train", "--config", str(REPO / "summae" / "configs" / "tiny.yaml"), "--output-dir", "{d}/run", "--quiet", "--set"]
+    t = ["train", "--config", str(REPO / "summae" / "configs" / "tiny.yaml"), "--output-dir", "{d}/run", "--quiet",
+         "--set"]
     out = []
     for name, file, content in [("empty file", "empty.txt", ""), ("whitespace-only lines", "blank.txt", " \n\t\n\n"),
                                 ("binary file", "bin.txt", DOCS.encode() + bytes(range(256)) * 4),
@@ -182,7 +183,6 @@ def run_case(case: Case, work: Path, model: str, number: int) -> dict:
     return {"case": case.name, "command": " ".join(["summae", argv[0]] + _flags(argv)), "exit": proc.returncode,
             "message": message, "intact": intact, "traceback": "Traceback" in proc.stderr,
             "seconds": time.perf_counter() - begin}
-
 
 
 def _flags(argv: list[str]) -> list[str]:

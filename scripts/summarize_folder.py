@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-import importlib.util
+import importlib.util  # noqa: E402
 
 if importlib.util.find_spec("summae") is None:
     sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`

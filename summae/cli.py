@@ -1,4 +1,5 @@
-"""`summae train | demo | summarize | score | evaluate | baseline | plot`: thin wrappers over the library, one-line errors."""
+"""`summae train | demo | summarize | score | evaluate | baseline | plot`: thin wrappers over the library, \
+one-line errors."""
 
 from __future__ import annotations
 
@@ -120,8 +121,8 @@ def cmd_demo(args) -> int:
     begin = time.perf_counter()
     cfg = load_config(args.config, args.set)
     out = Path(args.output_dir or Path("runs") / cfg.name)
-    report = train_and_score(cfg, out, [lambda trained: bundled_test_set(trained.summary.default_words)], device=args.device,
-                             echo=_err, progress=not args.quiet)
+    report = train_and_score(cfg, out, [lambda trained: bundled_test_set(trained.summary.default_words)],
+                             device=args.device, echo=_err, progress=not args.quiet)
     _err("\nfive test documents and their summaries:")
     for doc, summary in report["sets"]["test"]["samples"]:
         _err(f"  {doc[:110]}...\n    -> {summary}")
@@ -292,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a summarizer on unlabeled documents", epilog=EPILOG,
                        description="Train compressor and reconstructor (and, given real short texts, the "
                                    "discriminator) on unlabeled documents. Without --config the auto config "
-                                   "applies (settings chosen from the data); --train-files, --real-files, --text-field and --minutes override the "
+                                   "applies (settings chosen from the data); --train-files, --real-files, --text-field "
+                                   "and --minutes override the "
                                    "config's values, --set any other. Paths on the command line are relative to "
                                    "the current directory.")
     p.add_argument("--config", help="a YAML file or a shipped config name (tiny, demo, gigaword, ...; every key is "
@@ -313,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "runs/<first train file's name>, e.g. runs/news for news.jsonl)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last/ checkpoint")
     p.add_argument("--device", default="auto", choices=["auto", "cpu"],
-                   help="auto: accelerate's choice (GPU when present; use `accelerate launch` for several); cpu: force CPU")
+                   help="auto: accelerate's choice (GPU when present; use `accelerate launch` for several); "
+                        "cpu: force CPU")
     p.add_argument("--quiet", action="store_true", help="no progress bar (metric lines and notes still print)")
     p.set_defaults(func=cmd_train)
 
@@ -336,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    '{"file": NAME, "generated_summary": SUMMARY}. Default decoding: greedy, '
                                    "the model's summary.default_words words.")
     p.add_argument("--model", help="a run directory (uses best/, else last/) or a checkpoint directory "
-                                    "(default: the ready model shipped with summae)")
+                                   "(default: the ready model shipped with summae)")
     _record_file_args(p, output_field="generated_summary", value="summary", batch_size=None, folders=True)
     p.add_argument("--glob", metavar="PATTERN",
                    help="with a folder --input: the files to read (default *.txt; **/*.txt recurses); hidden and "

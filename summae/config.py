@@ -320,7 +320,8 @@ class Config:
             (t.rl_weight >= 0, f"train.rl_weight must be >= 0, got {t.rl_weight}"),
             (t.rl_teacher_weight >= 0, f"train.rl_teacher_weight must be >= 0, got {t.rl_teacher_weight}"),
             (t.rl_teacher_weight == 0 or t.rl_weight > 0,
-             f"train.rl_teacher_weight ({t.rl_teacher_weight}) weights a part of train.rl_weight's reward, which is off"),
+             f"train.rl_teacher_weight ({t.rl_teacher_weight}) weights a part of train.rl_weight's reward, "
+             "which is off"),
             (t.pseudo in ("lead", "extract"), f"train.pseudo must be lead or extract, got {t.pseudo!r}"),
             # the defaults alone (no data named) are the recipe; a run that names documents names real texts too
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,

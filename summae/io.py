@@ -739,6 +739,7 @@ def same_terminal(out, err) -> bool:
     except (AttributeError, OSError, ValueError):  # terminals without a file descriptor: assume they are one
         return True
 
+
 def annotate_file(input_path: str, output_path: str | None, produce, *, field: str, output_field: str,
                   overwrite: bool, fmt: str | None, skip_bad: bool, encoding: str, progress: bool,
                   as_line=str, reader=None) -> dict:

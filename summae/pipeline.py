@@ -30,7 +30,7 @@ class EvalSet:
     references: list[list[str]]  # references[i]: all references of document i
     duc: bool = False  # DUC rules: recall at 75 bytes
     baselines: dict[str, dict] = field(default_factory=lambda: {"lead8": {"lead": 8}, "lead10": {"lead": 10},
-                                                               "prefix75": {"prefix": 75}})
+                                                                "prefix75": {"prefix": 75}})
 
 
 def score_baselines(eval_set: EvalSet) -> dict[str, dict]:
@@ -99,8 +99,8 @@ def autoencoder_report(model_dir: Path, documents: list[str], *, device: str = "
         summaries += decode_texts(tokenizer, summary.tolist())
         wanted = (model.rec_target(rows) != vocab.pad_id).sum(1) - 1 if document_length else None  # (B,) no EOS
         rebuilt += decode_texts(tokenizer, model.reconstruct_greedy(summary, max_tokens=rows.shape[1],
-                                                                        no_repeat_ngram=no_repeat_ngram,
-                                                                        min_tokens=wanted).tolist())
+                                                                    no_repeat_ngram=no_repeat_ngram,
+                                                                    min_tokens=wanted).tolist())
     summaries, rebuilt = [s.strip() for s in summaries], [r.strip() for r in rebuilt]
     return {"reconstruction_nll": round(nll_sum / max(tokens, 1), 4),
             "word_order": round(word_order_score(summaries, documents), 4),
@@ -157,4 +157,4 @@ def bundled_test_set(words: int) -> EvalSet:
     leads = sorted({words, 8})
     return EvalSet("test", [r["document"] for r in rows], [[r["summary"]] for r in rows],
                    baselines={f"lead{n}": {"lead": n} for n in leads} | {"lead1sent": {"lead_sentences": 1},
-                                                                          "prefix75": {"prefix": 75}})
+                                                                         "prefix75": {"prefix": 75}})

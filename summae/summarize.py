@@ -54,8 +54,6 @@ def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield window
 
 
-
-
 class Summarizer:
     """`Summarizer.from_pretrained(path)(["text", ...], words=10)` -> list of summaries.
 

@@ -173,7 +173,7 @@ def decode_texts(tokenizer, ids) -> list[str]:
     """tokenizer.batch_decode(ids, skip_special_tokens=True), from the Rust tokenizer where there is one.
     ids: a (B, T) tensor, or a list of id lists or 1-d tensors (what batch_decode takes)."""
     ids = ids.tolist() if isinstance(ids, torch.Tensor) else [x.tolist() if isinstance(x, torch.Tensor) else x
-                                                                for x in ids]
+                                                              for x in ids]
     backend = rust_tokenizer(tokenizer)
     if backend is None or getattr(tokenizer, "clean_up_tokenization_spaces", False):
         # the clean-up is Python, and transformers versions differ in where they apply it

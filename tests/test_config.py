@@ -275,7 +275,7 @@ def test_unknown_key_in_the_file_is_rejected_by_name(tmp_path):
 @pytest.mark.parametrize("override, key", [
     ("train.steps=many", "train.steps"), ("train.steps=1.5", "train.steps"), ("train.steps=true", "train.steps"),
     ("data.streaming=1", "data.streaming"), ("train.lr=fast", "train.lr"), ("data.train_files=[1, 2]",
-                                                                          "data.train_files[0]"),
+                                                                            "data.train_files[0]"),
     ("name=[a]", "name"), ("model.dropout=[0.1]", "model.dropout"),
 ])
 def test_wrong_type_is_rejected_by_name(override, key):

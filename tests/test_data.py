@@ -274,6 +274,8 @@ def test_bundled_corpus():
 # ---------------------------------------------------------------- fuzz: SummaeError or success, nothing else
 
 _scalar = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+
+
 def _containers(children):
     return st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
 

@@ -37,7 +37,8 @@ def docs():
 @pytest.fixture(scope="module", params=[True, False], ids=["copy", "nocopy"])
 def cfg(request):
     """tiny.yaml with and without the copy (pointer) head on the compressor."""
-    return load_config(REPO / "summae" / "configs" / "tiny.yaml", ["train.rec_word_dropout=0", f"model.copy={request.param}"])
+    return load_config(REPO / "summae" / "configs" / "tiny.yaml",
+                       ["train.rec_word_dropout=0", f"model.copy={request.param}"])
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +320,8 @@ def test_cross_projections_once_gives_the_same_outputs_and_gradients(built, batc
             out = model.compressor(encoder_outputs=BaseModelOutput(last_hidden_state=enc.repeat(2, 1, 1)),
                                    attention_mask=comp_mask.repeat(2, 1), decoder_input_ids=dec_in)
             if shared:  # active: the second half is the first half's projection, whatever it holds
-                probe = model.compressor.get_decoder().layers[0].encoder_attn.k_proj(torch.randn(2 * n, 3, enc.shape[-1]))
+                probe = model.compressor.get_decoder().layers[0].encoder_attn.k_proj(
+                    torch.randn(2 * n, 3, enc.shape[-1]))
                 assert torch.equal(probe[:n], probe[n:])
         (out.logits * torch.linspace(-1, 1, out.logits.shape[-1])).sum().backward()
         layer = model.compressor.get_decoder().layers[0].encoder_attn
@@ -341,7 +343,8 @@ def test_spelled_is_the_spelling_mask_or_the_rules_where_it_leaves_nothing(built
     forbid = torch.rand(doc.shape[0], 5, model.word_start.shape[0]) < 0.5
     forbid[:4] = True  # rows the rules leave nothing in: the rules decide there
     spelled = forbid | document_word_mask(ends, comp_ids[:, 1:], model.rules.boundary, vocab.pad_id)
-    assert torch.equal(model.rules.spelled(forbid, ends, comp_ids), torch.where(spelled.all(-1, keepdim=True), forbid, spelled))
+    assert torch.equal(model.rules.spelled(forbid, ends, comp_ids),
+                       torch.where(spelled.all(-1, keepdim=True), forbid, spelled))
 
 
 def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(built, batch, cfg):
@@ -354,7 +357,8 @@ def test_reconstruction_gradient_reaches_the_compressor_through_the_bottleneck(b
     model.zero_grad(set_to_none=True)
     try:
         # no lead_ids: the reconstruction loss is the only loss, and the summary its only path to the compressor
-        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, summary_ids=summary, target=target)
+        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, summary_ids=summary,
+                    target=target)
         assert set(out.losses) == {"rec"} and torch.isfinite(out.losses["rec"])
         # the forward value of the bottleneck is the summary itself, zero after EOS
         keep = out.summary_mask
@@ -583,13 +587,13 @@ def test_forward_writes_the_summary_from_its_own_encoder_pass(built, batch):
     comp_ids, comp_mask = model.compressor_inputs(doc, doc != model.vocab.pad_id, target)
     model.train()
     try:
-        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target, temperature=0.0)
+        out = model("autoencode", comp_ids=comp_ids, comp_mask=comp_mask, doc_labels=doc, target=target,
+                    temperature=0.0)
     finally:
         model.eval()
     assert torch.equal(out.summary_ids, model.write_summary(comp_ids, comp_mask, target))
     assert out.summary_one_hot is not None and torch.isfinite(out.losses["rec"])
     assert model.compressor.get_decoder().training is False  # mode restored (eval here, as the fixture left it)
-
 
 
 # ---------------------------------------------------------------- static-cache decoding (summae.fast.static_cache)
@@ -598,7 +602,7 @@ def test_forward_writes_the_summary_from_its_own_encoder_pass(built, batch):
 @pytest.mark.parametrize("sync_free", [False, True], ids=["eager", "sync_free"])
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_static_cache_decoding_writes_what_the_reference_path_writes(built, batch, temperature, sync_free,
-                                                                    monkeypatch):
+                                                                     monkeypatch):
     """The same summaries, token for token (sampled draws included), from the fast path (the static KV cache)
     and from the reference path under summae.fast.reference_paths() (transformers' incremental decoding); the
     fast path did run the static cache, the reference path did not."""
@@ -968,7 +972,8 @@ def test_decode_texts_equals_batch_decode(tokenizer):
     ids = torch.randint(0, len(tokenizer), (300, 14), generator=gen).tolist() + [[], [0, 1, 2], [1] * 5]
     assert decode_texts(tokenizer, ids) == tokenizer.batch_decode(ids, skip_special_tokens=True)
     square = torch.tensor(ids[:300])  # a (B, T) tensor and a list of rows, as batch_decode takes them too
-    assert decode_texts(tokenizer, square) == decode_texts(tokenizer, list(square)) == decode_texts(tokenizer, ids[:300])
+    assert (decode_texts(tokenizer, square) == decode_texts(tokenizer, list(square))
+            == decode_texts(tokenizer, ids[:300]))
 
 
 def test_tokenizers_without_a_plain_rust_path_use_the_call(tokenizer, docs):

@@ -148,7 +148,7 @@ def test_after_training_with_dev_references_writes_the_histogram(tiny_run, tmp_p
     lengths = json.loads((run / LENGTHS_FILE).read_text())
     assert lengths["reference_words"] == [2, 5, 3]
     assert len(lengths["summary_words"]) == 3 and all(1 <= n <= cfg.summary.default_words
-                                                       for n in lengths["summary_words"])
+                                                      for n in lengths["summary_words"])
     assert "length_histogram.png" in [p.name for p in written] and said[0].startswith("plots: ")
 
 

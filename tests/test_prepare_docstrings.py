@@ -74,6 +74,7 @@ def fake_tree(root: Path) -> None:
 
 def run(prepare, root: Path, out: Path, *extra: str) -> dict:
     assert prepare.main(["--output", str(out), "--roots", str(root), "--test-size", "4", *extra]) == 0
+
     def read(name: str) -> list[dict]:
         return [json.loads(line) for line in (out / name).read_text(encoding="utf-8").splitlines()]
 

@@ -109,4 +109,3 @@ def test_pyproject_ships_the_configs_and_the_bundled_data():
     needed = [p for folder in ("configs", "data") for p in (root / folder).rglob("*")
               if p.is_file() and "__pycache__" not in p.parts]
     assert needed and [str(p.relative_to(root)) for p in needed if p not in shipped] == []
-

@@ -1,4 +1,5 @@
-"""glibc's allocator as it comes against as `summae` tunes it (summae/runtime.py): the throughput benchmark, alternating.
+"""glibc's allocator as it comes against as `summae` tunes it (summae/runtime.py): the throughput benchmark, \
+alternating.
 
     python benchmarks/experiments/allocator.py [--rounds 3] [--out FILE] [-- THROUGHPUT ARGS...]
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
-import throughput  # (the same model, batches, supervised step, timing and result writer)
+import throughput  # noqa: E402  (the same model, batches, supervised step, timing and result writer)
 
 
 def parse_args(argv):
@@ -60,7 +60,8 @@ class Switch:
             if hasattr(torch._dynamo.config, name):
                 setattr(torch._dynamo.config, name, 64)
         if hasattr(torch._dynamo.config, "accumulated_recompile_limit"):
-            torch._dynamo.config.accumulated_recompile_limit = max(torch._dynamo.config.accumulated_recompile_limit, 256)
+            torch._dynamo.config.accumulated_recompile_limit = max(torch._dynamo.config.accumulated_recompile_limit,
+                                                                   256)
         self.modules = modules
         for module in modules.values():
             module.compile(dynamic=dynamic)

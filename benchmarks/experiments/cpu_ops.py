@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
-import throughput  # (sys.path, the result writer)
+import throughput  # noqa: E402  (sys.path, the result writer)
 
 
 def timed(fn, repeats: int) -> float:

@@ -98,7 +98,8 @@ def main(argv=None) -> int:
         print(row, flush=True)
     kept = min(rows, key=lambda r: r["description_nats"])
     result = {"run": str(run), "choice": args.choice, "command": " ".join(sys.argv), "judge_steps": args.judge_steps,
-              "fit_docs": len(pick), "held_out_documents": len(docs), "teacher": {"alpha": alpha, "beta": beta, **teacher},
+              "fit_docs": len(pick), "held_out_documents": len(docs),
+              "teacher": {"alpha": alpha, "beta": beta, **teacher},
               "kept_by_description_length": kept, "evaluations": rows}
     if choice.get("kept"):
         result["kept_by_teacher_agreement"] = choice["kept"]

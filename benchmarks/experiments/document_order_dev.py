@@ -1,11 +1,13 @@
 """Does putting a summary's words in document order (summary.document_order) help on Gigaword dev?
 
 Rescores the dev summaries that benchmarks/gigaword.py wrote (RUN/dev.summaries.txt, greedy, as written before
-any reordering) against dev.title.txt (and duc2003.summaries.txt against DUC-2003's four references, recall at 75 bytes), as written and with `summae.decode.rules.document_order` applied: the
+any reordering) against dev.title.txt (and duc2003.summaries.txt against DUC-2003's four references, recall at 75
+bytes), as written and with `summae.decode.rules.document_order` applied: the
 same words (R-1 cannot move), only their order. Dev references: this is where the Gigaword recipe's settings
 are tuned.
 
-    python benchmarks/experiments/document_order_dev.py runs/gigaword-cpu-nod-copy-500 runs/gigaword-cpu-distill-copy500-500
+    python benchmarks/experiments/document_order_dev.py runs/gigaword-cpu-nod-copy-500 \\
+        runs/gigaword-cpu-distill-copy500-500
 """
 
 import argparse

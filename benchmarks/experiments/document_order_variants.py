@@ -8,7 +8,8 @@ at the k-th occurrence, then next to another summary word where the document all
 
     python benchmarks/experiments/document_order_variants.py --dev /work/debian_dev.jsonl --text-field document \\
         --name debian /work/demoruns-span1/demo-seed0 /work/demoruns-span1/demo-seed1
-    python benchmarks/experiments/document_order_variants.py --gigaword --name gigaword runs/gigaword-cpu-full-copy-adv01-s2-500
+    python benchmarks/experiments/document_order_variants.py --gigaword --name gigaword \\
+        runs/gigaword-cpu-full-copy-adv01-s2-500
 """
 
 import os

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
-import throughput  # (benchmarks/throughput.py: the same model, batches and timing helpers)
+import throughput  # noqa: E402  (benchmarks/throughput.py: the same model, batches and timing helpers)
 
 
 def parse_args(argv):

@@ -50,7 +50,8 @@ def main(argv=None) -> int:
             row = {"run": str(run), "no_repeat_ngram": n, "ends": ends,
                    **{k: v for k, v in report.items() if k != "triples"}, "triples": report["triples"]}
             rows.append(row)
-            print(f"{run} n={n} ends={ends}: rebuild {row['reconstruction_rouge1']:.2f}  summary {row['summary_rouge1']:.2f}  "
+            print(f"{run} n={n} ends={ends}: rebuild {row['reconstruction_rouge1']:.2f}  "
+                  f"summary {row['summary_rouge1']:.2f}  "
                   f"padded {row['padded_summary_rouge1']:.2f}", flush=True)
     config = {"dev": str(args.dev), "limit": len(documents), "ngrams": args.ngrams, "ends": args.ends}
     write_result("rebuild-no-repeat", {"config": config, "rows": rows}, device=args.device, tag=args.name)

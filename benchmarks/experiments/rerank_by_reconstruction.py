@@ -68,7 +68,8 @@ def main(argv=None) -> int:
         ids, _ = encode_texts(tok, texts, m.max_source_tokens - 1)
         return pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=m.max_source_tokens)
 
-    ex = Extractor(matrix(read_lines(str(giga / "train.headline.txt"))), matrix(read_lines(str(giga / "train.article.txt"))),
+    ex = Extractor(matrix(read_lines(str(giga / "train.headline.txt"))),
+                   matrix(read_lines(str(giga / "train.article.txt"))),
                    word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
                    alpha=cfg.train.extract_alpha, beta=cfg.train.extract_beta)
     dev = next(s for s in eval_sets(Path(args.data_dir)) if s.name == "dev")
@@ -117,7 +118,8 @@ def main(argv=None) -> int:
     result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents),
               "rec_prefix": args.rec_prefix, "candidates": {}}
     if judge_log:
-        result["judge"] = {"steps": args.judge_steps, "docs": args.judge_docs, "size": args.judge_size, "log": judge_log}
+        result["judge"] = {"steps": args.judge_steps, "docs": args.judge_docs, "size": args.judge_size,
+                           "log": judge_log}
     for name, t, n, l in zip(names, texts, nll, lm):
         scores = rouge_scores(t, references)
         result["candidates"][name] = {**{k: scores[k] for k in keep}, "rec_nll": round(float(n.mean()), 4),
@@ -134,7 +136,8 @@ def main(argv=None) -> int:
             picked = [texts[idx[c]][j] for j, c in enumerate(best.tolist())]
             scores = rouge_scores(picked, references)
             oracle = {k: scores[k] for k in keep}
-            result["picks"][f"{gname}, lm weight {w}"] = {**oracle, "word_order": round(word_order_score(picked, documents), 4)}
+            result["picks"][f"{gname}, lm weight {w}"] = {**oracle,
+                                                          "word_order": round(word_order_score(picked, documents), 4)}
             print(gname, w, result["picks"][f"{gname}, lm weight {w}"], file=sys.stderr)
         picked = [texts[idx[c]][j] for j, c in enumerate(dl[idx].argmin(0).tolist())]
         scores = rouge_scores(picked, references)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for throughput
-import throughput  # (sys.path, the result writer)
+import throughput  # noqa: E402  (sys.path, the result writer)
 
 # (rows, in, out): the Linear layers and output heads of the throughput model's steps
 SHAPES = {
@@ -48,7 +48,8 @@ def gflops(rows: int, n_in: int, n_out: int, dtype, repeats: int) -> float:
     import torch
     import torch.nn.functional as F
 
-    x, w, b = torch.randn(rows, n_in, dtype=dtype), torch.randn(n_out, n_in, dtype=dtype), torch.randn(n_out, dtype=dtype)
+    x, w, b = (torch.randn(rows, n_in, dtype=dtype), torch.randn(n_out, n_in, dtype=dtype),
+               torch.randn(n_out, dtype=dtype))
     with torch.inference_mode():
         for _ in range(3):
             F.linear(x, w, b)

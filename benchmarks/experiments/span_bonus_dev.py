@@ -10,7 +10,8 @@ reference-free view a rule for choosing the bonus could use.
 
     python benchmarks/experiments/span_bonus_dev.py --dev /work/debian_dev.jsonl --text-field document \
         --name debian /work/demoruns/demo-seed0 /work/demoruns/demo-seed1
-    python benchmarks/experiments/span_bonus_dev.py --gigaword --name gigaword runs/gigaword-cpu-full-copy-adv01-500/best
+    python benchmarks/experiments/span_bonus_dev.py --gigaword --name gigaword \
+        runs/gigaword-cpu-full-copy-adv01-500/best
 
 A run directory means its best/ checkpoint.
 """

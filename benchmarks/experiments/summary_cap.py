@@ -50,7 +50,8 @@ def main(argv=None) -> int:
         counts = ((out != vocab.pad_id) & (out != vocab.eos_id)).sum(1).tolist()
         rows[str(words)] = {"mean": round(sum(counts) / len(counts), 2), "p90": quantile(counts, 0.9),
                             "p99": quantile(counts, 0.99), "max": max(counts),
-                            "over_cap": {str(c): round(100 * sum(n > c for n in counts) / len(counts), 1) for c in caps}}
+                            "over_cap": {str(c): round(100 * sum(n > c for n in counts) / len(counts), 1)
+                                         for c in caps}}
         print(f"{words} words: tokens mean {rows[str(words)]['mean']}, p90 {rows[str(words)]['p90']}, p99 "
               f"{rows[str(words)]['p99']}, max {rows[str(words)]['max']}; % over cap "
               + ", ".join(f"{c}: {v}" for c, v in rows[str(words)]["over_cap"].items()))

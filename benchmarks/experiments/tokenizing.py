@@ -7,7 +7,8 @@ Gigaword training articles), then times, alternately for --rounds rounds, on N d
 `tokenizer(texts, add_special_tokens=False)["input_ids"]` against `summae.tokenization.encode_texts`, and
 `tokenizer.batch_decode(ids, skip_special_tokens=True)` against `summae.tokenization.decode_texts` on 12-token
 prefixes of those ids (summary-sized), and padding the ids into a (N, 48) tensor: Python lists into
-torch.tensor (pad_ids until 2026-11-30) against `summae.tokenization.pad_ids`. Checks that both ways agree. Reports microseconds
+torch.tensor (pad_ids until 2026-11-30) against `summae.tokenization.pad_ids`. Checks that both ways agree. Reports
+microseconds
 per sentence (medians) with all of the machine's cores, as `summae summarize` runs. Writes
 benchmarks/results/tokenizing-<YYYYMMDD>-<hardware>.json.
 """
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
     assert ids == call(), "encode_texts and the transformers call disagree"
     short = [x[:12] for x in ids]
     assert decode_texts(tokenizer, short) == tokenizer.batch_decode(short, skip_special_tokens=True)
+
     def pad_lists():  # pad_ids before 2026-11-30: padded Python lists into torch.tensor
         return torch.tensor([row[:limit] + [1] + [0] * (limit - len(row[:limit])) for row in ids], dtype=torch.long)
 

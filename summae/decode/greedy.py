@@ -16,8 +16,8 @@ from contextlib import contextmanager
 import torch
 
 from summae import fast
-from summae.decode.rules import (advance_floor, advance_word, apply_mask, choose, document_words, empty_ends, order_mask,
-                                 order_start, span_followers, with_span_bonus)
+from summae.decode.rules import (advance_floor, advance_word, apply_mask, choose, document_words, empty_ends,
+                                 order_mask, order_start, span_followers, with_span_bonus)
 from summae.fast.spelling import choose_spelled
 from summae.fast.static_cache import StaticDecoder
 

@@ -92,7 +92,8 @@ def choose(logits: torch.Tensor, temperature: float, generator: torch.Generator 
     return argmax(gumbel_perturbed(logits, temperature, generator))
 
 
-def gumbel_perturbed(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def gumbel_perturbed(logits: torch.Tensor, temperature: float,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
     """logits / temperature + Gumbel noise (fp32): its argmax is a sample of softmax(logits / temperature). The
     noise is -log(-log(u)) for u ~ U(0, 1), computed in place: the same values as the out-of-place form, in
     two thirds of its time on the CPU (fewer (B, V) allocations)."""
@@ -106,7 +107,8 @@ def after_eos_mask(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
     return (torch.cumsum(is_eos, dim=1) - is_eos) > 0
 
 
-def words_for_request(doc_words: torch.Tensor, *, words: int | None, ratio: float | None, max_words: int) -> torch.Tensor:
+def words_for_request(doc_words: torch.Tensor, *, words: int | None, ratio: float | None,
+                      max_words: int) -> torch.Tensor:
     """Length targets at summarizing time: a fixed word count, or a ratio of each document. (B,) -> (B,)."""
     if ratio is not None:
         wanted = torch.round(doc_words.float() * ratio).long()
@@ -291,7 +293,8 @@ def span_followers(ends: torch.Tensor, doc_ids: torch.Tensor, word_start: torch.
     return _token_set(following, ends & word_start[following], word_start.shape[0])
 
 
-def with_span_bonus(scores: torch.Tensor, followers: torch.Tensor, bonus: float, *, probabilities: bool) -> torch.Tensor:
+def with_span_bonus(scores: torch.Tensor, followers: torch.Tensor, bonus: float, *,
+                    probabilities: bool) -> torch.Tensor:
     """scores (B, V) with `bonus` nats added where `followers` (B, V) holds: scores are log-probabilities or
     logits, or, with `probabilities`, the probabilities themselves (multiplied by exp(bonus)). fp32 out."""
     scores = scores.float()
@@ -337,7 +340,8 @@ class DecodingRules(torch.nn.Module):
                  in_order: bool = False, span_bonus: float = 0.0):
         super().__init__()
         self.max_summary_tokens = max_summary_tokens
-        self.span_bonus = span_bonus  # greedy decoding: log-odds added to the word that follows the last one in the document
+        # greedy decoding: log-odds added to the word that follows the last one in the document
+        self.span_bonus = span_bonus
         self.no_repeat_words = no_repeat_words  # ban word-start pieces already in the summary
         self.whole_words = whole_words  # copied words are spelled as in the document (document_word_mask)
         self.in_order = in_order  # copied words keep the document's order (order_mask)

@@ -116,4 +116,3 @@ def readability(summaries: list[str], documents: list[str], lm: TrigramLM) -> di
     """The three measures of one set of summaries (rounded for result JSONs)."""
     return {"lm_ppl": round(lm.perplexity(summaries), 1), "repeated": round(repeated_share(summaries), 4),
             "novel": round(novel_share(summaries, documents), 4)}
-

@@ -36,14 +36,6 @@ def _scorer() -> rouge_scorer.RougeScorer:
     return rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
 
 
-
-
-
-
-
-
-
-
 def _kept_fraction(texts: list[str]) -> float:
     """Share of characters rouge-score can see: it lowercases, then keeps only [a-z0-9] as token text."""
     total = kept = 0
@@ -104,14 +96,6 @@ def rouge_scores(hyps: list[str], refs: list[list[str]], *, duc: bool = False) -
         result["warning"] = NON_LATIN_WARNING
         warnings.warn(NON_LATIN_WARNING, UserWarning, stacklevel=2)
     return result
-
-
-
-
-
-
-
-
 
 
 def format_table(rows: dict[str, dict]) -> str:

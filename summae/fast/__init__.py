@@ -11,7 +11,8 @@ another way. Each is chosen at exactly one place:
 | autograd.StraightThrough (fused backward) | model.bottleneck.straight_through | y_hard - y_soft.detach() + y_soft |
 | autograd.HardEmbed (lookup) | model.bottleneck.soft_embed | one_hot @ E |
 | bart.cross_projections_once | model.autoencoder.SummaeModel.teacher_forced | the BART decoder as it is |
-| bart.labelled_nll (head on labels only) | model.autoencoder.SummaeModel.reconstruction_loss | token_nll(logits, labels) |
+| bart.labelled_nll (head on labels only) | model.autoencoder.SummaeModel.reconstruction_loss | \
+token_nll(logits, labels) |
 | static_cache.StaticDecoder (STATIC_CACHE) | decode.greedy.write_summary | transformers' incremental decoding |
 | cuda_graphs.GraphedWriter (off by default) | train.cuda_graphs, Summarizer on CUDA | decode.greedy.write_summary |
 

@@ -57,4 +57,3 @@ def choose_spelled(scores: torch.Tensor, forbid: torch.Tensor, ends: torch.Tenso
         if bool(lost.any()):
             free[lost] = argmax(apply_mask(scores[lost], forbid[lost]))
     return torch.where(spelled < vocab, spelled, free)
-

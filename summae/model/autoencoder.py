@@ -302,7 +302,8 @@ class SummaeModel(nn.Module):
             # replace some teacher-forcing inputs with <unk>, so the summary has to carry the content
             drop = torch.rand(dec_in.shape, device=dec_in.device) < self.rec_word_dropout
             drop[:, 0] = False
-            dec_in = torch.where(drop & (dec_in != self.vocab.pad_id), torch.full_like(dec_in, self.vocab.unk_id), dec_in)
+            dec_in = torch.where(drop & (dec_in != self.vocab.pad_id), torch.full_like(dec_in, self.vocab.unk_id),
+                                 dec_in)
         return inputs_embeds, dec_in
 
     def hard_summary(self, summary_ids: torch.Tensor):

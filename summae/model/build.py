@@ -176,7 +176,8 @@ def build_seq2seq(cfg: Config, vocab_size: int, vocab: VocabInfo):
         try:
             model = AutoModelForSeq2SeqLM.from_pretrained(m.pretrained, use_safetensors=True)  # never unpickle
         except (OSError, ValueError) as err:
-            raise SummaeError(f"cannot load a seq2seq model from {m.pretrained!r}: {str(err).splitlines()[0]}") from None
+            raise SummaeError(f"cannot load a seq2seq model from {m.pretrained!r}: "
+                              f"{str(err).splitlines()[0]}") from None
         if model.get_input_embeddings().weight.shape[0] < vocab_size:
             model.resize_token_embeddings(vocab_size)
         check_positions(cfg, model, f"the pretrained model {m.pretrained!r}")

@@ -120,7 +120,7 @@ def description_per_document(model, extractor: Extractor, summaries: torch.Tenso
     doc_tokens = (model.rec_target(docs) != pad_id).sum(1).float()  # (N,) the reconstructor predicts these, EOS too
     rows = max(8, 4 * SEARCH_BATCH_TOKENS // docs.shape[1])  # (rows, L, V) logits: ~16k tokens' worth at a time
     nll = torch.cat([model.reconstruction_nll(s, d) for s, d in zip(torch.split(summaries, rows),
-                                                                     torch.split(docs, rows))])  # (N,) per token
+                                                                    torch.split(docs, rows))])  # (N,) per token
     return -summary_logp.to(nll.device), nll * doc_tokens.to(nll.device)
 
 

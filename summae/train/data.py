@@ -44,7 +44,8 @@ def load_training_texts(cfg: Config, *, echo=lambda _: None) -> TrainingTexts:
         refs = None
         if dev.dev_references:
             refs = read_texts(resolve_files([cfg.resolve_path(dev.dev_references)])[0], field=dev.dev_field)
-        return TrainingTexts(docs, real, labeled, list(dev_docs)[: dev.dev_size], refs[: dev.dev_size] if refs else None)
+        return TrainingTexts(docs, real, labeled, list(dev_docs)[: dev.dev_size],
+                             refs[: dev.dev_size] if refs else None)
     if not cfg.data.streaming:
         # no dev set: hold out documents from the training set for the reference-free criterion
         if len(docs) < 2:

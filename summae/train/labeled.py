@@ -14,9 +14,6 @@ from summae.tokenization import encode_texts, pad_ids
 from summae.train.pseudo import lead_targets
 
 
-
-
-
 class LabeledBatches:
     """Batches of labeled pairs, resumable by step: (documents (b, L), references (b, S), words (b,))."""
 

@@ -80,7 +80,8 @@ def make_plan(*, budget_s: float, share: float, t_pretrain: float, t_autoenc: fl
     """Steps per phase for `budget_s` seconds, `share` of them pretraining: each phase's seconds less its
     evaluations' seconds, over its seconds per step. The pretraining phase is evaluated once, at its last step
     (the distilled student is a candidate for best/); the auto-encoding phase `evaluations` times (eval_every =
-    its steps // evaluations, counted from the switch). Each phase gets a step at least; both shrink alike (keeping the shares) to fit max_steps."""
+    its steps // evaluations, counted from the switch). Each phase gets a step at least; both shrink alike (keeping
+    the shares) to fit max_steps."""
     budget_s = max(budget_s, 0.0)
     autoenc = _steps((1 - share) * budget_s - evaluations * t_eval, t_autoenc)
     every = max(1, autoenc // evaluations)
@@ -104,7 +105,8 @@ def revise(p: Plan, *, step: int, elapsed_s: float, t_step: float, pretraining: 
         left = p.share * p.budget_s - elapsed_s - p.t_eval  # the evaluation at the switch is still to come
         pretrain = max(step, step + _steps(left, t_step))
         autoenc = p.steps - p.pretrain_steps  # the probe's estimate, until that phase is revised in turn
-        p = dataclasses.replace(p, t_pretrain=round(t_step, 4), pretrain_steps=pretrain, revised=_with(p.revised, "pretrain"))
+        p = dataclasses.replace(p, t_pretrain=round(t_step, 4), pretrain_steps=pretrain,
+                                revised=_with(p.revised, "pretrain"))
     else:
         pretrain = p.pretrain_steps
         left = p.budget_s - elapsed_s - evaluations * p.t_eval

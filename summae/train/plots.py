@@ -47,7 +47,8 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
             raise SummaeError(f"{path} line {number}: expected a JSON object with an integer \"step\"")
         rows.append(row)
     if not rows:
-        raise SummaeError(f"{path} is empty: the run logged no step yet (metrics are written every train.log_every steps)")
+        raise SummaeError(f"{path} is empty: the run logged no step yet "
+                          "(metrics are written every train.log_every steps)")
     return rows
 
 
@@ -183,7 +184,8 @@ def read_lengths(run_dir: Path, summaries: str | None, references: str | None,
         blob = json.loads(path.read_text(encoding="utf-8"))
         pair = [int(n) for n in blob["summary_words"]], [int(n) for n in blob["reference_words"]]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise SummaeError(f"{path} is corrupt: expected {{\"summary_words\": [...], \"reference_words\": [...]}}") from None
+        raise SummaeError(f"{path} is corrupt: expected "
+                          f"{{\"summary_words\": [...], \"reference_words\": [...]}}") from None
     return pair if pair[0] and pair[1] else None
 
 

@@ -60,7 +60,8 @@ def own_or_pseudo(model, b: StepBatch, *, temperature: float, pad_id: int, extra
         written = model.write_summary(b.comp_ids, b.comp_mask, b.target, temperature=temperature)
         scores = [model.reconstruction_nll(s, b.doc_labels) for s in (written, b.pseudo)]  # (B,) each
     if lm_weight > 0:
-        scores = [s - lm_weight * extractor.lm_per_word(ids).to(s.device) for s, ids in zip(scores, (written, b.pseudo))]
+        scores = [s - lm_weight * extractor.lm_per_word(ids).to(s.device)
+                  for s, ids in zip(scores, (written, b.pseudo))]
     if d_weight > 0 and disc is not None:
         with eval_mode(disc):
             scores = [s - d_weight * F.logsigmoid(disc(ids=ids, mask=ids != pad_id).float())

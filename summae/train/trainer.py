@@ -225,7 +225,8 @@ class Trainer:
         documents (summae.train.criterion), set on the extractor and in the saved config."""
         say = self.echo if self.main else (lambda _: None)
         size = criterion.SEARCH_FIT_DOCS + criterion.SEARCH_SCORE_DOCS
-        pool = docs[torch.randperm(len(docs), generator=torch.Generator().manual_seed(self.cfg.train.seed))[:size]].long()
+        pool = docs[torch.randperm(len(docs),
+                                   generator=torch.Generator().manual_seed(self.cfg.train.seed))[:size]].long()
         choice = criterion.choose_teacher(self.cfg, self.tokenizer, self.extractor, pool, criterion.SEARCH_GRID,
                                           words=self.cfg.summary.default_words, fit_docs=criterion.SEARCH_FIT_DOCS,
                                           score_docs=criterion.SEARCH_SCORE_DOCS, steps=criterion.SEARCH_STEPS,
@@ -710,7 +711,8 @@ class Trainer:
             last = self.out / "last"
             if fault.action == "stop":
                 logger.flush(step)  # the failing step's metrics, for the diagnosis
-                held = f"last/ holds step {checkpoint.read_state(last)['step']}" if last.is_dir() else "no checkpoint yet"
+                held = (f"last/ holds step {checkpoint.read_state(last)['step']}" if last.is_dir()
+                        else "no checkpoint yet")
                 raise SummaeError(f"{fault.message} ({held})")
             if fault.action == "lower_lr":
                 lrs = [guards.halve_lr(self.opt_g, self.sched_g), guards.halve_lr(self.opt_d, self.sched_d)]
@@ -724,4 +726,3 @@ class Trainer:
                 checkpoint.load_training_state(last / checkpoint.TRAINING_STATE, self._optimizers())
                 self._print(f"step {step}: weights and optimizer state rolled back to last/ "
                             f"(step {checkpoint.read_state(last)['step']}); the step count goes on")
-
