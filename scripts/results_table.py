@@ -25,7 +25,7 @@ DEMO = "demo-runs-20261206-cpu2-recipe-span1.json"  # `summae demo`, the README'
 READY = "ready-20261206-cpu2.json"  # benchmarks/ready_model.py: the model shipped in the package
 GIGAWORD = [  # benchmarks/gigaword.py: the best GPU run; benchmarks/ablations.py: the CPU recipe over 3 seeds
     "gigaword-20261129-h200-gpu.json",
-    "ablations-20261206-cpu2-cpu-recipe.json",
+    "ablations-20261206-cpu2-cpu-recipe-3400.json",
 ]
 SPEED = [  # benchmarks/throughput.py: the d256 Gigaword model at fixed shapes, CPU then GPU
     "throughput-20261130-cpu2-session17.json",
