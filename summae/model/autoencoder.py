@@ -341,7 +341,7 @@ class SummaeModel(nn.Module):
         if self.rec_target_tokens:
             max_tokens = min(max_tokens, self.rec_target_tokens)
         return greedy.reconstruct_greedy(self, summary_ids, max_tokens=max_tokens, no_repeat_ngram=no_repeat_ngram,
-                                         min_tokens=None if min_tokens is None else min_tokens.clamp(max=max_tokens))
+                                         min_tokens=min_tokens)
 
     # ---- saving ------------------------------------------------------------------------------------
     def save(self, directory: Path, tokenizer) -> None:
