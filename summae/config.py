@@ -129,6 +129,10 @@ class TrainConfig:
     # learning-rate multiplier of the auto-encoding phase, (0, 1], held from its first step (a step change, not a
     # decay); None = lr_end. 0.3 with lr_end 1.0: pretraining at the full rate, the phase at 0.3 x (docs/autoencoder.md)
     phase_lr: float | None = None
+    # the step from which phase_lr holds; None = the end of pretraining. A distill-only arm (pretrain_steps = steps)
+    # with this at the recipe's pretrain_steps runs the recipe's learning rates: the control that tells the
+    # auto-encoding phase's gain from the lower rate's (docs/autoencoder.md)
+    phase_lr_step: int | None = None
     weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 1.0  # max gradient norm, > 0
     mixed_precision: str = "auto"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
@@ -292,6 +296,8 @@ class Config:
             (0 < t.lr_end <= 1, f"train.lr_end must be in (0, 1], got {t.lr_end}"),
             (t.phase_lr is None or 0 < t.phase_lr <= 1,
              f"train.phase_lr must be in (0, 1] or null, got {t.phase_lr}"),
+            (t.phase_lr_step is None or t.phase_lr_step >= 0,
+             f"train.phase_lr_step must be >= 0 or null, got {t.phase_lr_step}"),
             (t.tau > 0, f"train.tau must be > 0, got {t.tau}"),
             (t.sample_temperature >= 0, f"train.sample_temperature must be >= 0, got {t.sample_temperature}"),
             (t.d_steps >= 1, f"train.d_steps must be >= 1, got {t.d_steps}"),

@@ -224,3 +224,20 @@ def test_the_phase_learning_rate_is_a_step_change_at_the_end_of_pretraining():
     for bad in ("0", "1.5", "-0.3"):
         with pytest.raises(SummaeError, match="train.phase_lr must be in"):
             load_config(TINY, [f"train.phase_lr={bad}"])
+
+
+def test_phase_lr_step_gives_a_distill_only_arm_the_recipes_learning_rates():
+    from types import SimpleNamespace
+
+    from summae.train.trainer import Trainer
+
+    # the distill-only arm: no phase (pretrain_steps = steps), the rate still steps down where the recipe's phase begins
+    cfg = load_config(TINY, ["train.warmup_steps=10", "train.steps=300", "train.pretrain_steps=300",
+                             "train.phase_lr=0.3", "train.phase_lr_step=110"])
+    factor = lambda step: Trainer._lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    assert factor(109) == 1.0 and factor(110) == pytest.approx(0.3) and factor(299) == pytest.approx(0.3)
+    # without phase_lr it changes nothing
+    plain = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=300", "train.phase_lr_step=110"])
+    assert Trainer._lr_factor(SimpleNamespace(cfg=plain), 200) == 1.0
+    with pytest.raises(SummaeError, match="train.phase_lr_step must be >= 0"):
+        load_config(TINY, ["train.phase_lr_step=-1"])

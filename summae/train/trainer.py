@@ -191,11 +191,14 @@ class Trainer:
     def _lr_factor(self, step: int) -> float:
         """The learning rates' multiplier: a linear warm-up, then a linear decay to train.lr_end at the end of
         pretraining (read each step: a time plan may move that end), then train.phase_lr (None: lr_end) for the
-        auto-encoding phase. lr_end 1.0 and no phase_lr: constant after the warm-up."""
+        auto-encoding phase, or from train.phase_lr_step when set. lr_end 1.0 and no phase_lr: constant after the
+        warm-up."""
         t = self.cfg.train
         warm = max(1, t.warmup_steps)
         if step + 1 < warm:
             return (step + 1) / warm
+        if t.phase_lr is not None and t.phase_lr_step is not None and step >= t.phase_lr_step:
+            return t.phase_lr
         if step >= t.pretrain_steps:
             return t.lr_end if t.phase_lr is None else t.phase_lr
         done = (step + 1 - warm) / max(1, t.pretrain_steps - warm)
