@@ -216,7 +216,7 @@ def cmd_plot(args) -> int:
 # ---- evaluate / baseline ---------------------------------------------------------------------------
 def cmd_evaluate(args) -> int:
     from summae.eval.rouge import evaluate_files, format_table
-    from summae.io import OutputSink
+    from summae.output import OutputSink
 
     sink = OutputSink(args.output) if args.output else None  # an unwritable --output fails before scoring
     with sink or contextlib.nullcontext():
@@ -235,7 +235,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_baseline(args) -> int:
     from summae.eval.baselines import baseline_summaries
-    from summae.io import OutputSink, iter_texts
+    from summae.io import iter_texts
+    from summae.output import OutputSink
 
     docs = iter_texts(args.input, field=args.field, encoding=args.encoding)  # streamed: constant memory
     with OutputSink(args.output) as sink:

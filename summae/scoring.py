@@ -17,7 +17,7 @@ import torch
 
 from summae.decode.rules import words_for_request
 from summae.errors import SummaeError
-from summae.io import annotate_file
+from summae.output import annotate_file
 from summae.model.build import load_for_inference
 from summae.runtime import pick_device
 from summae.tokenization import encode_texts, pad_ids

@@ -13,7 +13,8 @@ import torch
 from summae.decode.rules import clean_summary, document_order, drop_cut_word, words_for_request
 from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter, padded_width
-from summae.io import FolderReader, annotate_file
+from summae.io import FolderReader
+from summae.output import annotate_file
 from summae.model.build import load_for_inference
 from summae.runtime import pick_device, resolve_precision
 from summae.tokenization import decode_texts, encode_texts, pad_ids

@@ -1,4 +1,4 @@
-"""summae.io's writers: OutputSink (each run its own temporary file, renamed onto FILE at the end, so runs that
+"""summae.output: OutputSink (each run its own temporary file, renamed onto FILE at the end, so runs that
 write the same FILE at once never mix) and annotate_file's progress bar, which never draws among summaries
 on the terminal."""
 
@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 
 from summae.errors import SummaeError
-from summae.io import OutputSink, annotate_file, same_terminal
+from summae.output import OutputSink, annotate_file, same_terminal
 
 
 def partials(path) -> list:
