@@ -1,0 +1,113 @@
+"""How much is there to gain by choosing among extractions? A reference oracle over candidate summaries of dev.
+
+    python benchmarks/experiments/family_oracle.py --model runs/RUN [--checkpoint best] [--docs 4000] \\
+        [--alphas 0.5,1,1.5,2,3] [--betas 0,0.1,0.2,0.3,0.5] [--name NAME]
+
+Candidates per document, all at the model's default length: the extraction search at each (alpha, beta) of the
+grid, and the model's greedy summary. For each group of candidates (the teacher and the student; the 9 settings
+around the teacher's, summae.train.criterion.FAMILY; the whole grid; the grid and the student) the pick with the
+highest ROUGE-1 F1 against the document's reference, scored as a corpus. This is a ceiling, not a method: the
+references choose. It says how far any judge that only chooses among these candidates (the reconstructor, the
+discriminator, an LM) could lift dev ROUGE above the teacher, and how far the student's own summaries add to the
+teacher's. Writes benchmarks/results/family-oracle-<date>-<hardware>-<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--checkpoint", default="best")
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--docs", type=int, default=4000)
+    parser.add_argument("--alphas", default="0.5,1,1.5,2,3")
+    parser.add_argument("--betas", default="0,0.1,0.2,0.3,0.5")
+    parser.add_argument("--name", default="oracle")
+    args = parser.parse_args(argv)
+
+    import torch
+    from rouge_score import rouge_scorer
+
+    from gigaword import eval_sets
+    from summae.eval.rouge import rouge_scores
+    from summae.io import read_lines
+    from summae.model.build import load_for_inference
+    from summae.tokenization import decode_texts, encode_texts, pad_ids
+    from summae.train.criterion import FAMILY
+    from summae.train.pseudo import Extractor
+    from throughput import write_result
+
+    cfg, tok, model = load_for_inference(Path(args.model) / args.checkpoint)
+    vocab, m = model.vocab, cfg.model
+    giga = Path(args.data_dir) / "gigaword"
+
+    def matrix(texts):
+        ids, _ = encode_texts(tok, texts, m.max_source_tokens - 1)
+        return pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=m.max_source_tokens)
+
+    ex = Extractor(matrix(read_lines(str(giga / "train.headline.txt"))),
+                   matrix(read_lines(str(giga / "train.article.txt"))),
+                   word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
+                   alpha=cfg.train.extract_alpha, beta=cfg.train.extract_beta)
+    dev = next(s for s in eval_sets(Path(args.data_dir)) if s.name == "dev")
+    documents, references = dev.documents[: args.docs], dev.references[: args.docs]
+    docs = matrix(documents)  # (N, L)
+    words = cfg.summary.default_words
+    teacher = (cfg.train.extract_alpha, cfg.train.extract_beta)
+    family = [(round(teacher[0] * a, 4), round(max(0.0, teacher[1] + d), 4)) for a, d in FAMILY]
+
+    texts: dict[str, list[str]] = {}  # candidate -> its summary of each document
+    grid = [(float(a), float(b)) for a in args.alphas.split(",") for b in args.betas.split(",")]
+    for a, b in sorted(set(grid) | set(family) | {teacher}):
+        ex.alpha, ex.beta = a, b
+        ids = torch.cat([ex.targets(rows, torch.full((rows.shape[0],), words), max_tokens=m.max_summary_tokens)
+                         for rows in torch.split(docs, 256)])
+        texts[f"extract a={a:g} b={b:g}"] = [t.strip() for t in decode_texts(tok, ids.tolist())]
+    with torch.no_grad():
+        out = []
+        for rows in torch.split(docs, 256):
+            target = torch.full((rows.shape[0],), words)
+            comp_ids, comp_mask = model.compressor_inputs(rows, rows != vocab.pad_id, target)
+            out.append(model.write_summary(comp_ids, comp_mask, target, temperature=0.0))
+    texts["student greedy"] = [t.strip() for t in decode_texts(tok, torch.cat(out).tolist())]
+
+    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+
+    def r1(hyp: str, refs: list[str]) -> float:  # the document's R-1 F1, averaged over its references
+        return sum(scorer.score(ref, hyp)["rouge1"].fmeasure for ref in refs) / len(refs)
+
+    per_doc = {name: [r1(h, refs) for h, refs in zip(hyps, references)] for name, hyps in texts.items()}
+    name_of = lambda a, b: f"extract a={a:g} b={b:g}"  # noqa: E731
+    groups = {"teacher": [name_of(*teacher)],
+              "teacher or student": [name_of(*teacher), "student greedy"],
+              "family (9 settings around the teacher's)": [name_of(a, b) for a, b in family],
+              "family or student": [name_of(a, b) for a, b in family] + ["student greedy"],
+              f"grid ({len(grid)} settings)": [name_of(a, b) for a, b in grid],
+              "grid or student": [name_of(a, b) for a, b in grid] + ["student greedy"]}
+    keep = ("rouge1", "rouge2", "rougeL", "words")
+    result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents), "words": words,
+              "teacher": list(teacher), "candidates": {}, "oracle": {}}
+    for name, hyps in texts.items():
+        scores = rouge_scores(hyps, references)
+        result["candidates"][name] = {k: scores[k] for k in keep}
+    for group, names in groups.items():
+        # ties keep the first candidate: the teacher comes first where it is in the group
+        picked = [texts[max(names, key=lambda n: per_doc[n][j])][j] for j in range(len(documents))]
+        scores = rouge_scores(picked, references)
+        result["oracle"][group] = {k: scores[k] for k in keep}
+        print(f"{group}: {result['oracle'][group]}", file=sys.stderr)
+    write_result("family-oracle", result, tag=args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
