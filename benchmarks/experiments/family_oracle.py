@@ -4,7 +4,8 @@
         [--alphas 0.5,1,1.5,2,3] [--betas 0,0.1,0.2,0.3,0.5] [--name NAME]
 
 Candidates per document, all at the model's default length: the extraction search at each (alpha, beta) of the
-grid, and the model's greedy summary. For each group of candidates (the teacher and the student; the 9 settings
+grid (the run's own search, benchmarks/own_corpus.py's build_extractor), and the model's summary
+under `summae summarize`'s default decoding. For each group of candidates (the teacher and the student; the 9 settings
 around the teacher's, summae.train.criterion.FAMILY; the whole grid; the grid and the student) the pick with the
 highest ROUGE-1 F1 against the document's reference, scored as a corpus. This is a ceiling, not a method: the
 references choose. It says how far any judge that only chooses among these candidates (the reconstructor, the
@@ -34,33 +35,22 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="oracle")
     args = parser.parse_args(argv)
 
-    import torch
+    from own_corpus import build_extractor
     from rouge_score import rouge_scorer
 
     from gigaword import eval_sets
     from summae.eval.rouge import rouge_scores
-    from summae.io import read_lines
     from summae.model.build import load_for_inference
-    from summae.tokenization import decode_texts, encode_texts, pad_ids
+    from summae.pipeline import teacher_summaries
+    from summae.summarize import Summarizer
     from summae.train.criterion import FAMILY
-    from summae.train.pseudo import Extractor
     from throughput import write_result
 
-    cfg, tok, model = load_for_inference(Path(args.model) / args.checkpoint)
-    vocab, m = model.vocab, cfg.model
-    giga = Path(args.data_dir) / "gigaword"
-
-    def matrix(texts):
-        ids, _ = encode_texts(tok, texts, m.max_source_tokens - 1)
-        return pad_ids(ids, eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=m.max_source_tokens)
-
-    ex = Extractor(matrix(read_lines(str(giga / "train.headline.txt"))),
-                   matrix(read_lines(str(giga / "train.article.txt"))),
-                   word_start=vocab.word_start, pad_id=vocab.pad_id, eos_id=vocab.eos_id,
-                   alpha=cfg.train.extract_alpha, beta=cfg.train.extract_beta)
+    path = Path(args.model) / args.checkpoint
+    cfg, tok, model = load_for_inference(path)
+    ex = build_extractor(cfg, tok, model.vocab)  # the run's own search, built as its trainer built it
     dev = next(s for s in eval_sets(Path(args.data_dir)) if s.name == "dev")
     documents, references = dev.documents[: args.docs], dev.references[: args.docs]
-    docs = matrix(documents)  # (N, L)
     words = cfg.summary.default_words
     teacher = (cfg.train.extract_alpha, cfg.train.extract_beta)
     family = [(round(teacher[0] * a, 4), round(max(0.0, teacher[1] + d), 4)) for a, d in FAMILY]
@@ -69,16 +59,9 @@ def main(argv=None) -> int:
     grid = [(float(a), float(b)) for a in args.alphas.split(",") for b in args.betas.split(",")]
     for a, b in sorted(set(grid) | set(family) | {teacher}):
         ex.alpha, ex.beta = a, b
-        ids = torch.cat([ex.targets(rows, torch.full((rows.shape[0],), words), max_tokens=m.max_summary_tokens)
-                         for rows in torch.split(docs, 256)])
-        texts[f"extract a={a:g} b={b:g}"] = [t.strip() for t in decode_texts(tok, ids.tolist())]
-    with torch.no_grad():
-        out = []
-        for rows in torch.split(docs, 256):
-            target = torch.full((rows.shape[0],), words)
-            comp_ids, comp_mask = model.compressor_inputs(rows, rows != vocab.pad_id, target)
-            out.append(model.write_summary(comp_ids, comp_mask, target, temperature=0.0))
-    texts["student greedy"] = [t.strip() for t in decode_texts(tok, torch.cat(out).tolist())]
+        texts[f"extract a={a:g} b={b:g}"] = teacher_summaries(ex, tok, model.vocab, cfg.model, documents, words)
+    # the student as `summae summarize` writes by default
+    texts["student"] = Summarizer.from_pretrained(path, device="cpu", precision="auto")(documents)
 
     scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
 
@@ -88,11 +71,11 @@ def main(argv=None) -> int:
     per_doc = {name: [r1(h, refs) for h, refs in zip(hyps, references)] for name, hyps in texts.items()}
     name_of = lambda a, b: f"extract a={a:g} b={b:g}"  # noqa: E731
     groups = {"teacher": [name_of(*teacher)],
-              "teacher or student": [name_of(*teacher), "student greedy"],
+              "teacher or student": [name_of(*teacher), "student"],
               "family (9 settings around the teacher's)": [name_of(a, b) for a, b in family],
-              "family or student": [name_of(a, b) for a, b in family] + ["student greedy"],
+              "family or student": [name_of(a, b) for a, b in family] + ["student"],
               f"grid ({len(grid)} settings)": [name_of(a, b) for a, b in grid],
-              "grid or student": [name_of(a, b) for a, b in grid] + ["student greedy"]}
+              "grid or student": [name_of(a, b) for a, b in grid] + ["student"]}
     keep = ("rouge1", "rouge2", "rougeL", "words")
     result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents), "words": words,
               "teacher": list(teacher), "candidates": {}, "oracle": {}}
