@@ -55,3 +55,25 @@ def test_choose_teacher_scores_every_setting_and_picks_the_shortest():
     assert (choice.alpha, choice.beta) == (best["alpha"], best["beta"])
     for row in choice.table:
         assert abs(row["description_nats"] - row["summary_nats"] - row["document_nats"]) < 2e-3
+
+
+def test_description_per_document_is_the_same_whatever_the_padding_and_order():
+    """The documents are scored in chunks of like length, each cut to its longest row: extra pad columns and the
+    order of the documents change no document's nats, and each comes back in its own row."""
+    import torch.nn.functional as F
+
+    from summae.train.criterion import description_per_document, extractions
+
+    cfg, _, model, doc, ex = _setup()
+    model.eval()
+    pad = model.vocab.pad_id
+    summaries = extractions(ex, doc, 4, cfg.model.max_summary_tokens, alpha=1.0, beta=0.1)
+    _, document = description_per_document(model, ex, summaries, doc, pad)
+    wide = F.pad(doc, (0, 40), value=pad)  # 40 more columns of padding
+    _, document_wide = description_per_document(model, ex, summaries, wide, pad)
+    assert torch.allclose(document, document_wide, atol=1e-3)
+    flip = torch.arange(len(doc) - 1, -1, -1)
+    _, document_flipped = description_per_document(model, ex, summaries[flip], doc[flip], pad)
+    assert torch.allclose(document[flip], document_flipped, atol=1e-3)
+    one = [float(description_per_document(model, ex, summaries[i:i + 1], doc[i:i + 1], pad)[1]) for i in range(3)]
+    assert torch.allclose(document[:3], torch.tensor(one), atol=1e-3)  # as if scored alone

@@ -550,7 +550,7 @@ def test_select_family_needs_the_extraction_search(tmp_path):
 
 
 def test_agreement_slack_keeps_the_latest_checkpoint_near_the_best():
-    from summae.train.trainer import replaces_best
+    from summae.train.keeper import replaces_best
 
     def kept(scores, slack):
         top, step = None, None

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from summae.train.trainer import replaces_best  # noqa: E402
+from summae.train.keeper import replaces_best  # noqa: E402
 
 GUARDS = (0.5, 1.0, 2.0, 3.0)
 

@@ -24,6 +24,7 @@ import torch
 
 from summae.config import Config
 from summae.model.build import build_models
+from summae.train.batches import trim
 from summae.train.pseudo import Extractor
 
 JUDGE = {"d_model": 128, "encoder_layers": 2, "decoder_layers": 2, "heads": 4, "ffn_dim": 512, "dropout": 0.1,
@@ -97,7 +98,8 @@ def fit_judge(model, summaries: torch.Tensor, docs: torch.Tensor, *, steps: int,
         start = (step * batch_size) % max(1, len(docs) - batch_size + 1)
         idx = order[start: start + batch_size]
         one_hot, mask, ids = model.hard_summary(summaries[idx])  # (B, S, V), (B, S), (B, S)
-        loss = model.reconstruction_loss(one_hot, mask, docs[idx], ids)
+        # cut to the batch's longest document: the columns after it are padding, which the loss skips
+        loss = model.reconstruction_loss(one_hot, mask, trim(docs[idx], model.vocab.pad_id), ids)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -119,8 +121,12 @@ def description_per_document(model, extractor: Extractor, summaries: torch.Tenso
     summary_logp, _ = extractor.lm.text_log_prob(wid, ok)  # (N,) log P_real(<s> s </s>)
     doc_tokens = (model.rec_target(docs) != pad_id).sum(1).float()  # (N,) the reconstructor predicts these, EOS too
     rows = max(8, 4 * SEARCH_BATCH_TOKENS // docs.shape[1])  # (rows, L, V) logits: ~16k tokens' worth at a time
-    nll = torch.cat([model.reconstruction_nll(s, d) for s, d in zip(torch.split(summaries, rows),
-                                                                    torch.split(docs, rows))])  # (N,) per token
+    # documents of like length together, each chunk cut to its longest: padded to the longest document of all,
+    # most columns of a corpus of paragraphs would be padding (the NLL of each document is the same)
+    order = torch.argsort((docs != pad_id).sum(1), stable=True)
+    parts = [model.reconstruction_nll(summaries[chunk], trim(docs[chunk], pad_id))
+             for chunk in torch.split(order, rows)]
+    nll = torch.cat(parts)[torch.argsort(order).to(parts[0].device)]  # (N,) per token, in the documents' order
     return -summary_logp.to(nll.device), nll * doc_tokens.to(nll.device)
 
 
