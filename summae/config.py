@@ -88,6 +88,10 @@ class SummaryConfig:
     max_words: int = 13  # longest training target and longest --words accepted, >= min_words (0: 99th percentile)
     ratio_min: float = 0.25  # training targets: words = ratio * document words, ratio drawn in [ratio_min, ratio_max]
     ratio_max: float = 0.45  # upper end of that range, <= 1
+    # share of training targets at default_words (clipped to the document's words) instead of the ratio rule, in
+    # [0, 1]: summarizing asks every document for default_words, and a short one never gets that many words from a
+    # ratio (docstrings: a third of the documents under ratio_max 0.3 and 13 words). 0 = the ratio rule alone
+    default_share: float = 0.0
     default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words] (0: mean + 1 sd)
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
@@ -271,6 +275,7 @@ class Config:
              f"summary.max_words ({s.max_words}) must be >= min_words ({s.min_words})"),
             (0 < s.ratio_min <= s.ratio_max <= 1,
              f"summary ratios must satisfy 0 < ratio_min <= ratio_max <= 1, got {s.ratio_min}, {s.ratio_max}"),
+            (0 <= s.default_share <= 1, f"summary.default_share must be in [0, 1], got {s.default_share}"),
             (s.default_words >= 0 and (0 in (s.default_words, s.max_words) or s.default_words <= s.max_words),
              f"summary.default_words must be in [1, {s.max_words}] (or 0: from the data), got {s.default_words}"),
             (0 <= s.span_bonus <= 20, f"summary.span_bonus must be in [0, 20] nats, got {s.span_bonus}"),

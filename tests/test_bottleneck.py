@@ -402,6 +402,22 @@ def test_target_words_with_a_fixed_ratio_is_the_rounded_ratio():
     assert out.tolist() == [5, 10, 12, 2]
 
 
+def test_target_words_default_share_asks_the_default_length_of_that_share():
+    docs = torch.full((4000,), 30)  # the ratio rule gives 3-6 words here, never 13
+    gen = torch.Generator().manual_seed(0)
+    out = target_words(docs, ratio_min=0.1, ratio_max=0.2, min_words=2, max_words=20, default_words=13,
+                       default_share=0.25, generator=gen)
+    assert abs((out == 13).float().mean().item() - 0.25) < 0.03
+    assert set(out[out != 13].tolist()) <= set(range(3, 7))
+    short = target_words(torch.tensor([5, 40]), ratio_min=0.1, ratio_max=0.1, min_words=1, max_words=20,
+                         default_words=13, default_share=1.0)
+    assert short.tolist() == [5, 13]  # never more words than the document has
+    off = target_words(docs[:50], ratio_min=0.1, ratio_max=0.2, min_words=2, max_words=20, default_words=13,
+                       default_share=0.0, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(off, target_words(docs[:50], ratio_min=0.1, ratio_max=0.2, min_words=2, max_words=20,
+                                         generator=torch.Generator().manual_seed(1)))  # 0: the ratio rule's targets
+
+
 def test_words_for_request_fixed_words_are_clamped_to_the_model():
     doc = torch.tensor([0, 5, 100])
     assert words_for_request(doc, words=4, ratio=None, max_words=10).tolist() == [4, 4, 4]

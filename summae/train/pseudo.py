@@ -312,10 +312,16 @@ def build_extractor(real_ids: list[list[int]], docs: torch.Tensor, vocab, *, max
 
 
 def target_words(doc_words: torch.Tensor, *, ratio_min: float, ratio_max: float, min_words: int, max_words: int,
+                 default_words: int = 0, default_share: float = 0.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Training length targets: ratio * document words, ratio ~ U[ratio_min, ratio_max], clamped. (B,) -> (B,)."""
+    """Training length targets: ratio * document words, ratio ~ U[ratio_min, ratio_max], clamped to [min_words,
+    max_words]; a `default_share` of them (drawn per document) default_words instead, the length summarizing asks
+    of every document. Never more words than the document has. (B,) -> (B,)."""
     ratio = torch.rand(doc_words.shape, generator=generator) * (ratio_max - ratio_min) + ratio_min
     words = torch.round(doc_words.float() * ratio).long()
+    if default_share > 0 and default_words > 0:  # no draw otherwise: the ratio rule's targets stay as they were
+        at_default = torch.rand(doc_words.shape, generator=generator) < default_share
+        words = torch.where(at_default, torch.full_like(words, default_words), words)
     words = words.clamp(min_words, max_words)
     return torch.minimum(words, doc_words.clamp(min=1))
 

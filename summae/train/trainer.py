@@ -320,6 +320,7 @@ class Trainer(PhasePlanner, RunKeeper):
         doc_words = model.word_start[doc_labels].sum(1).cpu()  # (B,)
         target = target_words(doc_words, ratio_min=cfg.summary.ratio_min, ratio_max=cfg.summary.ratio_max,
                               min_words=cfg.summary.min_words, max_words=cfg.summary.max_words,
+                              default_words=cfg.summary.default_words, default_share=cfg.summary.default_share,
                               generator=gen).to(acc.device)  # (B,)
         if self.extractor is not None:  # pseudo-summaries: the best k-word extraction, or the lead
             pseudo = self.extractor.targets(doc_labels, target, max_tokens=cfg.model.max_summary_tokens)  # (B, S)
