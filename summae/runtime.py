@@ -9,6 +9,12 @@ comes from the heap and freed memory stays in the process for the next batch: th
 higher, since freed memory is kept instead of handed back early (benchmarks/experiments/allocator.py
 measures both ways; docs/performance.md).
 
+Kept memory is reused only by blocks that fit in it: batches cut to their longest document change shape at
+every step, and the heap fragments. A 30-minute training run on 512-token documents grew to 24 GB this way,
+against under 2 GB of live memory, and the kernel killed it. So long loops call `release_free_memory()` now
+and then (the trainer every train.log_every steps and after each evaluation, summarizing after each window
+of batches): glibc's malloc_trim hands the free pages inside the heap back to the kernel.
+
 The CLI calls `tune_cpu_allocator()` once at start-up. Library users call it themselves: a library must
 not change a host process's allocator behind its back. It changes nothing where the allocator is not
 glibc's, where LD_PRELOAD names another allocator (jemalloc, tcmalloc), where the user set glibc's own
@@ -32,6 +38,7 @@ M_MMAP_MAX = -4
 TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top goes back to the kernel past 1 GiB only
 
 _state: dict[str, str] = {}
+_libc: list = []  # the C library, once tuned: release_free_memory's malloc_trim
 
 
 def tune_cpu_allocator() -> str:
@@ -41,6 +48,15 @@ def tune_cpu_allocator() -> str:
         return _state["allocator"]
     _state["allocator"] = _tune()
     return _state["allocator"]
+
+
+def release_free_memory() -> bool:
+    """Hand the free memory inside the heap back to the kernel (glibc's malloc_trim), where tune_cpu_allocator
+    tuned the allocator; elsewhere nothing. Returns whether memory was released. A few milliseconds: for long
+    loops now and then, not for every tensor."""
+    if not _libc:
+        return False
+    return bool(_libc[0].malloc_trim(0))
 
 
 def allocator_state() -> str:
@@ -70,6 +86,8 @@ def _tune() -> str:
     # step's largest tensors), so a freed block is reused, not unmapped and faulted in again
     if not (mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
         return "default (mallopt refused)"
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    _libc.append(libc)
     return "tuned"
 
 

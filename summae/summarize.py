@@ -16,7 +16,7 @@ from summae.fast.cuda_graphs import GraphedWriter, padded_width
 from summae.io import FolderReader
 from summae.output import annotate_file
 from summae.model.build import load_for_inference
-from summae.runtime import pick_device, resolve_precision
+from summae.runtime import pick_device, release_free_memory, resolve_precision
 from summae.tokenization import decode_texts, encode_texts, pad_ids
 
 
@@ -133,6 +133,7 @@ class Summarizer:
         if not self.prefetch:
             for window in windows:
                 yield from self._window(window, self._encode(window, self.tokenizer), words, ratio, beams, batch_size)
+                release_free_memory()  # the window's batch shapes leave free holes in the heap (summae/runtime.py)
             return
         # the next window is tokenized on the CPU cores while this one decodes on the GPU (a tokenizer copy of
         # its own, made once: the Rust tokenizer refuses calls from two threads that would change its settings)

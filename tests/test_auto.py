@@ -173,3 +173,35 @@ def test_span_bonus_search_leaves_the_model_as_it_found_it():
     top = max(row["teacher_r1"] for row in rows)
     assert bonus == min(row["span_bonus"] for row in rows if row["teacher_r1"] == top)  # a tie: the smaller
     assert model.rules.span_bonus == 0.3
+
+
+def test_dev_evaluation_is_the_same_whatever_the_padding_and_batch_size(monkeypatch):
+    """evaluate_dev reads the documents in batches of like length (longest first), each cut to its longest row and
+    sized by EVAL_SCORES: extra pad columns and one-document batches change neither the summaries nor the scores."""
+    import torch
+    import torch.nn.functional as F
+    from conftest import tiny_model
+
+    from summae.train import dev_eval
+
+    cfg, tokenizer, model, *_ = tiny_model([])
+    model.eval()
+    texts = ["the cat sat on the mat near the door", "a dog ran", "the park with a ball and a cat and a dog ran far",
+             "a cat"]
+    dev = dev_eval.DevSet.build(texts, None, tokenizer, model.vocab, cfg)
+    pad = model.vocab.pad_id
+    lengths = (dev.ids != pad).sum(1)
+    chunks = dev_eval.eval_chunks(dev.ids, pad, 100)
+    assert sorted(torch.cat(chunks).tolist()) == [0, 1, 2, 3]
+    assert lengths[torch.cat(chunks)].tolist() == sorted(lengths.tolist(), reverse=True)
+    before = dev_eval.evaluate_dev(model, None, dev)
+    summaries, _ = dev_eval.summarize_ids(model, dev.ids, dev.words, dev.max_words)
+    dev.ids = F.pad(dev.ids, (0, 30), value=pad)
+    monkeypatch.setattr(dev_eval, "EVAL_SCORES", 1)  # one document per batch
+    assert [len(c) for c in dev_eval.eval_chunks(dev.ids, pad, 100)] == [1, 1, 1, 1]
+    after = dev_eval.evaluate_dev(model, None, dev)
+    assert torch.equal(dev_eval.summarize_ids(model, dev.ids, dev.words, dev.max_words)[0], summaries)
+    assert abs(after["rec_nll"] - before["rec_nll"]) < 1e-3
+    assert after["score"] == pytest.approx(before["score"], abs=1e-3)
+    one = [float(model.reconstruction_nll(summaries[i:i + 1], dev.ids[i:i + 1, : int(lengths[i])])) for i in range(4)]
+    assert before["rec_nll"] == pytest.approx(sum(one) / 4, abs=1e-3)  # the mean over documents, each scored alone

@@ -77,3 +77,35 @@ def test_state_is_reported_and_set_once(monkeypatch):
     first = runtime.tune_cpu_allocator()
     monkeypatch.delenv("SUMMAE_TUNE_MALLOC")
     assert runtime.tune_cpu_allocator() == first == runtime.allocator_state()  # decided once per process
+
+
+# tuned, a freed 256 MiB tensor below a live one stays in the heap (resident) until release_free_memory
+RELEASE = """
+import sys
+import torch
+from summae.runtime import release_free_memory, tune_cpu_allocator
+def rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2 ** 20
+released = release_free_memory()  # before tuning: nothing to release with
+print(tune_cpu_allocator() if sys.argv[1] == "tune" else "untouched", released)
+big = torch.ones(64, 2 ** 20)  # 256 MiB, from the heap once tuned
+above = torch.ones(2 ** 16)  # a live block after it: the hole left by `big` is not the heap's top
+del big
+before = rss_mib()
+released = release_free_memory()
+print(released, round(before - rss_mib()))
+"""
+
+
+@glibc
+def test_release_free_memory_hands_a_freed_hole_back():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "SUMMAE_TUNE_MALLOC"}
+    out = subprocess.run([sys.executable, "-c", RELEASE, "tune"], cwd=REPO, env=clean, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == "tuned False"
+    released, freed_mib = out[1].split()
+    assert released == "True" and int(freed_mib) > 200  # the 256 MiB hole went back to the kernel
+    out = subprocess.run([sys.executable, "-c", RELEASE, "untouched"], cwd=REPO, env=clean, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert out[0] == "untouched False" and out[1].split()[0] == "False"  # untuned: malloc_trim is never called

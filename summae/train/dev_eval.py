@@ -10,8 +10,27 @@ import torch.nn.functional as F
 from summae.decode.rules import clean_summary, document_order, words_for_request
 from summae.eval.rouge import rouge_scores
 from summae.tokenization import decode_texts, encode_texts, pad_ids
+from summae.train.batches import trim
 
-EVAL_BATCH = 256
+EVAL_BATCH = 256  # documents per evaluation batch at most
+# and at most this many (document token x vocabulary) scores per batch: the reconstructor's (B, L, V) table.
+# 2**27 floats is 512 MiB: 256 documents of 64 tokens with an 8,000-piece vocabulary, 32 of 512 tokens
+EVAL_SCORES = 2 ** 27
+
+
+def eval_chunks(ids: torch.Tensor, pad_id: int, vocab_size: int) -> list[torch.Tensor]:
+    """Row indices of a padded (N, L) id matrix in evaluation batches: the longest documents first, each batch
+    as many rows as EVAL_BATCH and EVAL_SCORES allow at the width of its longest row, so that the peak memory
+    of an evaluation does not grow with the padding (a 512-token limit on documents of 95 tokens on average)."""
+    lengths = (ids != pad_id).sum(1).cpu()
+    order = torch.argsort(lengths, descending=True, stable=True)
+    chunks, start = [], 0
+    while start < len(order):
+        width = max(int(lengths[order[start]]), 1)
+        rows = min(EVAL_BATCH, max(1, EVAL_SCORES // (width * max(vocab_size, 1))))
+        chunks.append(order[start: start + rows])
+        start += rows
+    return chunks
 
 
 @dataclass
@@ -53,17 +72,27 @@ class DevSet:
 
 @torch.no_grad()
 def summarize_ids(model, ids: torch.Tensor, words: int, max_words: int):
-    """Greedy summaries of a padded id matrix, in batches: returns (summary ids list, word targets list)."""
-    device = model.word_start.device
-    summaries, targets = [], []
-    for start in range(0, ids.shape[0], EVAL_BATCH):
-        docs = ids[start: start + EVAL_BATCH].to(device)
-        mask = docs != model.vocab.pad_id
+    """Greedy summaries of a padded id matrix, in batches (eval_chunks), each cut to its longest document:
+    returns (summary ids (N, S), word targets (N,)), in the rows' order."""
+    summaries, targets, _ = _summarize(model, ids, words, max_words)
+    return summaries, targets
+
+
+def _summarize(model, ids: torch.Tensor, words: int, max_words: int):
+    """summarize_ids, and the chunks it used (for evaluate_dev's reconstruction pass over the same batches)."""
+    device, pad_id = model.word_start.device, model.vocab.pad_id
+    chunks = eval_chunks(ids, pad_id, model.word_start.shape[0])
+    summaries = torch.full((ids.shape[0], model.max_summary_tokens), pad_id, dtype=torch.long)
+    targets = torch.zeros(ids.shape[0], dtype=torch.long)
+    for rows in chunks:
+        docs = trim(ids[rows], pad_id).to(device)
+        mask = docs != pad_id
         target = words_for_request(model.word_start[docs].sum(1), words=words, ratio=None, max_words=max_words)
         comp_ids, comp_mask = model.compressor_inputs(docs, mask, target)
-        summaries.append(model.write_summary(comp_ids, comp_mask, target))
-        targets.append(target)
-    return torch.cat(summaries), torch.cat(targets)
+        written = model.write_summary(comp_ids, comp_mask, target).cpu()
+        summaries[rows, : written.shape[1]] = written
+        targets[rows] = target.cpu()
+    return summaries, targets, chunks
 
 
 @torch.no_grad()
@@ -73,15 +102,14 @@ def evaluate_dev(model, disc, dev: DevSet) -> dict:
     model.eval()
     if disc is not None:
         disc.eval()
-    summaries, targets = summarize_ids(model, dev.ids, dev.words, dev.max_words)
-    device = model.word_start.device
+    summaries, targets, chunks = _summarize(model, dev.ids, dev.words, dev.max_words)
+    device, pad_id = model.word_start.device, model.vocab.pad_id
     nll, d_pen = [], []
-    for start in range(0, summaries.shape[0], EVAL_BATCH):
-        s = summaries[start: start + EVAL_BATCH]
-        docs = dev.ids[start: start + EVAL_BATCH].to(device)
-        nll.append(model.reconstruction_nll(s, docs))
+    for rows in chunks:  # the mean over all documents: the chunks' order does not matter
+        s = summaries[rows].to(device)
+        nll.append(model.reconstruction_nll(s, trim(dev.ids[rows], pad_id).to(device)).float())
         if disc is not None:
-            d_pen.append(F.softplus(-disc(ids=s, mask=s != model.vocab.pad_id).float()))
+            d_pen.append(F.softplus(-disc(ids=s, mask=s != pad_id).float()))
     result = {"rec_nll": round(torch.cat(nll).mean().item(), 4)}
     # without a discriminator corpus D is never trained: its view would be noise in the criterion
     result["d_penalty"] = round(torch.cat(d_pen).mean().item(), 4) if d_pen else 0.0

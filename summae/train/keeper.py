@@ -19,6 +19,7 @@ from summae.config import Config
 from summae.errors import SummaeError
 from summae.model.build import load_for_inference, restore_weights
 from summae.train import guards
+from summae.runtime import release_free_memory
 from summae.train.dev_eval import choose_span_bonus, evaluate_dev
 from summae.train.metrics import MetricLogger
 
@@ -49,6 +50,7 @@ class RunKeeper:
         with self.accelerator.autocast():
             disc = self.accelerator.unwrap_model(self.disc) if self.real_batches is not None else None
             result = evaluate_dev(self._unwrapped(), disc, self.dev)
+        release_free_memory()  # the evaluation's batches leave free holes in the heap (summae/runtime.py)
         logger.write(step, {f"dev/{k}": v for k, v in result.items()})
         self._print(f"eval step {step}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
         score = result["score"]

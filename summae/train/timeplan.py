@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from summae.runtime import release_free_memory
 from summae.train import plan
 from summae.train.batches import StreamBatches
 from summae.train.dev_eval import evaluate_dev
@@ -113,6 +114,7 @@ class PhasePlanner:
                     evaluate_dev(self._unwrapped(), acc.unwrap_model(self.disc) if reals is not None else None,
                                  self.dev)
             times["t_eval"] = time.perf_counter() - begin
+        release_free_memory()  # the probe's batches of every width (summae/runtime.py)
         self.model.train(modes[0])
         self.disc.train(modes[1])
         if isinstance(self.batches, StreamBatches):

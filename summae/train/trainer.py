@@ -24,7 +24,7 @@ from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter
 from summae.model.build import build_models, prepare_tokenizer
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
-from summae.runtime import native_bf16
+from summae.runtime import native_bf16, release_free_memory
 from summae.tokenization import encode_texts, pad_ids
 from summae.train import auto, criterion, guards, plan, targets
 from summae.train.batches import StreamBatches, TensorBatches
@@ -230,6 +230,7 @@ class Trainer(PhasePlanner, RunKeeper):
                                           batch_size=max(8, criterion.SEARCH_BATCH_TOKENS // docs.shape[1]),
                                           seed=self.cfg.train.seed, echo=say)
         self._search_seconds = choice.seconds
+        release_free_memory()  # the judge's batches of every width (summae/runtime.py)
         self.extractor.alpha, self.extractor.beta = choice.alpha, choice.beta
         self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(
             self.cfg.train, extract_alpha=choice.alpha, extract_beta=choice.beta))
@@ -284,6 +285,9 @@ class Trainer(PhasePlanner, RunKeeper):
                 bar.set_postfix(docs_s=f"{rate:.0f}")
                 logger.flush(step, {"perf/docs_per_s": round(rate, 1),
                                     "perf/lr": self.sched_g.get_last_lr()[0]})
+                # batches cut to their longest document change shape each step: without this the kept free
+                # memory fragments and grows without bound (summae/runtime.py)
+                release_free_memory()
                 t_log, docs_log = now, 0
             if t.sample_every and step % t.sample_every == 0 and self.main:
                 self._print(sample_table(self._unwrapped(), self.dev, self.tokenizer, n=3))
