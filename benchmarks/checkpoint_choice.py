@@ -93,9 +93,11 @@ def main(argv=None) -> int:
     from gigaword import hardware
     from summae.cli import _quiet_libraries
     from summae.io import read_texts
+    from summae.runtime import allocator_state, tune_cpu_allocator
     from throughput import commit
 
     _quiet_libraries()
+    tune_cpu_allocator()  # as `summae train` does at start-up (summae/runtime.py)
     documents = read_texts(args.test, field=args.text_field)
     references = read_texts(args.test, field=args.summary_field)
     if args.dev:
@@ -127,7 +129,7 @@ def main(argv=None) -> int:
     result = {"benchmark": "checkpoint_choice", "name": args.name,
               "command": ["benchmarks/checkpoint_choice.py", *argv], "commit": commit(),
               "date": dt.date.today().isoformat(), "hardware": hw, "hardware_detail": detail,
-              "run": str(out), "test": str(args.test), "documents": len(documents),
+              "run": str(out), "test": str(args.test), "documents": len(documents), "allocator": allocator_state(),
               "criterion": trainer.dev.criterion, "pretrain_steps": t.pretrain_steps, "steps": t.steps,
               "train_seconds": trainer.state["train_seconds"],
               "kept": {"step": kept, "test_rouge1": scores[kept]["rouge1"]},

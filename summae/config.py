@@ -184,7 +184,8 @@ class TrainConfig:
     # decides what a good summary is, and the compressor learns from its own better samples) | "family" (the
     # extraction, among the search's at 9 weights around the teacher's (criterion.FAMILY), that describes the
     # document in the fewest nats through the bottleneck: the real texts' LM for the summary, this model's
-    # reconstructor for the document)
+    # reconstructor for the document) | "consensus" (the extraction, among the same 9, that shares the most words
+    # and word pairs with the other 8: minimum Bayes risk, no model reads it)
     select: str = "pseudo"
     select_lm_weight: float = 0.0  # select=reconstruction: weight of fluency (LM nats per word) against NLL, >= 0
     select_d_weight: float = 0.0  # select=reconstruction: weight of the discriminator's log D(summary), >= 0
@@ -338,8 +339,8 @@ class Config:
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,
              "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
              "name them, or set train.pseudo=lead"),
-            (t.select in ("pseudo", "reconstruction", "family"),
-             f"train.select must be pseudo, reconstruction or family, got {t.select!r}"),
+            (t.select in ("pseudo", "reconstruction", "family", "consensus"),
+             f"train.select must be pseudo, reconstruction, family or consensus, got {t.select!r}"),
             (min(t.select_lm_weight, t.select_d_weight) >= 0,
              f"train.select_lm_weight and select_d_weight must be >= 0, got {t.select_lm_weight}, {t.select_d_weight}"),
             (min(t.extract_alpha, t.extract_beta) >= 0,

@@ -1,11 +1,9 @@
-"""Reading the user's text: files -> a datasets column "text" (training), or one record at a time (summarize).
+"""Reading the user's text one record at a time, and what every reader shares: paths, formats, line checks.
 
-`load_texts` goes through HF datasets (.txt / .jsonl / .json / .csv / .parquet, text formats optionally .gz,
-.bz2 or .xz; streaming or not); `iter_records` reads .txt / .jsonl / stdin line by line for `summarize`.
-Both look at the files themselves before datasets does, because datasets reports bad input as long
-tracebacks: every problem with the user's files becomes one SummaeError line naming the file (and line).
-`FolderReader` reads a folder's files, each whole as one document (`summarize --input DIR`). Writing is
-summae.output's.
+`iter_records` reads .txt / .jsonl / stdin line by line for `summarize`; `FolderReader` reads a folder's files,
+each whole as one document (`summarize --input DIR`); `read_texts` and `read_lines` read small files whole. Every
+problem with the user's files becomes one SummaeError line naming the file (and line). Training texts go through
+HF datasets in summae.loading (`load_texts`), with the line checks here. Writing is summae.output's.
 """
 
 from __future__ import annotations
@@ -13,10 +11,8 @@ from __future__ import annotations
 import bz2
 import codecs
 import contextlib
-import csv
 import glob
 import gzip
-import io
 import json
 import logging
 import lzma
@@ -32,14 +28,12 @@ from summae.errors import SummaeError
 DATA_DIR = Path(__file__).parent / "data"  # "bundled:debian/train.jsonl" is DATA_DIR / "debian/train.jsonl"
 BUNDLED_DIR = DATA_DIR / "debian"  # the default corpus (scripts/prepare_debian.py writes it)
 BUNDLED_PREFIX = "bundled:"
-PEEK_BYTES = 64 * 1024  # bytes of each file checked before datasets reads it
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}  # compressed text, opened in binary mode
-_READ_ERRORS = (OSError, EOFError, lzma.LZMAError)  # what a truncated or corrupt (compressed) file raises
-_FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
-_TEXT_DTYPES = ("string", "large_string", "null")  # column types accepted as text (null: no text at all)
+READ_ERRORS = (OSError, EOFError, lzma.LZMAError)  # what a truncated or corrupt (compressed) file raises
+FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _RECORD_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "jsonl"}  # RecordReader's, by extension
 # notices such as skipped-record counts; with no logging set up, Python prints the bare message on stderr
-_log = logging.getLogger("summae.io")
+log = logging.getLogger("summae.io")
 
 
 # ---------------------------------------------------------------- paths and formats
@@ -73,38 +67,20 @@ def resolve_files(patterns: str | list[str]) -> list[str]:
     return list(dict.fromkeys(files))
 
 
-def _split_ext(path: str) -> tuple[str, str]:
+def split_ext(path: str) -> tuple[str, str]:
     """"a/b.jsonl.gz" -> (".jsonl", ".gz"); no compression -> (".jsonl", "")."""
     suffixes = [s.lower() for s in Path(path).suffixes]
     compression = suffixes.pop() if suffixes and suffixes[-1] in _OPENERS else ""
     return (suffixes[-1] if suffixes else ""), compression
 
 
-def _format_of(files: list[str]) -> str:
-    first_of = {}  # format -> first file in it, for the error message
-    for path in files:
-        ext, compression = _split_ext(path)
-        if ext not in _FORMATS or (compression and ext == ".parquet"):
-            raise SummaeError(f"{path}: unknown format (use .txt, .jsonl, .json, .csv or .parquet; "
-                              f"the text formats may end in .gz, .bz2 or .xz)")
-        first_of.setdefault(_FORMATS[ext], path)
-    if len(first_of) > 1:
-        found = ", ".join(f"{fmt} ({path})" for fmt, path in first_of.items())
-        raise SummaeError(f"all input files of one set must share a format, got {found}")
-    return next(iter(first_of))
-
-
-def _names(files: list[str]) -> str:
-    return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-
-
 # ---------------------------------------------------------------- line-level checks
 
 def _open_binary(path: str):
-    return _OPENERS.get(_split_ext(path)[1], open)(path, "rb")
+    return _OPENERS.get(split_ext(path)[1], open)(path, "rb")
 
 
-def _raw_lines(path: str, limit: int | None = None):
+def raw_lines(path: str, limit: int | None = None):
     """(lineno, bytes without b"\\n", complete, byte offset of the line) of the whole file, or only of its
     first `limit` bytes."""
     offset = 0
@@ -143,8 +119,8 @@ def _bad_bytes(name: str, lineno: int, raw: bytes, offset: int | None, encoding:
     return SummaeError(f"{name} is not {label} text (line {lineno}): invalid byte{byte}{where}; {hint}")
 
 
-def _decode_line(name: str, lineno: int, raw: bytes | str, complete: bool = True, *, offset: int | None = None,
-                 encoding: str = "utf-8", hint: str = ENCODING_HINT) -> str:
+def decode_line(name: str, lineno: int, raw: bytes | str, complete: bool = True, *, offset: int | None = None,
+                encoding: str = "utf-8", hint: str = ENCODING_HINT) -> str:
     """Bytes in `encoding` (UTF-8 by default) -> str; SummaeError naming the line and byte offset for
     undecodable bytes or NUL bytes (binary files, UTF-16)."""
     try:  # incremental decoder: a cut-off last piece may end inside a multi-byte character
@@ -189,7 +165,7 @@ def _json_type(value) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def _parse_record(line: str, field: str, *, require_field: bool) -> dict:
+def parse_record(line: str, field: str, *, require_field: bool) -> dict:
     """The JSON object on one line; ValueError(reason) if it is not one, or if its `field` is not text
     (absent or null is fine unless require_field)."""
     try:
@@ -211,173 +187,6 @@ def _parse_record(line: str, field: str, *, require_field: bool) -> dict:
     return record
 
 
-def _check_text(path: str, fmt: str, column: str, limit: int | None = None) -> tuple[list[str], bool]:
-    """Raise SummaeError at the first line of `path` that is not UTF-8 text or, in JSON lines, not a record
-    with a text `column`. Reads the first `limit` bytes (None: all); returns (their complete lines, whole
-    file read)."""
-    head, whole, first, array = [], True, True, False  # array: a .json file holding one JSON array
-    try:
-        for lineno, raw, complete, offset in _raw_lines(path, limit):
-            text = _decode_line(path, lineno, raw, complete, offset=offset, hint=CONVERT_HINT)
-            whole = complete
-            if not complete:
-                break
-            if limit is not None:
-                head.append(text)
-            if fmt != "json" or array or not text.strip():
-                continue
-            if first and text.lstrip().startswith("[") and _split_ext(path)[0] == ".json":
-                array = True  # datasets parses it whole; the column is checked after loading
-                continue
-            first = False
-            try:
-                _parse_record(text, column, require_field=False)
-            except ValueError as e:
-                raise SummaeError(f"{path} line {lineno}: {e}") from None
-    except _READ_ERRORS as e:
-        raise SummaeError(f"cannot read {path}: {e}") from e
-    return head, whole
-
-
-def _missing_field(path: str, column: str, fields) -> SummaeError:
-    names = ", ".join(map(str, fields)) or "none"
-    return SummaeError(f"{path} has no field {column!r} (its fields: {names})")
-
-
-def _precheck(path: str, fmt: str, column: str) -> None:
-    """Check the head of one file before datasets sees it; small files are checked whole."""
-    if fmt == "parquet":
-        return _check_parquet(path, column)
-    head, whole = _check_text(path, fmt, column, PEEK_BYTES)
-    lines = [line for line in head if line.strip()]
-    if whole and not lines:
-        raise SummaeError(f"{path} has no text")
-    if fmt == "json" and lines and not lines[0].lstrip().startswith("["):
-        records = [json.loads(line) for line in lines]  # valid objects: _check_text parsed them
-        if not any(column in r for r in records):
-            raise _missing_field(path, column, records[0])
-    if fmt == "csv":
-        try:
-            rows = list(csv.reader(io.StringIO("\n".join(head))))
-        except csv.Error as e:
-            raise SummaeError(f"{path} is not valid CSV: {e}") from None
-        if rows and column not in rows[0]:
-            raise _missing_field(path, column, rows[0])
-        if whole and len(rows) < 2:
-            raise SummaeError(f"{path} has no text")
-
-
-def _check_parquet(path: str, column: str) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        names = pq.read_schema(path).names
-    except (pa.ArrowException, OSError) as e:
-        raise SummaeError(f"{path} is not a Parquet file ({e})") from None
-    if column not in names:
-        raise _missing_field(path, column, names)  # its type is checked after loading
-
-
-# ---------------------------------------------------------------- datasets
-
-@contextlib.contextmanager
-def _quiet(datasets):
-    """No progress bars or logged errors from datasets meanwhile: our SummaeError says it in one line."""
-    bars_off, verbosity = datasets.are_progress_bars_disabled(), datasets.logging.get_verbosity()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
-    try:
-        yield
-    finally:
-        datasets.logging.set_verbosity(verbosity)
-        if not bars_off:
-            datasets.enable_progress_bars()
-
-
-def _root_cause(error: BaseException) -> str:
-    while error.__cause__ or error.__context__:
-        error = error.__cause__ or error.__context__
-    message = (str(error).strip().splitlines() or [""])[0][:200]
-    return f"{type(error).__name__}: {message}"
-
-
-def _diagnose(files: list[str], fmt: str, column: str, fallback: SummaeError) -> SummaeError:
-    """datasets failed: find the file and line ourselves (a whole-file scan), else the fallback."""
-    if fmt != "parquet":
-        for path in files:
-            try:
-                _check_text(path, fmt, column)
-            except SummaeError as found:
-                return found
-    return fallback
-
-
-def _has_text(batch: dict) -> list[bool]:
-    return [bool(t and not t.isspace()) for t in batch["text"]]
-
-
-def _load(datasets, fmt: str, files: list[str], column: str, streaming: bool):
-    """One datasets builder over `files` -> the single column "text" (string)."""
-    string = datasets.Value("string")
-    builder, options = {  # (datasets builder, its options)
-        "txt": ("text", {"encoding": "utf-8-sig"}),  # utf-8-sig: drop a leading BOM
-        "json": ("json", {"parse_agent_traces": False}),  # else {"type", "message"} rows pass for agent logs
-        # keep_default_na=False: documents such as "NA" or "null" stay text instead of becoming NaN
-        "csv": ("csv", {"usecols": [column], "features": datasets.Features({column: string}),
-                        "keep_default_na": False, "encoding": "utf-8-sig"}),
-        "parquet": ("parquet", {"columns": [column]}),
-    }[fmt]
-    try:
-        ds = datasets.load_dataset(builder, data_files=files, split="train", streaming=streaming, **options)
-    except Exception as e:  # datasets wraps every cause in DatasetGenerationError & co.
-        fallback = SummaeError(f"cannot read {_names(files)} as {fmt}: {_root_cause(e)}")
-        raise _diagnose(files, fmt, column, fallback) from e
-    if ds.features is not None:  # None for some streaming builders: then nothing to check before reading
-        if column not in ds.features:
-            raise _missing_field(_names(files), column, ds.features)
-        dtype = ds.features[column]
-        if getattr(dtype, "dtype", None) not in _TEXT_DTYPES:  # e.g. Json: numbers among the strings
-            not_text = SummaeError(f"{_names(files)}: field {column!r} is not text ({dtype})")
-            raise _diagnose(files, fmt, column, not_text)
-    ds = ds.select_columns([column])
-    if column != "text":
-        ds = ds.rename_column(column, "text")
-    if ds.features is not None and ds.features["text"] != string:
-        ds = ds.cast_column("text", string)  # large_string (parquet) or null: one type, so parts concatenate
-    return ds
-
-
-def load_texts(patterns, *, field: str | None = None, streaming: bool = False):
-    """Documents from files as a datasets.Dataset (IterableDataset if streaming) with one column "text".
-
-    .txt: one document per line (`field` is ignored); .jsonl/.json/.csv/.parquet: the `field` column
-    ("document" by default). Records without the field, null and blank texts are dropped. Streaming checks
-    only the first 64 KB of each file up front: later errors surface from datasets while iterating."""
-    files = resolve_files(patterns)
-    fmt = _format_of(files)
-    column = "text" if fmt == "txt" else (field or "document")
-    for path in files:
-        _precheck(path, fmt, column)
-
-    import datasets  # late: a second to import, and `summae summarize` never needs it
-
-    with _quiet(datasets):
-        if fmt == "json":  # one builder per file: the json builder fails on files whose columns differ
-            parts = [_load(datasets, fmt, [path], column, streaming) for path in files]
-            ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
-        else:
-            ds = _load(datasets, fmt, files, column, streaming)
-        before = None if streaming else len(ds)
-        ds = ds.filter(_has_text, batched=True)
-    if not streaming and len(ds) == 0:
-        raise SummaeError(f"{_names(files)} has no text")
-    if before is not None and fmt != "txt" and len(ds) < before:  # a documented skip, with its count
-        _log.warning(f"{_names(files)}: skipped {before - len(ds)} of {before} records without text in "
-                     f"{column!r} (missing, null or blank)")
-    return ds
-
-
 # ---------------------------------------------------------------- one record at a time
 
 class RecordReader:
@@ -395,7 +204,7 @@ class RecordReader:
         self.name = "<stdin>" if self.path == "-" else str(path)
         self.field, self.skip_bad, self.skipped = field, skip_bad, 0
         self.encoding = check_encoding(encoding)
-        by_name = "txt" if self.path == "-" else _RECORD_FORMATS.get(_split_ext(self.path)[0])
+        by_name = "txt" if self.path == "-" else _RECORD_FORMATS.get(split_ext(self.path)[0])
         self.fmt = fmt or by_name
         if self.fmt not in ("txt", "jsonl"):
             raise SummaeError(f"{self.name}: input format must be 'txt' or 'jsonl' (a .txt or .jsonl file)")
@@ -408,14 +217,14 @@ class RecordReader:
         return _open_binary(self.path)
 
     def _parse(self, lineno: int, raw: bytes | str, offset: int) -> tuple[dict | None, str] | None:
-        text = _decode_line(self.name, lineno, raw, offset=offset, encoding=self.encoding)
+        text = decode_line(self.name, lineno, raw, offset=offset, encoding=self.encoding)
         text = text.removesuffix("\n").removesuffix("\r")
         if self.fmt == "txt":
             return None, text
         if not text.strip():
             return None  # blank lines between records are not records
         try:
-            record = _parse_record(text, self.field, require_field=True)
+            record = parse_record(text, self.field, require_field=True)
         except ValueError as e:
             raise SummaeError(f"{self.name} line {lineno}: {e}") from None
         return record, record[self.field]
@@ -436,7 +245,7 @@ class RecordReader:
                         offset += len(raw)
                     if item is not None:
                         yield item
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             raise SummaeError(f"cannot read {self.name}: {e}") from e
 
 
@@ -505,11 +314,11 @@ class FolderReader:
         return f"skipped {self.skipped} file{'s' if self.skipped != 1 else ''} ({why})" if why else ""
 
     def _read(self, path: Path) -> str:
-        pieces = list(_raw_lines(str(path), FILE_BYTES))
+        pieces = list(raw_lines(str(path), FILE_BYTES))
         for lineno, raw, _, offset in pieces:  # a NUL anywhere first: a PNG fails at its first byte, 0x89, but
             if b"\x00" in raw:                 # "binary" says more than "invalid byte 0x89, is it Latin-1?"
                 raise _bad_bytes(str(path), lineno, raw, offset, self.encoding, ENCODING_HINT)
-        lines = [_decode_line(str(path), lineno, raw, complete, offset=offset, encoding=self.encoding)
+        lines = [decode_line(str(path), lineno, raw, complete, offset=offset, encoding=self.encoding)
                  for lineno, raw, complete, offset in pieces]
         return " ".join(" ".join(lines).split())
 
@@ -518,7 +327,7 @@ class FolderReader:
         for name, path in self.files:
             try:
                 text = self._read(path)
-            except (SummaeError, *_READ_ERRORS) as err:
+            except (SummaeError, *READ_ERRORS) as err:
                 if not self.skip_bad:
                     what = str(err) if isinstance(err, SummaeError) else f"cannot read {path}: {_os_reason(err)}"
                     raise SummaeError(f"{what}; --skip-bad skips such files") from None
@@ -608,7 +417,7 @@ def iter_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") 
         with handle if path != "-" else contextlib.nullcontext(handle):
             # Split on b"\n" only (not str.splitlines' \r, \x0b, \u2028...): line i is what `sed -n {i}p` prints.
             for number, raw in enumerate(handle, start=1):
-                line = _decode_line(name, number, raw.removesuffix(b"\n"), offset=offset, encoding=encoding)
+                line = decode_line(name, number, raw.removesuffix(b"\n"), offset=offset, encoding=encoding)
                 offset += len(raw)
                 line = line.removesuffix("\r")
                 yield _jsonl_value(name, number, line, field) if is_jsonl else line

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summae import io as data
+from summae.loading import load_texts
 from summae.errors import SummaeError
 
 DOCS = ["the cat sat on the mat .", "stocks fell sharply on monday", "ünïcödé text — fine"]
@@ -46,7 +47,7 @@ def texts(ds):
 
 def test_txt_one_document_per_line_blank_dropped(tmp_path):
     f = write(tmp_path / "a.txt", "\ufeff" + DOCS[0] + "\n\n   \n" + DOCS[1] + "\r\n" + DOCS[2])
-    ds = data.load_texts(f)
+    ds = load_texts(f)
     assert isinstance(ds, datasets.Dataset)
     assert ds.column_names == ["text"]
     assert texts(ds) == DOCS  # BOM, CRLF and blank lines handled
@@ -55,42 +56,42 @@ def test_txt_one_document_per_line_blank_dropped(tmp_path):
 def test_jsonl_default_field_and_custom_field(tmp_path):
     recs = [{"id": i, "document": d, "summary": f"s{i}"} for i, d in enumerate(DOCS)]
     f = write(tmp_path / "a.jsonl", jsonl(recs))
-    assert texts(data.load_texts(f)) == DOCS
-    assert texts(data.load_texts(f, field="summary")) == ["s0", "s1", "s2"]
+    assert texts(load_texts(f)) == DOCS
+    assert texts(load_texts(f, field="summary")) == ["s0", "s1", "s2"]
 
 
 def test_jsonl_null_missing_and_blank_values_dropped(tmp_path):
     recs = [{"document": DOCS[0]}, {"document": None}, {"other": 1}, {"document": " "}, {"document": DOCS[1]}]
-    assert texts(data.load_texts(write(tmp_path / "a.jsonl", jsonl(recs)))) == DOCS[:2]
+    assert texts(load_texts(write(tmp_path / "a.jsonl", jsonl(recs)))) == DOCS[:2]
 
 
 def test_json_array(tmp_path):
     f = write(tmp_path / "a.json", json.dumps([{"document": d} for d in DOCS], indent=2))
-    assert texts(data.load_texts(f)) == DOCS
+    assert texts(load_texts(f)) == DOCS
 
 
 def test_csv_field_with_quotes_and_na_strings(tmp_path):
     f = write(tmp_path / "a.csv", 'id,document\n1,"hello, ""world""\nsecond line"\n2,NA\n3,\n4,42\n')
-    assert texts(data.load_texts(f)) == ['hello, "world"\nsecond line', "NA", "42"]
+    assert texts(load_texts(f)) == ['hello, "world"\nsecond line', "NA", "42"]
 
 
 def test_parquet_field(tmp_path):
     f = str(tmp_path / "a.parquet")
     pq.write_table(pa.table({"body": DOCS + [None], "n": [1, 2, 3, 4]}), f)
-    assert texts(data.load_texts(f, field="body")) == DOCS
+    assert texts(load_texts(f, field="body")) == DOCS
 
 
 def test_gzip_jsonl(tmp_path):
     f = tmp_path / "a.jsonl.gz"
     f.write_bytes(gzip.compress(jsonl([{"document": d} for d in DOCS]).encode()))
-    assert texts(data.load_texts(str(f))) == DOCS
+    assert texts(load_texts(str(f))) == DOCS
 
 
 def test_glob_over_files_with_different_columns(tmp_path):
     write(tmp_path / "b.jsonl", jsonl([{"document": DOCS[1], "extra": 1}]))
     write(tmp_path / "a.jsonl", jsonl([{"document": DOCS[0]}]))
     write(tmp_path / "c.jsonl", jsonl([{"id": "x", "document": DOCS[2]}]))
-    assert texts(data.load_texts(str(tmp_path / "*.jsonl"))) == DOCS  # sorted within the glob
+    assert texts(load_texts(str(tmp_path / "*.jsonl"))) == DOCS  # sorted within the glob
 
 
 def test_resolve_files_order_dedup_and_errors(tmp_path):
@@ -107,11 +108,11 @@ def test_streaming_gives_iterable_with_same_texts(tmp_path):
     write(tmp_path / "a.jsonl", jsonl([{"document": DOCS[0]}, {"document": ""}, {"document": DOCS[1]}]))
     write(tmp_path / "b.jsonl", jsonl([{"document": DOCS[2]}]))
     pattern = str(tmp_path / "*.jsonl")
-    ds = data.load_texts(pattern, streaming=True)
+    ds = load_texts(pattern, streaming=True)
     assert isinstance(ds, datasets.IterableDataset)
-    assert texts(ds) == texts(data.load_texts(pattern)) == DOCS
+    assert texts(ds) == texts(load_texts(pattern)) == DOCS
     txt = write(tmp_path / "c.txt", "\n".join(DOCS) + "\n\n")
-    assert texts(data.load_texts(txt, streaming=True)) == DOCS
+    assert texts(load_texts(txt, streaming=True)) == DOCS
 
 
 # ---------------------------------------------------------------- load_texts: errors
@@ -120,25 +121,25 @@ def test_streaming_gives_iterable_with_same_texts(tmp_path):
 def test_missing_field_names_field_file_and_columns(tmp_path):
     f = write(tmp_path / "a.jsonl", jsonl([{"id": 1, "text": "x"}]))
     with pytest.raises(SummaeError, match=r"a\.jsonl has no field 'document' \(its fields: id, text\)"):
-        data.load_texts(f)
+        load_texts(f)
     c = write(tmp_path / "a.csv", "id,text\n1,x\n")
     with pytest.raises(SummaeError, match=r"a\.csv has no field 'body' \(its fields: id, text\)"):
-        data.load_texts(c, field="body")
+        load_texts(c, field="body")
     j = write(tmp_path / "a.json", json.dumps([{"title": "x"}]))
     with pytest.raises(SummaeError, match="has no field 'document'"):
-        data.load_texts(j)
+        load_texts(j)
 
 
 def test_non_text_field_is_an_error(tmp_path):
     f = write(tmp_path / "a.jsonl", jsonl([{"document": "x"}, {"document": 5}]))
     with pytest.raises(SummaeError, match=r"a\.jsonl line 2: field 'document' is not text \(got number\)"):
-        data.load_texts(f)
+        load_texts(f)
     big = write(tmp_path / "big.jsonl", jsonl([{"document": f"doc {i}"} for i in range(5000)] + [{"document": 7}]))
     with pytest.raises(SummaeError, match=r"big\.jsonl line 5001: field 'document' is not text"):
-        data.load_texts(big)  # past the 64 KB pre-check: found by rescanning after datasets typed the column
+        load_texts(big)  # past the 64 KB pre-check: found by rescanning after datasets typed the column
     pq.write_table(pa.table({"document": [1, 2]}), tmp_path / "n.parquet")
     with pytest.raises(SummaeError, match=r"n\.parquet: field 'document' is not text"):
-        data.load_texts(str(tmp_path / "n.parquet"))
+        load_texts(str(tmp_path / "n.parquet"))
 
 
 NOT_UTF8 = [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # binary
@@ -149,49 +150,49 @@ NOT_UTF8 = [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # binary
 @pytest.mark.parametrize("name", ["a.txt", "a.jsonl", "a.csv"])
 def test_binary_and_latin1_files_are_not_utf8(tmp_path, content, name):
     with pytest.raises(SummaeError, match=r"a\.\w+ is not UTF-8 text \(line 1\)"):
-        data.load_texts(write(tmp_path / name, content))
+        load_texts(write(tmp_path / name, content))
 
 
 def test_bad_byte_after_the_peek_is_found_with_its_line(tmp_path):
     lines = ["ok line number %d" % i for i in range(10_000)]  # ~180 KB: beyond the 64 KB pre-check
     f = write(tmp_path / "a.txt", ("\n".join(lines) + "\n").encode() + b"caf\xe9\n")
     with pytest.raises(SummaeError, match=r"is not UTF-8 text \(line 10001\)"):
-        data.load_texts(f)
+        load_texts(f)
 
 
 @pytest.mark.parametrize("name,content", [("a.txt", ""), ("a.txt", " \n\n"), ("a.jsonl", ""),
                                           ("a.csv", "document\n"), ("a.jsonl", '{"document": " "}\n')])
 def test_empty_files_have_no_text(tmp_path, name, content):
     with pytest.raises(SummaeError, match=r"a\.\w+ has no text"):
-        data.load_texts(write(tmp_path / name, content))
+        load_texts(write(tmp_path / name, content))
 
 
 def test_malformed_json_names_the_line(tmp_path):
     f = write(tmp_path / "a.jsonl", '{"document": "a"}\n\n{"document": "b"\n{"document": "c"}\n')
     with pytest.raises(SummaeError, match=r"a\.jsonl line 3: not valid JSON"):
-        data.load_texts(f)
+        load_texts(f)
 
 
 def test_malformed_json_after_the_peek_is_found_by_rescanning(tmp_path):
     good = jsonl([{"document": f"document number {i}"} for i in range(4000)])  # ~120 KB
     f = write(tmp_path / "a.jsonl", good + '{"document": oops}\n')
     with pytest.raises(SummaeError, match=r"a\.jsonl line 4001: not valid JSON"):
-        data.load_texts(f)
+        load_texts(f)
 
 
 def test_mixed_formats_and_unknown_extension(tmp_path):
     a, b = write(tmp_path / "a.txt", "x\n"), write(tmp_path / "b.jsonl", jsonl([{"document": "y"}]))
     with pytest.raises(SummaeError, match="share a format"):
-        data.load_texts([a, b])
+        load_texts([a, b])
     with pytest.raises(SummaeError, match="unknown format"):
-        data.load_texts(write(tmp_path / "a.docx", "x"))
+        load_texts(write(tmp_path / "a.docx", "x"))
 
 
 def test_corrupt_gzip_and_parquet(tmp_path):
     with pytest.raises(SummaeError, match=r"cannot read .*a\.txt\.gz"):
-        data.load_texts(write(tmp_path / "a.txt.gz", b"\x1f\x8b not really gzip"))
+        load_texts(write(tmp_path / "a.txt.gz", b"\x1f\x8b not really gzip"))
     with pytest.raises(SummaeError, match="not a Parquet file"):
-        data.load_texts(write(tmp_path / "a.parquet", b"PAR1 nope"))
+        load_texts(write(tmp_path / "a.parquet", b"PAR1 nope"))
 
 
 # ---------------------------------------------------------------- iter_records / read_lines
@@ -268,7 +269,7 @@ def test_bundled_corpus():
     assert not set(test_ids) & {r["id"] for r in train}
     assert sorted(data.read_lines(d / "headlines.txt")) == sorted(r["summary"] for r in train)
     assert "Debian 12" in (d / "NOTICE").read_text()
-    assert len(data.load_texts("bundled:debian/test.jsonl")) == 500
+    assert len(load_texts("bundled:debian/test.jsonl")) == 500
 
 
 # ---------------------------------------------------------------- fuzz: SummaeError or success, nothing else
@@ -292,7 +293,7 @@ _fuzz_ids = itertools.count()
 def test_fuzz_load_or_summae_error(tmp_path, content, ext):
     path = tmp_path / f"fuzz{next(_fuzz_ids)}{ext}"  # a new name each time: datasets caches by path and mtime
     write(path, content)
-    for load in (lambda: texts(data.load_texts(str(path))), lambda: list(data.iter_records(str(path)))):
+    for load in (lambda: texts(load_texts(str(path))), lambda: list(data.iter_records(str(path)))):
         try:
             load()
         except SummaeError:

@@ -222,7 +222,7 @@ def test_jsonl_record_without_the_field_is_one_line(cli, tiny_run, tmp_path, com
 
 def test_load_texts_counts_records_without_the_field(tmp_path, caplog):
     """Training reads with datasets and skips records that lack the text field: it says how many."""
-    from summae.io import load_texts
+    from summae.loading import load_texts
 
     lines = [{"document": f"document number {i}"} for i in range(5)] + [{"text": "x"}, {"document": None}]
     path = write(tmp_path / "in.jsonl", "".join(json.dumps(r) + "\n" for r in lines))

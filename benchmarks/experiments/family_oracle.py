@@ -10,7 +10,12 @@ around the teacher's, summae.train.criterion.FAMILY; the whole grid; the grid an
 highest ROUGE-1 F1 against the document's reference, scored as a corpus. This is a ceiling, not a method: the
 references choose. It says how far any judge that only chooses among these candidates (the reconstructor, the
 discriminator, an LM) could lift dev ROUGE above the teacher, and how far the student's own summaries add to the
-teacher's. Writes benchmarks/results/family-oracle-<date>-<hardware>-<name>.json.
+teacher's.
+
+Beside each oracle, a judge that reads no reference: the consensus pick (minimum Bayes risk), the candidate that
+agrees best with the group's other candidates (summae.train.criterion.consensus, train.select=consensus's rule: the
+sum over them of unigram + bigram F1 over the run's token ids). `--no-student` leaves the student out (the
+extraction groups only). Writes benchmarks/results/family-oracle-<date>-<hardware>-<name>.json.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument("--alphas", default="0.5,1,1.5,2,3")
     parser.add_argument("--betas", default="0,0.1,0.2,0.3,0.5")
     parser.add_argument("--name", default="oracle")
+    parser.add_argument("--no-student", action="store_true", help="extraction candidates only")
     args = parser.parse_args(argv)
 
     from own_corpus import build_extractor
@@ -43,7 +49,7 @@ def main(argv=None) -> int:
     from summae.model.build import load_for_inference
     from summae.pipeline import teacher_summaries
     from summae.summarize import Summarizer
-    from summae.train.criterion import FAMILY
+    from summae.train.criterion import FAMILY, consensus
     from throughput import write_result
 
     path = Path(args.model) / args.checkpoint
@@ -61,9 +67,11 @@ def main(argv=None) -> int:
         ex.alpha, ex.beta = a, b
         texts[f"extract a={a:g} b={b:g}"] = teacher_summaries(ex, tok, model.vocab, cfg.model, documents, words)
     # the student as `summae summarize` writes by default
-    texts["student"] = Summarizer.from_pretrained(path, device="cpu", precision="auto")(documents)
+    if not args.no_student:
+        texts["student"] = Summarizer.from_pretrained(path, device="cpu", precision="auto")(documents)
 
     scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+    ids = {name: token_ids(tok, model.vocab, hyps, cfg.model.max_summary_tokens) for name, hyps in texts.items()}
 
     def r1(hyp: str, refs: list[str]) -> float:  # the document's R-1 F1, averaged over its references
         return sum(scorer.score(ref, hyp)["rouge1"].fmeasure for ref in refs) / len(refs)
@@ -76,9 +84,10 @@ def main(argv=None) -> int:
               "family or student": [name_of(a, b) for a, b in family] + ["student"],
               f"grid ({len(grid)} settings)": [name_of(a, b) for a, b in grid],
               "grid or student": [name_of(a, b) for a, b in grid] + ["student"]}
+    groups = {g: names for g, names in groups.items() if all(n in texts for n in names)}
     keep = ("rouge1", "rouge2", "rougeL", "words")
     result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents), "words": words,
-              "teacher": list(teacher), "candidates": {}, "oracle": {}}
+              "teacher": list(teacher), "candidates": {}, "oracle": {}, "consensus": {}}
     for name, hyps in texts.items():
         scores = rouge_scores(hyps, references)
         result["candidates"][name] = {k: scores[k] for k in keep}
@@ -88,8 +97,21 @@ def main(argv=None) -> int:
         scores = rouge_scores(picked, references)
         result["oracle"][group] = {k: scores[k] for k in keep}
         print(f"{group}: {result['oracle'][group]}", file=sys.stderr)
+        if len(names) > 2:  # of two candidates, each agrees with the other alike: no consensus to read
+            best = consensus([ids[n] for n in names], (model.vocab.pad_id, model.vocab.eos_id)).tolist()
+            picked = [texts[names[k]][j] for j, k in enumerate(best)]
+            scores = rouge_scores(picked, references)
+            result["consensus"][group] = {k: scores[k] for k in keep}
+            print(f"consensus of {group}: {result['consensus'][group]}", file=sys.stderr)
     write_result("family-oracle", result, tag=args.name)
     return 0
+
+
+def token_ids(tok, vocab, texts: list[str], width: int):
+    """Summaries as the run's token ids (N, width), padded."""
+    from summae.tokenization import encode_texts, pad_ids
+
+    return pad_ids(encode_texts(tok, texts, width - 1)[0], eos_id=vocab.eos_id, pad_id=vocab.pad_id, width=width)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from summae.config import Config
 from summae.errors import SummaeError
-from summae.io import load_pairs, load_texts, read_lines, read_texts, resolve_files
+from summae.io import load_pairs, read_lines, read_texts, resolve_files
+from summae.loading import load_texts
 
 
 @dataclass

@@ -132,9 +132,9 @@ class Trainer(PhasePlanner, RunKeeper):
         if t.rl_weight > 0 and self.extractor is None:
             raise SummaeError("train.rl_weight needs train.pseudo=extract and data.real_files (the reward's LM is the "
                               "search's)")
-        if t.select == "family" and self.extractor is None:
-            raise SummaeError("train.select=family needs train.pseudo=extract and data.real_files (it chooses among "
-                              "the search's extractions)")
+        if t.select in ("family", "consensus") and self.extractor is None:
+            raise SummaeError(f"train.select={t.select} needs train.pseudo=extract and data.real_files (it chooses "
+                              "among the search's extractions)")
         self.labeled = None
         if self.labeled_texts is not None:
             self.labeled = LabeledBatches(*self.labeled_texts, tok, self.vocab, batch_size=t.labeled_batch_size,
@@ -421,6 +421,11 @@ class Trainer(PhasePlanner, RunKeeper):
                     # the auto-encoder chooses each document's target among the search's extractions
                     pseudo, teacher = targets.family_targets(self._unwrapped(), self.extractor, b,
                                                              pad_id=self.vocab.pad_id)
+                    values["select/teacher"] = teacher.float().mean()
+                elif t.select == "consensus":
+                    # each document's target: the search's extraction that its neighbouring settings agree with
+                    pseudo, teacher = targets.consensus_targets(self.extractor, b, pad_id=self.vocab.pad_id,
+                                                                eos_id=self.vocab.eos_id)
                     values["select/teacher"] = teacher.float().mean()
                 # 1) write (unless written above) + 3) reconstruct, from one encoder pass: the summaries are
                 # written at the start of the generator's forward, then scored, turned into straight-through
