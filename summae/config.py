@@ -94,6 +94,9 @@ class SummaryConfig:
     default_share: float = 0.0
     default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words] (0: mean + 1 sd)
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
+    # words no_repeat_words lets a summary write more than once, in any case ("the", "a": docstring titles repeat
+    # them); None = from the real texts (summae.train.auto: the words that 2% or more of them hold twice)
+    repeat_words: list[str] | None = field(default_factory=list)
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
     in_order: bool = False  # copied words keep the document's order (a word the document holds only earlier is banned)
     # after decoding, the summary's words are put in the order the document has them, each at its own occurrence
@@ -184,8 +187,7 @@ class TrainConfig:
     # decides what a good summary is, and the compressor learns from its own better samples) | "family" (the
     # extraction, among the search's at 9 weights around the teacher's (criterion.FAMILY), that describes the
     # document in the fewest nats through the bottleneck: the real texts' LM for the summary, this model's
-    # reconstructor for the document) | "consensus" (the extraction, among the same 9, that shares the most words
-    # and word pairs with the other 8: minimum Bayes risk, no model reads it)
+    # reconstructor for the document)
     select: str = "pseudo"
     select_lm_weight: float = 0.0  # select=reconstruction: weight of fluency (LM nats per word) against NLL, >= 0
     select_d_weight: float = 0.0  # select=reconstruction: weight of the discriminator's log D(summary), >= 0
@@ -339,8 +341,8 @@ class Config:
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,
              "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
              "name them, or set train.pseudo=lead"),
-            (t.select in ("pseudo", "reconstruction", "family", "consensus"),
-             f"train.select must be pseudo, reconstruction, family or consensus, got {t.select!r}"),
+            (t.select in ("pseudo", "reconstruction", "family"),
+             f"train.select must be pseudo, reconstruction or family, got {t.select!r}"),
             (min(t.select_lm_weight, t.select_d_weight) >= 0,
              f"train.select_lm_weight and select_d_weight must be >= 0, got {t.select_lm_weight}, {t.select_d_weight}"),
             (min(t.extract_alpha, t.extract_beta) >= 0,

@@ -12,8 +12,11 @@ measures both ways; docs/performance.md).
 Kept memory is reused only by blocks that fit in it: batches cut to their longest document change shape at
 every step, and the heap fragments. A 30-minute training run on 512-token documents grew to 24 GB this way,
 against under 2 GB of live memory, and the kernel killed it. So long loops call `release_free_memory()` now
-and then (the trainer every train.log_every steps and after each evaluation, summarizing after each window
-of batches): glibc's malloc_trim hands the free pages inside the heap back to the kernel.
+and then (the trainer after each evaluation, summarizing after each window of batches), and the training loop
+calls `release_if_grown()` at every step: glibc's malloc_trim hands the free pages inside the heap back to the
+kernel once the process holds twice what it held after the last release (and at least 1 GiB more), so the
+resident memory stays within about twice the live memory, and freed pages are faulted in again only that often
+(benchmarks/experiments/heap_growth.py measures both ways).
 
 The CLI calls `tune_cpu_allocator()` once at start-up. Library users call it themselves: a library must
 not change a host process's allocator behind its back. It changes nothing where the allocator is not
@@ -39,6 +42,9 @@ TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top goes back to the kerne
 
 _state: dict[str, str] = {}
 _libc: list = []  # the C library, once tuned: release_free_memory's malloc_trim
+_released: list[float] = []  # the resident MiB right after the last release (release_if_grown)
+GROWTH = 2.0  # release_if_grown: release past this factor of the resident memory after the last release
+GROWTH_MIB = 1024  # and past at least this many MiB more than it
 
 
 def tune_cpu_allocator() -> str:
@@ -56,7 +62,36 @@ def release_free_memory() -> bool:
     loops now and then, not for every tensor."""
     if not _libc:
         return False
-    return bool(_libc[0].malloc_trim(0))
+    released = bool(_libc[0].malloc_trim(0))
+    if _released:
+        _released[0] = resident_mib()
+    return released
+
+
+def resident_mib() -> float:
+    """This process's resident memory in MiB (Linux: /proc/self/statm; 0.0 where it cannot be read)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def release_if_grown() -> bool:
+    """release_free_memory() once the resident memory has grown past GROWTH x (and GROWTH_MIB above) what it was
+    right after the last release; cheap to call at every training step (one read of /proc/self/statm). Returns
+    whether memory was released."""
+    if not _libc:
+        return False
+    now = resident_mib()
+    if not _released:
+        _released.append(now)
+        return False
+    if now < max(GROWTH * _released[0], _released[0] + GROWTH_MIB):
+        return False
+    released = release_free_memory()
+    _released[0] = resident_mib()
+    return released
 
 
 def allocator_state() -> str:

@@ -205,3 +205,48 @@ def test_dev_evaluation_is_the_same_whatever_the_padding_and_batch_size(monkeypa
     assert after["score"] == pytest.approx(before["score"], abs=1e-3)
     one = [float(model.reconstruction_nll(summaries[i:i + 1], dev.ids[i:i + 1, : int(lengths[i])])) for i in range(4)]
     assert before["rec_nll"] == pytest.approx(sum(one) / 4, abs=1e-3)  # the mean over documents, each scored alone
+
+
+def test_repeated_words_are_those_a_share_of_the_real_texts_repeat():
+    texts = ["Return the index of the first item", "Set a value", "Get a path and a name"] + ["Open file"] * 47
+    words, share = auto.repeated_words(texts)
+    assert words == ["the", "a"] or words == ["a", "the"]  # each held twice by 1 of 50 texts: 2%, the floor
+    assert share == pytest.approx(2 / 50)
+    assert auto.repeated_words(texts + ["Open file"] * 50)[0] == []  # 1 in 100: under REPEAT_SHARE
+    assert auto.repeated_words(["The cat and the dog"] * 3)[0] == ["the"]  # any case, words only
+
+
+def test_repeat_words_null_is_resolved_from_the_real_texts_and_saved(cli, tmp_path):
+    real = tmp_path / "titles.txt"
+    real.write_text("\n".join(["Return the index of the first item in the list"] * 20 + ["Open a file"] * 20) + "\n",
+                    encoding="utf-8")
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--config", "tiny", "--output-dir", run, "--quiet", "--set", "train.steps=2",
+                       "--set", "train.pretrain_steps=1", "--set", "summary.repeat_words=null", "--real-files", real)
+    assert code == 0, err
+    assert "summary.repeat_words the: the words 2% or more of the real texts hold twice" in err
+    assert Config.from_yaml(run / "config.yaml").summary.repeat_words == ["the"]
+    assert Config.from_yaml(run / "best" / "config.yaml").summary.repeat_words == ["the"]
+
+
+def test_repeat_words_may_be_written_twice_and_no_other_word():
+    """summary.repeat_words: greedy decoding and the rules of a written summary let those words repeat (any case),
+    every other word-start piece stays banned once written."""
+    import torch
+    from conftest import tiny_model
+
+    from summae.decode.rules import repeat_mask, word_pieces
+
+    cfg, tokenizer, model, doc, target, comp_ids, comp_mask = tiny_model(["summary.repeat_words=[the]"])
+    rules = model.rules
+    the = [i for i, p in enumerate(model.vocab.pieces) if p is not None and p.lstrip("\u2581").lower() == "the"
+           and p.startswith("\u2581")]
+    assert the and word_pieces(model.vocab, ["THE"]).nonzero().flatten().tolist() == the
+    assert not rules.no_repeat[the].any() and rules.no_repeat.sum() == model.vocab.word_start.sum() - len(the)
+    other = int(model.vocab.word_start.nonzero()[5])  # another word-start piece
+    mask = repeat_mask(torch.tensor([[the[0], other, the[0], model.vocab.eos_id]]), rules.no_repeat)  # sequence()'s
+    assert not mask[0, 2:, the[0]].any() and mask[0, 2:, other].all()
+    summaries = model.write_summary(comp_ids, comp_mask, target)
+    for row in summaries.tolist():
+        starts = [t for t in row if model.vocab.word_start[t] and t not in the]
+        assert len(starts) == len(set(starts))  # no other word twice

@@ -77,26 +77,3 @@ def test_description_per_document_is_the_same_whatever_the_padding_and_order():
     assert torch.allclose(document[flip], document_flipped, atol=1e-3)
     one = [float(description_per_document(model, ex, summaries[i:i + 1], doc[i:i + 1], pad)[1]) for i in range(3)]
     assert torch.allclose(document[:3], torch.tensor(one), atol=1e-3)  # as if scored alone
-
-
-def test_consensus_picks_the_candidate_the_others_agree_with():
-    """criterion.consensus: per row, the candidate with the most unigram + bigram agreement with the others; pad and
-    EOS are not words; a tie goes to the first candidate; rows are independent."""
-    from summae.train.criterion import consensus
-
-    pad, eos = 0, 1
-    odd = torch.tensor([[9, 8, 7, 1, 0], [5, 6, 1, 0, 0]])
-    near = torch.tensor([[2, 3, 4, 1, 0], [5, 6, 7, 1, 0]])
-    mid = torch.tensor([[2, 3, 4, 5, 1], [5, 6, 7, 8, 1]])
-    other = torch.tensor([[2, 3, 5, 1, 0], [9, 9, 1, 0, 0]])
-    # row 0: mid holds near's and other's words and pairs; row 1: near is nearer odd and mid than mid is to odd
-    # and near (F1 pays for mid's extra word)
-    assert consensus([odd, near, mid, other], (pad, eos)).tolist() == [2, 1]
-    # word order counts through the bigrams: the same words in another order agree less
-    a, b = torch.tensor([[2, 3, 4, 1]]), torch.tensor([[4, 3, 2, 1]])
-    c = torch.tensor([[2, 3, 4, 1]])
-    assert consensus([b, a, c], (pad, eos)).tolist() == [1]
-    same = torch.tensor([[2, 3, 1, 0]])
-    assert consensus([same, same.clone(), same.clone()], (pad, eos)).tolist() == [0]  # a tie: the first
-    padded = torch.tensor([[2, 3, 1, 0, 0, 0]])
-    assert consensus([padded, torch.tensor([[2, 3, 1, 0, 0, 0]])], (pad, eos)).tolist() == [0]

@@ -109,3 +109,31 @@ def test_release_free_memory_hands_a_freed_hole_back():
     out = subprocess.run([sys.executable, "-c", RELEASE, "untouched"], cwd=REPO, env=clean, capture_output=True,
                          text=True, check=True).stdout.splitlines()
     assert out[0] == "untouched False" and out[1].split()[0] == "False"  # untuned: malloc_trim is never called
+
+
+GROWN = """
+import torch
+from summae import runtime
+runtime.tune_cpu_allocator()
+runtime.GROWTH, runtime.GROWTH_MIB = 1.0, 128  # release past 128 MiB of growth (the trainer: 2x and 1 GiB)
+first = runtime.release_if_grown()  # sets the baseline
+small = torch.ones(4, 2 ** 20)  # 16 MiB: under the bound
+del small
+under = runtime.release_if_grown()
+big = torch.ones(64, 2 ** 20)  # 256 MiB, then a live block after it: a hole
+above = torch.ones(2 ** 16)
+del big
+before = runtime.resident_mib()
+over = runtime.release_if_grown()
+print(first, under, over, round(before - runtime.resident_mib()))
+"""
+
+
+@glibc
+def test_release_if_grown_releases_past_the_bound_only():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "SUMMAE_TUNE_MALLOC"}
+    out = subprocess.run([sys.executable, "-c", GROWN], cwd=REPO, env=clean, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[:3] == ["False", "False", "True"]
+    assert int(out[3]) > 200  # the hole went back to the kernel
+    assert runtime.resident_mib() > 0

@@ -179,39 +179,6 @@ def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Ten
                          seconds=round(time.perf_counter() - begin, 1))
 
 
-def _overlap(a: torch.Tensor, a_keep: torch.Tensor, b: torch.Tensor, b_keep: torch.Tensor) -> torch.Tensor:
-    """Clipped matches between the multisets of kept items of each row pair: sum over items t of min(count in a,
-    count in b). (N, S) x (N, S') -> (N,), from equality tables (rows are a summary long: small)."""
-    same_a = (a[:, :, None] == a[:, None, :]) & a_keep[:, :, None] & a_keep[:, None, :]  # (N, S, S)
-    across = (a[:, :, None] == b[:, None, :]) & a_keep[:, :, None] & b_keep[:, None, :]  # (N, S, S')
-    own, other = same_a.sum(2).float(), across.sum(2).float()  # per position of a: count of its item in a, in b
-    return (torch.minimum(own, other) / own.clamp(min=1)).sum(1)  # each item's min(count) shared by its positions
-
-
-def consensus(candidates: list[torch.Tensor], skip: tuple[int, ...]) -> torch.Tensor:
-    """The candidate of each row that agrees best with the others (minimum Bayes risk): candidates C x (N, S) token
-    ids; agreement = the sum over the other candidates of unigram F1 + bigram F1 over token counts, leaving out
-    the `skip` tokens (padding, EOS). No reference is read. Returns (N,) indices into candidates (the first on a
-    tie)."""
-    grams, base = [], max(int(ids.max()) for ids in candidates) + 1  # one bigram numbering for all candidates
-    for ids in candidates:
-        keep = torch.ones_like(ids, dtype=torch.bool)
-        for token in skip:
-            keep &= ids != token
-        pairs = ids[:, :-1] * base + ids[:, 1:]  # bigram ids
-        grams.append(((ids, keep), (pairs, keep[:, :-1] & keep[:, 1:])))
-    score = torch.zeros(len(candidates), candidates[0].shape[0], device=candidates[0].device)  # (C, N)
-    for i, gi in enumerate(grams):
-        for j, gj in enumerate(grams):
-            if i == j:
-                continue
-            for (a, ka), (b, kb) in zip(gi, gj):
-                match = _overlap(a, ka, b, kb)
-                size = ka.sum(1) + kb.sum(1)
-                score[i] += torch.where(match > 0, 2 * match / size.clamp(min=1), torch.zeros_like(match))
-    return score.argmax(0)
-
-
 def token_f1(ids: torch.Tensor, reference: torch.Tensor, skip: tuple[int, ...], vocab: int) -> torch.Tensor:
     """Unigram F1 of each row of ids (B, S) against the same row of reference (B, S'), token ids < vocab, over
     token counts (clipped matches), leaving out the `skip` tokens (padding, EOS): (B,) in [0, 1]; 0 where nothing

@@ -7,8 +7,6 @@ change its targets or add a sequence-level signal; each is off by default and re
   rebuilds the document from better (own_or_pseudo);
 - train.select=family: the extraction, among the search's at a few weights around the teacher's, that describes
   the document in the fewest nats through the bottleneck (family_targets);
-- train.select=consensus: the extraction, among the same search's settings, whose words agree best with the
-  others' (minimum Bayes risk: no model reads it, no references; consensus_targets);
 - train.rl_weight: a self-critical policy gradient with that description length as the reward (policy_loss).
 Plus the pretraining noise on the compressor input (drop_words).
 """
@@ -87,18 +85,6 @@ def family_targets(model, extractor, b: StepBatch, *, pad_id: int) -> tuple[torc
         nats = torch.stack([sum(criterion.description_per_document(model, extractor, c, docs, pad_id))
                             for c in candidates])  # (C, B')
     best = nats.argmin(0)  # (B',)
-    chosen = torch.stack(candidates)[best, torch.arange(n, device=best.device)]  # (B', S)
-    return torch.cat([chosen, b.pseudo[n:]]), best == criterion.FAMILY_TEACHER
-
-
-def consensus_targets(extractor, b: StepBatch, *, pad_id: int, eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """train.select=consensus: each document's target is the extraction, among the search's at criterion.FAMILY
-    settings around the teacher's weights, that shares the most words and word pairs with the other settings'
-    (criterion.consensus). Labeled rows keep their references. Returns (targets (B, S), teacher (B',): True where
-    the teacher's own setting won)."""
-    n = b.doc_labels.shape[0] - b.sup_rows
-    candidates = criterion.family_extractions(extractor, b.doc_labels[:n], b.target[:n], b.pseudo.shape[1])
-    best = criterion.consensus(candidates, (pad_id, eos_id))  # (B',)
     chosen = torch.stack(candidates)[best, torch.arange(n, device=best.device)]  # (B', S)
     return torch.cat([chosen, b.pseudo[n:]]), best == criterion.FAMILY_TEACHER
 

@@ -24,7 +24,7 @@ from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter
 from summae.model.build import build_models, prepare_tokenizer
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
-from summae.runtime import native_bf16, release_free_memory
+from summae.runtime import native_bf16, release_free_memory, release_if_grown
 from summae.tokenization import encode_texts, pad_ids
 from summae.train import auto, criterion, guards, plan, targets
 from summae.train.batches import StreamBatches, TensorBatches
@@ -132,9 +132,9 @@ class Trainer(PhasePlanner, RunKeeper):
         if t.rl_weight > 0 and self.extractor is None:
             raise SummaeError("train.rl_weight needs train.pseudo=extract and data.real_files (the reward's LM is the "
                               "search's)")
-        if t.select in ("family", "consensus") and self.extractor is None:
-            raise SummaeError(f"train.select={t.select} needs train.pseudo=extract and data.real_files (it chooses "
-                              "among the search's extractions)")
+        if t.select == "family" and self.extractor is None:
+            raise SummaeError("train.select=family needs train.pseudo=extract and data.real_files (it chooses among "
+                              "the search's extractions)")
         self.labeled = None
         if self.labeled_texts is not None:
             self.labeled = LabeledBatches(*self.labeled_texts, tok, self.vocab, batch_size=t.labeled_batch_size,
@@ -174,6 +174,7 @@ class Trainer(PhasePlanner, RunKeeper):
         self.cfg = auto.resolve_model_size(self.cfg, n_docs, self.accelerator.device.type == "cuda", echo=say)
         summary_auto = 0 in (self.cfg.summary.min_words, self.cfg.summary.max_words, self.cfg.summary.default_words)
         self.cfg = auto.resolve_summary_lengths(self.cfg, self.real, echo=say)  # the tokenizer's <len_k> need them
+        self.cfg = auto.resolve_repeat_words(self.cfg, self.real, echo=say)
         self.tokenizer = prepare_tokenizer(self.cfg, self.resume_dir, self.docs, self.real, echo=self.echo)
         if self.cfg.model.max_source_tokens == 0 or summary_auto:
             sample = self.docs if not self.cfg.data.streaming else None
@@ -269,6 +270,9 @@ class Trainer(PhasePlanner, RunKeeper):
             gen = torch.Generator().manual_seed(t.seed * 7919 + step)
             began = time.perf_counter()
             values = self.train_step(step, next(docs).to(acc.device), reals, gen)  # 0) - 3)
+            # batches cut to their longest document change shape each step: without this the kept free memory
+            # fragments and grows without bound (summae/runtime.py)
+            release_if_grown()
             step += 1
             if self.time_plan is not None:
                 t = self._revise_plan(step, time.perf_counter() - began, time.perf_counter() - begin, bar)
@@ -285,9 +289,6 @@ class Trainer(PhasePlanner, RunKeeper):
                 bar.set_postfix(docs_s=f"{rate:.0f}")
                 logger.flush(step, {"perf/docs_per_s": round(rate, 1),
                                     "perf/lr": self.sched_g.get_last_lr()[0]})
-                # batches cut to their longest document change shape each step: without this the kept free
-                # memory fragments and grows without bound (summae/runtime.py)
-                release_free_memory()
                 t_log, docs_log = now, 0
             if t.sample_every and step % t.sample_every == 0 and self.main:
                 self._print(sample_table(self._unwrapped(), self.dev, self.tokenizer, n=3))
@@ -421,11 +422,6 @@ class Trainer(PhasePlanner, RunKeeper):
                     # the auto-encoder chooses each document's target among the search's extractions
                     pseudo, teacher = targets.family_targets(self._unwrapped(), self.extractor, b,
                                                              pad_id=self.vocab.pad_id)
-                    values["select/teacher"] = teacher.float().mean()
-                elif t.select == "consensus":
-                    # each document's target: the search's extraction that its neighbouring settings agree with
-                    pseudo, teacher = targets.consensus_targets(self.extractor, b, pad_id=self.vocab.pad_id,
-                                                                eos_id=self.vocab.eos_id)
                     values["select/teacher"] = teacher.float().mean()
                 # 1) write (unless written above) + 3) reconstruct, from one encoder pass: the summaries are
                 # written at the start of the generator's forward, then scored, turned into straight-through
