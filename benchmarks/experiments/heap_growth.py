@@ -6,11 +6,11 @@ kept memory fragments and grows (a 30-minute run on 512-token docstrings reached
         --train-files /work/docstrings/docs.jsonl --text-field body --real-files /work/docstrings/titles.txt
 
 Everything after `--` is `summae train`'s own flags. Each way is a fresh process (the allocator is a setting of the
-whole process), tuned as the CLI tunes it, training --steps steps from scratch (no teacher search, no time plan,
-one evaluation at the end): "release" as summae trains, "kept" with release_free_memory and release_if_grown
-turned into no-ops everywhere the trainer calls them. The resident set is sampled every 0.5 s. Reports the peak
-and final resident memory and the training seconds of each way. Writes
-benchmarks/results/heap-growth-<date>-<hardware>-<name>.json.
+whole process), tuned as the CLI tunes it, training --steps steps from scratch (three quarters pretraining, then
+auto-encoding; no teacher search, no time plan, one evaluation at the end): "release" as summae trains, "kept"
+with release_free_memory and release_if_grown turned into no-ops everywhere the trainer calls them. The resident
+set is sampled every 0.5 s. Reports the peak and final resident memory and the training seconds of each way.
+Writes benchmarks/results/heap-growth-<date>-<hardware>-<name>.json.
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def child(way: str, steps: int, out_dir: str, train_argv: list[str]) -> dict:
         for module in (trainer, keeper, timeplan):
             module.release_free_memory = lambda: False
         trainer.release_if_grown = lambda: False
-    args = build_parser().parse_args(["train", *train_argv, "--set", f"train.steps={steps}", "--set",
-                                      "train.minutes=null", "--set", "train.teacher_search=false", "--set",
-                                      f"train.eval_every={steps}", "--output-dir", out_dir])
+    sets = {"train.steps": steps, "train.minutes": "null", "train.pretrain_share": "null",
+            "train.pretrain_steps": steps * 3 // 4, "train.teacher_search": "false", "train.eval_every": steps}
+    flags = [x for key, value in sets.items() for x in ("--set", f"{key}={value}")]
+    args = build_parser().parse_args(["train", *train_argv, *flags, "--output-dir", out_dir])
     samples, done = [], threading.Event()
 
     def sample():
