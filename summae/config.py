@@ -94,9 +94,6 @@ class SummaryConfig:
     default_share: float = 0.0
     default_words: int = 10  # target when summarizing without --words/--ratio, in [1, max_words] (0: mean + 1 sd)
     no_repeat_words: bool = True  # never write the same word-start piece twice in one summary
-    # words no_repeat_words lets a summary write more than once, in any case ("the", "a": docstring titles repeat
-    # them); None = from the real texts (summae.train.auto: the words that 2% or more of them hold twice)
-    repeat_words: list[str] | None = field(default_factory=list)
     whole_words: bool = True  # a word begun by copying a document piece is finished as the document spells it
     in_order: bool = False  # copied words keep the document's order (a word the document holds only earlier is banned)
     # after decoding, the summary's words are put in the order the document has them, each at its own occurrence

@@ -101,7 +101,6 @@ class VocabInfo:
 
     def __init__(self, tokenizer, vocab_size: int, max_words: int):
         pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        self.pieces = pieces[:vocab_size]  # each id's piece (None past the tokenizer's own ids)
         specials = set(tokenizer.all_special_ids)
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id

@@ -38,7 +38,7 @@ def beam_search(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target: 
         counts = model.word_start[seqs].long().sum(1)  # (B*K,)
         forbid = model.rules.step(counts, row_target, step)
         if model.no_repeat_words and step > 0:
-            used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.rules.no_repeat  # (B*K, V)
+            used = torch.zeros_like(forbid).scatter_(1, seqs, True) & model.word_start  # (B*K, V)
             forbid = forbid | used
         if model.rules.in_order:
             forbid = forbid | order_mask(floor, doc, model.word_start, vocab.pad_id, held)

@@ -115,7 +115,7 @@ def write_summary(model, comp_ids: torch.Tensor, comp_mask: torch.Tensor, target
             if rules.in_order:
                 floor = advance_floor(floor, nxt, doc)
             counts.add_(rules.word_start[nxt].long())
-            used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= rules.no_repeat[nxt]
+            used[torch.arange(nxt.shape[0], device=nxt.device), nxt] |= rules.word_start[nxt]
             return nxt
 
         return decode_loop(model.compressor, step_scores, batch, model.max_summary_tokens, pick, model.vocab,

@@ -9,7 +9,6 @@ import torch
 
 from summae import fast
 from summae.fast import cpu_ops
-from summae.tokenization import WORD_START_MARKERS
 
 NEG_INF = float("-inf")
 
@@ -55,19 +54,6 @@ def rule_table(word_start: torch.Tensor, banned: torch.Tensor, eos_id: int) -> t
         rows.append(banned | (is_eos if below else word_start) | (~word_start if first else torch.zeros_like(banned)))
     rows.append(~is_eos)
     return torch.stack(rows)
-
-
-def word_pieces(vocab, words) -> torch.Tensor:
-    """(V,) True on the word-start pieces that spell one of `words` whole, in any case ("▁The" for "the")."""
-    wanted = {w.lower() for w in words}
-    mask = torch.zeros_like(vocab.word_start)
-    if not wanted:
-        return mask
-    for i, piece in enumerate(vocab.pieces):
-        if piece is not None and vocab.word_start[i]:
-            marker = next(m for m in WORD_START_MARKERS if piece.startswith(m))
-            mask[i] = piece[len(marker):].lower() in wanted
-    return mask
 
 
 def repeat_mask(ids: torch.Tensor, word_start: torch.Tensor) -> torch.Tensor:
@@ -351,7 +337,7 @@ class DecodingRules(torch.nn.Module):
     """
 
     def __init__(self, vocab, *, max_summary_tokens: int, no_repeat_words: bool = False, whole_words: bool = False,
-                 in_order: bool = False, span_bonus: float = 0.0, repeat_words=()):
+                 in_order: bool = False, span_bonus: float = 0.0):
         super().__init__()
         self.max_summary_tokens = max_summary_tokens
         # greedy decoding: log-odds added to the word that follows the last one in the document
@@ -365,10 +351,6 @@ class DecodingRules(torch.nn.Module):
         self.register_buffer("boundary", boundary, persistent=False)  # (V,) word-start pieces and EOS
         self.register_buffer("word_start", vocab.word_start.clone(), persistent=False)  # (V,)
         self.register_buffer("banned", vocab.banned.clone(), persistent=False)  # (V,)
-        # (V,) the word-start pieces no_repeat_words bans once written: all but those of summary.repeat_words
-        self.repeat_words = tuple(repeat_words)
-        repeatable = word_pieces(vocab, self.repeat_words)
-        self.register_buffer("no_repeat", vocab.word_start & ~repeatable, persistent=False)
         # (5, V) forbidden tokens per decoding state, built once instead of at every decoding step
         self.register_buffer("table", rule_table(self.word_start, self.banned, vocab.eos_id), persistent=False)
 
@@ -393,7 +375,7 @@ class DecodingRules(torch.nn.Module):
         steps = torch.arange(summary_ids.shape[1], device=summary_ids.device)
         forbid = self.step(counts, target, steps)  # (B, S, V)
         if self.no_repeat_words:
-            forbid = forbid | repeat_mask(summary_ids, self.no_repeat)
+            forbid = forbid | repeat_mask(summary_ids, self.word_start)
         if self.in_order:
             doc, floor, masks = comp_ids[:, 1:], order_start(comp_ids), []
             held = document_words(doc, self.word_start, self.pad_id)  # (B, V)

@@ -63,7 +63,7 @@ class SummaeModel(nn.Module):
                  rec_word_dropout: float = 0.0, straight_through: bool = True, copy_head: CopyHead | None = None,
                  rec_copy_head: CopyHead | None = None, rec_target_tokens: int = 0,
                  no_repeat_words: bool = False, whole_words: bool = False, in_order: bool = False,
-                 span_bonus: float = 0.0, repeat_words=()):
+                 span_bonus: float = 0.0):
         super().__init__()
         self.compressor = compressor
         self.reconstructor = reconstructor
@@ -76,8 +76,7 @@ class SummaeModel(nn.Module):
         self.straight_through = straight_through  # False: the one-hots are detached (no gradient to the compressor)
         self.rec_target_tokens = rec_target_tokens  # document tokens the reconstructor rebuilds; 0 = all (rec_target)
         self.rules = DecodingRules(vocab, max_summary_tokens=max_summary_tokens, no_repeat_words=no_repeat_words,
-                                   whole_words=whole_words, in_order=in_order, span_bonus=span_bonus,
-                                   repeat_words=repeat_words)
+                                   whole_words=whole_words, in_order=in_order, span_bonus=span_bonus)
         # summae.fast.static_cache can write this compressor's summaries (BART, the architecture summae builds)
         self.fast_decoding = static_decoding_supported(compressor)
         self.register_buffer("length_ids", torch.tensor(vocab.length_ids), persistent=False)  # (max_words,)

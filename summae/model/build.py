@@ -58,7 +58,7 @@ def build_models(cfg: Config, tokenizer, resume_dir: Path | None = None):
                         rec_copy_head=rec_copy_head, rec_target_tokens=cfg.model.rec_target_tokens,
                         no_repeat_words=cfg.summary.no_repeat_words,
                         whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order,
-                        span_bonus=cfg.summary.span_bonus, repeat_words=cfg.summary.repeat_words or ())
+                        span_bonus=cfg.summary.span_bonus)
     disc = Discriminator(vocab_size=vocab_size, d_model=cfg.model.disc_d_model, filters=cfg.model.disc_filters)
     if resume_dir is not None and (resume_dir / "discriminator.safetensors").exists():
         checkpoint.load_module(disc, resume_dir / "discriminator.safetensors")
@@ -149,7 +149,7 @@ def load_for_inference(model_dir: str | Path, *, with_reconstructor: bool = Fals
                         rec_target_tokens=cfg.model.rec_target_tokens,
                         no_repeat_words=cfg.summary.no_repeat_words,
                         whole_words=cfg.summary.whole_words, in_order=cfg.summary.in_order,
-                        span_bonus=cfg.summary.span_bonus, repeat_words=cfg.summary.repeat_words or ())
+                        span_bonus=cfg.summary.span_bonus)
     return cfg, tokenizer, model.eval()
 
 

@@ -9,9 +9,6 @@ and the real short texts:
   pick the rule, not its value), and 9 on the Debian synopses.
 - summary.min_words 0 / max_words 0: the real texts' 5th and 99th percentile lengths (max_words at least the
   default length), the range of training targets.
-- summary.repeat_words None: the words that REPEAT_SHARE (2%) or more of the real texts hold twice or more (in
-  any case), which summary.no_repeat_words then lets a summary repeat: docstring titles repeat "the" and "a"
-  ("Return the index of the first ..."), news headlines and Debian synopses no word that often.
 - model.max_source_tokens 0: the 99.9th percentile of the training documents' token lengths (+ EOS), rounded
   up to a multiple of 32 and capped at 1,024: documents are read whole, but a few outliers do not set the
   cost of every batch. model.max_summary_tokens is raised, when needed, to hold max_words words: the real
@@ -23,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-from collections import Counter
 
 from summae.config import Config
 from summae.errors import SummaeError
@@ -34,8 +29,6 @@ AUTO_SOURCE_CAP = 1024  # the longest input chosen from the data (a news article
 SOURCE_QUANTILE = 0.999  # share of training documents read whole
 SOURCE_SAMPLE = 20000  # documents tokenized to measure the length distribution
 REAL_SAMPLE = 100000  # real short texts measured
-WORD = re.compile(r"[^\W_]+")  # a word of a real text, for repeat_words: letters and digits
-REPEAT_SHARE = 0.02  # summary.repeat_words: a word repeated within at least this share of the real texts
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -57,31 +50,6 @@ def summary_lengths(real_texts: list[str]) -> dict[str, int]:
     return {"min_words": max(1, int(quantile(words, 0.05))),
             "max_words": max(default, int(quantile(words, 0.99))),
             "default_words": default}
-
-
-def repeated_words(real_texts: list[str]) -> tuple[list[str], float]:
-    """The words (lower-cased) that REPEAT_SHARE or more of the real texts hold twice or more, most repeated first;
-    and the share of the real texts that repeat some word."""
-    texts = [t for t in real_texts[:REAL_SAMPLE] if t.strip()]
-    counts: Counter = Counter()
-    repeating = 0
-    for text in texts:
-        twice = [w for w, n in Counter(WORD.findall(text.lower())).items() if n > 1]
-        counts.update(twice)
-        repeating += bool(twice)
-    floor = REPEAT_SHARE * len(texts)
-    return [w for w, n in counts.most_common() if n >= floor], repeating / max(len(texts), 1)
-
-
-def resolve_repeat_words(cfg: Config, real_texts: list[str] | None, *, echo=print) -> Config:
-    """cfg with summary.repeat_words None set from the real texts (none without them)."""
-    if cfg.summary.repeat_words is not None:
-        return cfg
-    words, share = repeated_words(real_texts) if real_texts else ([], 0.0)
-    if cfg.summary.no_repeat_words:
-        echo(f"summary.repeat_words {', '.join(words) or 'none'}: the words {REPEAT_SHARE:.0%} or more of the real "
-             f"texts hold twice (a summary may repeat them; {share:.1%} of the real texts repeat some word)")
-    return dataclasses.replace(cfg, summary=dataclasses.replace(cfg.summary, repeat_words=words))
 
 
 def resolve_summary_lengths(cfg: Config, real_texts: list[str] | None, *, echo=print) -> Config:

@@ -174,7 +174,6 @@ class Trainer(PhasePlanner, RunKeeper):
         self.cfg = auto.resolve_model_size(self.cfg, n_docs, self.accelerator.device.type == "cuda", echo=say)
         summary_auto = 0 in (self.cfg.summary.min_words, self.cfg.summary.max_words, self.cfg.summary.default_words)
         self.cfg = auto.resolve_summary_lengths(self.cfg, self.real, echo=say)  # the tokenizer's <len_k> need them
-        self.cfg = auto.resolve_repeat_words(self.cfg, self.real, echo=say)
         self.tokenizer = prepare_tokenizer(self.cfg, self.resume_dir, self.docs, self.real, echo=self.echo)
         if self.cfg.model.max_source_tokens == 0 or summary_auto:
             sample = self.docs if not self.cfg.data.streaming else None
