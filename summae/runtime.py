@@ -10,14 +10,14 @@ higher, since freed memory is kept instead of handed back early (benchmarks/expe
 measures both ways; docs/performance.md).
 
 Kept memory is reused only by blocks that fit in it: batches cut to their longest document change shape at
-every step, and the heap fragments. A 30-minute training run on 512-token documents grew to 24 GB this way,
-against under 2 GB of live memory, and the kernel killed it. So long loops call `release_free_memory()` now
-and then (the trainer after each evaluation, summarizing after each window of batches), and the training loop
-calls `release_if_grown()` at every step: glibc's malloc_trim hands the free pages inside the heap back to the
-kernel once the process holds twice what it held after the last release and at least 4 GiB more, so the
-resident memory stays within a few GiB of the live memory, and freed pages are faulted in again only that often
-(benchmarks/experiments/heap_growth.py measures both ways: releasing past 1 GiB of growth cost 22% of the
-training speed).
+every step, and the heap fragments: a 30-minute training run on 512-token documents held several times its live
+memory, an evaluation's large batch came on top, and at 24 GB the kernel killed it. So long loops call
+`release_free_memory()` now and then (the trainer after each evaluation, summarizing after each window of
+batches), and the training loop calls `release_if_grown()` at every step: glibc's malloc_trim hands the free
+pages inside the heap back to the kernel once the process holds twice what it held after the last release and at
+least 4 GiB more. Freed pages are then faulted in again, so releasing is kept rare
+(benchmarks/experiments/heap_growth.py measures both ways: past 1 GiB of growth, 22% slower training; past 4 GiB,
+5%).
 
 The CLI calls `tune_cpu_allocator()` once at start-up. Library users call it themselves: a library must
 not change a host process's allocator behind its back. It changes nothing where the allocator is not
