@@ -14,7 +14,6 @@ import contextlib
 import glob
 import gzip
 import json
-import logging
 import lzma
 import math
 import os
@@ -30,10 +29,7 @@ BUNDLED_DIR = DATA_DIR / "debian"  # the default corpus (scripts/prepare_debian.
 BUNDLED_PREFIX = "bundled:"
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}  # compressed text, opened in binary mode
 READ_ERRORS = (OSError, EOFError, lzma.LZMAError)  # what a truncated or corrupt (compressed) file raises
-FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _RECORD_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".json": "jsonl"}  # RecordReader's, by extension
-# notices such as skipped-record counts; with no logging set up, Python prints the bare message on stderr
-log = logging.getLogger("summae.io")
 
 
 # ---------------------------------------------------------------- paths and formats

@@ -11,11 +11,14 @@ import contextlib
 import csv
 import io
 import json
+import logging
 
 from summae.errors import SummaeError
-from summae.io import (CONVERT_HINT, FORMATS, READ_ERRORS, decode_line, log, parse_record, raw_lines, resolve_files,
-                       split_ext)
+from summae.io import CONVERT_HINT, READ_ERRORS, decode_line, parse_record, raw_lines, resolve_files, split_ext
 
+FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+# notices such as skipped-record counts; with no logging set up, Python prints the bare message on stderr
+log = logging.getLogger(__name__)
 PEEK_BYTES = 64 * 1024  # bytes of each file checked before datasets reads it
 _TEXT_DTYPES = ("string", "large_string", "null")  # column types accepted as text (null: no text at all)
 

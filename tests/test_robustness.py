@@ -226,7 +226,7 @@ def test_load_texts_counts_records_without_the_field(tmp_path, caplog):
 
     lines = [{"document": f"document number {i}"} for i in range(5)] + [{"text": "x"}, {"document": None}]
     path = write(tmp_path / "in.jsonl", "".join(json.dumps(r) + "\n" for r in lines))
-    with caplog.at_level("WARNING", logger="summae.io"):
+    with caplog.at_level("WARNING", logger="summae.loading"):
         assert len(load_texts(str(path))) == 5
     assert "skipped 2 of 7 records without text in 'document'" in caplog.text
 

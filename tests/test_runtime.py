@@ -83,18 +83,15 @@ def test_state_is_reported_and_set_once(monkeypatch):
 RELEASE = """
 import sys
 import torch
-from summae.runtime import release_free_memory, tune_cpu_allocator
-def rss_mib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2 ** 20
+from summae.runtime import release_free_memory, resident_mib, tune_cpu_allocator
 released = release_free_memory()  # before tuning: nothing to release with
 print(tune_cpu_allocator() if sys.argv[1] == "tune" else "untouched", released)
 big = torch.ones(64, 2 ** 20)  # 256 MiB, from the heap once tuned
 above = torch.ones(2 ** 16)  # a live block after it: the hole left by `big` is not the heap's top
 del big
-before = rss_mib()
+before = resident_mib()
 released = release_free_memory()
-print(released, round(before - rss_mib()))
+print(released, round(before - resident_mib()))
 """
 
 

@@ -31,11 +31,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 WAYS = ("release", "kept")
 
 
-def rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2 ** 20
-
-
 def child(way: str, steps: int, out_dir: str, train_argv: list[str]) -> dict:
     """One way, in this process: train, sampling the resident set; returns the measures."""
     from summae import runtime
@@ -55,7 +50,7 @@ def child(way: str, steps: int, out_dir: str, train_argv: list[str]) -> dict:
 
     def sample():
         while not done.is_set():
-            samples.append(rss_mib())
+            samples.append(runtime.resident_mib())
             time.sleep(0.5)
 
     watcher = threading.Thread(target=sample, daemon=True)

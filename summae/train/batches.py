@@ -22,6 +22,20 @@ def trim(batch: torch.Tensor, pad_id: int | None) -> torch.Tensor:
     return batch[:, : max(width, 1)]
 
 
+def length_chunks(ids: torch.Tensor, pad_id: int, *, tokens: int, max_rows: int) -> list[torch.Tensor]:
+    """Row indices of a padded (N, L) id matrix in batches for scoring: the longest rows first, each batch as many
+    rows (at most max_rows) as hold `tokens` tokens at the width of its longest row, so that a batch cut to that
+    row (trim) costs about the same memory whatever the padding. Row indices on the CPU."""
+    lengths = (ids != pad_id).sum(1).cpu()
+    order = torch.argsort(lengths, descending=True, stable=True)
+    chunks, start = [], 0
+    while start < len(order):
+        rows = min(max_rows, max(1, tokens // max(int(lengths[order[start]]), 1)))
+        chunks.append(order[start: start + rows])
+        start += rows
+    return chunks
+
+
 def bucket_order(lengths: torch.Tensor, batch_size: int, gen: torch.Generator) -> torch.Tensor:
     """Rows of one sorting window in batch order: sorted by length (ties in their shuffled order), cut into
     batches of batch_size, the batches themselves in a random order. (n,) lengths -> (n,) positions."""

@@ -24,7 +24,7 @@ import torch
 
 from summae.config import Config
 from summae.model.build import build_models
-from summae.train.batches import trim
+from summae.train.batches import length_chunks, trim
 from summae.train.pseudo import Extractor
 
 JUDGE = {"d_model": 128, "encoder_layers": 2, "decoder_layers": 2, "heads": 4, "ffn_dim": 512, "dropout": 0.1,
@@ -120,12 +120,12 @@ def description_per_document(model, extractor: Extractor, summaries: torch.Tenso
     wid, ok = extractor.word_ids(summaries)
     summary_logp, _ = extractor.lm.text_log_prob(wid, ok)  # (N,) log P_real(<s> s </s>)
     doc_tokens = (model.rec_target(docs) != pad_id).sum(1).float()  # (N,) the reconstructor predicts these, EOS too
-    rows = max(8, 4 * SEARCH_BATCH_TOKENS // docs.shape[1])  # (rows, L, V) logits: ~16k tokens' worth at a time
-    # documents of like length together, each chunk cut to its longest: padded to the longest document of all,
-    # most columns of a corpus of paragraphs would be padding (the NLL of each document is the same)
-    order = torch.argsort((docs != pad_id).sum(1), stable=True)
-    parts = [model.reconstruction_nll(summaries[chunk], trim(docs[chunk], pad_id))
-             for chunk in torch.split(order, rows)]
+    # documents of like length together, each chunk cut to its longest (~16k tokens of (rows, L, V) logits at a
+    # time): padded to the longest document of all, most columns of a corpus of paragraphs would be padding (the
+    # NLL of each document is the same)
+    chunks = length_chunks(docs, pad_id, tokens=4 * SEARCH_BATCH_TOKENS, max_rows=len(docs))
+    order = torch.cat(chunks)
+    parts = [model.reconstruction_nll(summaries[chunk], trim(docs[chunk], pad_id)) for chunk in chunks]
     nll = torch.cat(parts)[torch.argsort(order).to(parts[0].device)]  # (N,) per token, in the documents' order
     return -summary_logp.to(nll.device), nll * doc_tokens.to(nll.device)
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from summae.decode.rules import clean_summary, document_order, words_for_request
 from summae.eval.rouge import rouge_scores
 from summae.tokenization import decode_texts, encode_texts, pad_ids
-from summae.train.batches import trim
+from summae.train.batches import length_chunks, trim
 
 EVAL_BATCH = 256  # documents per evaluation batch at most
 # and at most this many (document token x vocabulary) scores per batch: the reconstructor's (B, L, V) table.
@@ -19,18 +19,10 @@ EVAL_SCORES = 2 ** 27
 
 
 def eval_chunks(ids: torch.Tensor, pad_id: int, vocab_size: int) -> list[torch.Tensor]:
-    """Row indices of a padded (N, L) id matrix in evaluation batches: the longest documents first, each batch
-    as many rows as EVAL_BATCH and EVAL_SCORES allow at the width of its longest row, so that the peak memory
-    of an evaluation does not grow with the padding (a 512-token limit on documents of 95 tokens on average)."""
-    lengths = (ids != pad_id).sum(1).cpu()
-    order = torch.argsort(lengths, descending=True, stable=True)
-    chunks, start = [], 0
-    while start < len(order):
-        width = max(int(lengths[order[start]]), 1)
-        rows = min(EVAL_BATCH, max(1, EVAL_SCORES // (width * max(vocab_size, 1))))
-        chunks.append(order[start: start + rows])
-        start += rows
-    return chunks
+    """Row indices of a padded (N, L) id matrix in evaluation batches (batches.length_chunks): as many rows as
+    EVAL_BATCH and EVAL_SCORES allow, so that the peak memory of an evaluation does not grow with the padding (a
+    512-token limit on documents of 95 tokens on average)."""
+    return length_chunks(ids, pad_id, tokens=EVAL_SCORES // max(vocab_size, 1), max_rows=EVAL_BATCH)
 
 
 @dataclass
