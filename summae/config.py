@@ -173,6 +173,10 @@ class TrainConfig:
     # extract: choose extract_alpha and extract_beta before training, with no references, by the shortest
     # description of held-out training documents through the bottleneck (summae.train.criterion, a small grid)
     teacher_search: bool = False
+    # extract: "none" | "discriminator": each pseudo-summary is, per document, the extraction among the search's at
+    # 9 weights around the teacher's (criterion.FAMILY) that a discriminator of the real texts against extractions
+    # finds most real (summae.train.judge; trained before training, no references)
+    pseudo_judge: str = "none"
     # after training: choose summary.span_bonus among dev_eval.SPAN_BONUS_GRID by teacher agreement (ROUGE-1 F1 of
     # best/'s summaries against the extraction search's, on the held-out training documents; no references), and
     # write it into the run's configs. The rule follows dev references in both corpora measured: 1.0 on Debian (3
@@ -338,6 +342,8 @@ class Config:
             (t.pseudo == "lead" or self.data.real_files or not self.data.train_files,
              "train.pseudo=extract needs data.real_files (its language model is fitted on the real short texts); "
              "name them, or set train.pseudo=lead"),
+            (t.pseudo_judge in ("none", "discriminator"),
+             f"train.pseudo_judge must be none or discriminator, got {t.pseudo_judge!r}"),
             (t.select in ("pseudo", "reconstruction", "family"),
              f"train.select must be pseudo, reconstruction or family, got {t.select!r}"),
             (min(t.select_lm_weight, t.select_d_weight) >= 0,

@@ -34,6 +34,7 @@ from summae.train.fluency import BigramPrior
 from summae.train.labeled import LabeledBatches
 from summae.train.metrics import MetricLogger, Progress
 from summae.train.plots import after_training
+from summae.train.judge import DiscriminatorJudge
 from summae.train.pseudo import build_extractor, lead_targets, target_words
 from summae.train.targets import StepBatch, drop_words
 from summae.train.keeper import RunKeeper
@@ -109,7 +110,7 @@ class Trainer(PhasePlanner, RunKeeper):
             self.batches = StreamBatches(self.docs, tok, t.batch_size, max_tokens=m.max_source_tokens,
                                          eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, seed=t.seed,
                                          rank=acc.process_index, world=acc.num_processes, bucket=t.bucket_batches)
-        self.real_batches, self.extractor = None, None
+        self.real_batches, self.extractor, self.judge = None, None, None
         if self.real is not None:
             real_ids, _ = encode_texts(tok, self.real, m.max_source_tokens - 1)
             matrix = pad_ids(real_ids, eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, width=m.max_summary_tokens)
@@ -132,6 +133,9 @@ class Trainer(PhasePlanner, RunKeeper):
         if t.rl_weight > 0 and self.extractor is None:
             raise SummaeError("train.rl_weight needs train.pseudo=extract and data.real_files (the reward's LM is the "
                               "search's)")
+        if t.pseudo_judge != "none" and self.extractor is None:
+            raise SummaeError(f"train.pseudo_judge={t.pseudo_judge} chooses among extractions: it needs "
+                              "train.pseudo=extract and data.real_files")
         if t.select == "family" and self.extractor is None:
             raise SummaeError("train.select=family needs train.pseudo=extract and data.real_files (it chooses among "
                               "the search's extractions)")
@@ -216,6 +220,14 @@ class Trainer(PhasePlanner, RunKeeper):
                       f"{self.extractor.lm.pair_keys.numel()} headline bigrams ({time.perf_counter() - begin:.0f} s)")
         if t.teacher_search and self.resume_dir is None:  # a resumed run keeps the weights its config saved
             self._search_teacher(docs)
+        if t.pseudo_judge == "discriminator":  # refitted on resuming: the same seed gives the same judge
+            s = self.cfg.summary
+            words = [min(s.max_words, max(s.min_words, len(text.split()))) for text in self.real]
+            self.judge = DiscriminatorJudge.fit(
+                self.extractor, docs, self.real_batches.ids, words, vocab_size=v.word_start.shape[0],
+                pad_id=v.pad_id, max_tokens=m.max_summary_tokens, seed=t.seed, d_model=m.disc_d_model,
+                filters=m.disc_filters, echo=self.echo if self.main else (lambda _: None))
+            release_free_memory()
 
     def _search_teacher(self, docs: torch.Tensor) -> None:
         """train.teacher_search: the extraction weights with the shortest description of held-out training
@@ -326,7 +338,9 @@ class Trainer(PhasePlanner, RunKeeper):
                               min_words=cfg.summary.min_words, max_words=cfg.summary.max_words,
                               default_words=cfg.summary.default_words, default_share=cfg.summary.default_share,
                               generator=gen).to(acc.device)  # (B,)
-        if self.extractor is not None:  # pseudo-summaries: the best k-word extraction, or the lead
+        if self.judge is not None:  # the family extraction the judge finds most real (train.pseudo_judge)
+            pseudo, _ = self.judge.choose(self.extractor, doc_labels, target, cfg.model.max_summary_tokens)
+        elif self.extractor is not None:  # pseudo-summaries: the best k-word extraction, or the lead
             pseudo = self.extractor.targets(doc_labels, target, max_tokens=cfg.model.max_summary_tokens)  # (B, S)
         else:
             pseudo = lead_targets(doc_labels, target, word_start=model.word_start,
