@@ -1,7 +1,7 @@
 """Can the discriminator choose among the teacher's extractions? A judge that reads no reference.
 
     python benchmarks/experiments/d_judge.py --model runs/RUN [--checkpoint last] [--docs 4000] \\
-        [--train-docs 8000] [--steps 1500] [--name NAME]
+        [--train-docs 8000] [--steps 1500] [--ensemble 1] [--dev FILE.jsonl] [--name NAME]
 
 A fresh discriminator (summae.train.judge.train_discriminator, the recipe's size) learns the run's real short
 texts against extractions of training documents at every (alpha, beta) of the grid, so it favours no setting; each
@@ -47,6 +47,9 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", default="last")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--docs", type=int, default=4000, help="dev documents scored")
+    parser.add_argument("--dev", help="a jsonl dev set with references (default: Gigaword dev)")
+    parser.add_argument("--text-field", default="document", help="--dev: the document field")
+    parser.add_argument("--reference-field", default="summary", help="--dev: the reference field")
     parser.add_argument("--train-docs", type=int, default=8000, help="training documents extracted for D's fakes")
     parser.add_argument("--real-texts", type=int, default=60000, help="real short texts D reads")
     parser.add_argument("--steps", type=int, default=1500)
@@ -104,8 +107,15 @@ def main(argv=None) -> int:
     accuracy = accuracy[0] if args.ensemble == 1 else accuracy
     print(f"D held-out accuracy {accuracy} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
-    dev = next(x for x in eval_sets(Path(args.data_dir)) if x.name == "dev")
-    documents, references = dev.documents[: args.docs], dev.references[: args.docs]
+    if args.dev:
+        import json
+
+        with open(args.dev, encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()][: args.docs]
+        documents, references = [r[args.text_field] for r in rows], [[r[args.reference_field]] for r in rows]
+    else:
+        dev = next(x for x in eval_sets(Path(args.data_dir)) if x.name == "dev")
+        documents, references = dev.documents[: args.docs], dev.references[: args.docs]
     dev_docs = pad_ids(encode_texts(tok, documents, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id,
                        pad_id=vocab.pad_id, width=m.max_source_tokens)
     settings = sorted(set(grid) | set(family) | {teacher})
@@ -120,7 +130,8 @@ def main(argv=None) -> int:
         r = rouge_scores(hyps, references)
         return {k: r[k] for k in keep}
 
-    result = {"model": args.model, "checkpoint": args.checkpoint, "docs": len(documents), "train_docs": len(docs),
+    result = {"model": args.model, "checkpoint": args.checkpoint, "dev": args.dev or "gigaword dev",
+              "docs": len(documents), "train_docs": len(docs),
               "real_texts": len(real), "steps": args.steps, "seed": args.seed, "ensemble": args.ensemble,
               "fakes": args.fakes, "teacher": list(teacher),
               "discriminator": accuracy, "teacher_scores": score([teacher] * len(documents)), "judges": {}}
