@@ -31,16 +31,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def extract_all(ex, docs: torch.Tensor, words: torch.Tensor, settings, width: int) -> dict:
-    """{(alpha, beta): (N, width) extraction ids} for each setting."""
-    out = {}
-    for a, b in settings:
-        ex.alpha, ex.beta = a, b
-        out[(a, b)] = torch.cat([ex.targets(rows, w, max_tokens=width)
-                                 for rows, w in zip(torch.split(docs, 512), torch.split(words, 512))])
-    return out
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True)
@@ -68,11 +58,12 @@ def main(argv=None) -> int:
     from gigaword import eval_sets
     from own_corpus import build_extractor
     from summae.eval.rouge import rouge_scores
+    from summae.io import read_texts
     from summae.model.build import load_for_inference, padded_vocab_size
     from summae.tokenization import decode_texts, encode_texts, pad_ids
     from summae.train.criterion import FAMILY
     from summae.train.data import load_training_texts
-    from summae.train.judge import logits, train_discriminator
+    from summae.train.judge import extractions_at, logits, train_discriminator
     from throughput import write_result
 
     torch.manual_seed(args.seed)
@@ -94,8 +85,7 @@ def main(argv=None) -> int:
     teacher = (cfg.train.extract_alpha, cfg.train.extract_beta)
     family = [(round(teacher[0] * a, 4), round(max(0.0, teacher[1] + d), 4)) for a, d in FAMILY]
     grid = [(float(a), float(b)) for a in args.alphas.split(",") for b in args.betas.split(",")]
-    fakes = extract_all(ex, docs, words, grid if args.fakes == "grid" else family, width)
-    fake = torch.cat(list(fakes.values()))
+    fake = torch.cat(extractions_at(ex, docs, words, grid if args.fakes == "grid" else family, width))
     print(f"{len(real)} real texts, {len(fake)} extractions ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     discs, accuracy = [], []
     for k in range(args.ensemble):
@@ -108,18 +98,16 @@ def main(argv=None) -> int:
     print(f"D held-out accuracy {accuracy} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
     if args.dev:
-        import json
-
-        with open(args.dev, encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle if line.strip()][: args.docs]
-        documents, references = [r[args.text_field] for r in rows], [[r[args.reference_field]] for r in rows]
+        documents = read_texts(args.dev, field=args.text_field)[: args.docs]
+        references = [[r] for r in read_texts(args.dev, field=args.reference_field)[: args.docs]]
     else:
         dev = next(x for x in eval_sets(Path(args.data_dir)) if x.name == "dev")
         documents, references = dev.documents[: args.docs], dev.references[: args.docs]
     dev_docs = pad_ids(encode_texts(tok, documents, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id,
                        pad_id=vocab.pad_id, width=m.max_source_tokens)
     settings = sorted(set(grid) | set(family) | {teacher})
-    cands = extract_all(ex, dev_docs, torch.full((len(documents),), s.default_words), settings, width)
+    cands = dict(zip(settings, extractions_at(ex, dev_docs, torch.full((len(documents),), s.default_words), settings,
+                                              width)))
     d_score = {k: sum(logits(d, ids, vocab.pad_id) for d in discs) / len(discs) for k, ids in cands.items()}  # (N,)
     lm_score = {k: ex.lm_per_word(ids) for k, ids in cands.items()}  # log-probability per word
     texts_of = {k: decode_texts(tok, ids) for k, ids in cands.items()}

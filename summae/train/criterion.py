@@ -84,6 +84,13 @@ def family_extractions(extractor: Extractor, docs: torch.Tensor, target: torch.T
         extractor.alpha, extractor.beta = alpha, beta
 
 
+def pick_family(candidates: list[torch.Tensor], best: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row i of candidates[best[i]] for each row: candidates C x (B, S) in FAMILY's order, best (B,) -> (the picks
+    (B, S), (B,) True where the teacher's own setting was picked)."""
+    chosen = torch.stack(candidates)[best, torch.arange(best.shape[0], device=best.device)]
+    return chosen, best == FAMILY_TEACHER
+
+
 def fit_judge(model, summaries: torch.Tensor, docs: torch.Tensor, *, steps: int, batch_size: int, lr: float,
               seed: int) -> list[float]:
     """Train model's reconstructor on (summary, document) pairs (N, S), (N, L) for `steps` AdamW steps; the

@@ -21,12 +21,28 @@ import torch
 import torch.nn.functional as F
 
 from summae.model.discriminator import Discriminator
-from summae.train.criterion import FAMILY_TEACHER, family_extractions
+from summae.train.criterion import family_extractions, pick_family
 
 # the settings whose extractions the judge learns as fakes (around Gigaword's reference-tuned (1.5, 0.2) and the
 # description-length picks of (2.0, 0.2-0.3): benchmarks/experiments/d_judge.py's grid)
 JUDGE_GRID = [(a, b) for a in (0.5, 1.0, 1.5, 2.0, 3.0) for b in (0.0, 0.1, 0.2, 0.3, 0.5)]
 JUDGE_DOCS, JUDGE_REAL, JUDGE_STEPS, JUDGE_BATCH, JUDGE_LR, JUDGE_ENSEMBLE = 8000, 60000, 1500, 256, 1e-3, 3
+
+
+def extractions_at(extractor, docs: torch.Tensor, words: torch.Tensor, settings: list[tuple[float, float]],
+                   max_tokens: int) -> list[torch.Tensor]:
+    """The search's extractions of docs (N, L), words (N,) each, at every (alpha, beta) of settings: one
+    (N, max_tokens) per setting, in order. The extractor's weights are restored afterwards."""
+    alpha, beta = extractor.alpha, extractor.beta
+    try:
+        out = []
+        for a, b in settings:
+            extractor.alpha, extractor.beta = a, b
+            out.append(torch.cat([extractor.targets(rows, w, max_tokens=max_tokens)
+                                  for rows, w in zip(torch.split(docs, 512), torch.split(words, 512))]))
+        return out
+    finally:
+        extractor.alpha, extractor.beta = alpha, beta
 
 
 def train_discriminator(real: torch.Tensor, fake: torch.Tensor, *, vocab_size: int, pad_id: int, steps: int,
@@ -80,16 +96,7 @@ class DiscriminatorJudge:
         real = real[torch.randperm(len(real), generator=g)[:JUDGE_REAL]].long()
         lengths = torch.tensor(real_words, dtype=torch.long)
         words = lengths[torch.randint(len(lengths), (len(docs),), generator=g)]  # (N,) drawn from the real lengths
-        alpha, beta = extractor.alpha, extractor.beta
-        try:
-            fakes = []
-            for a, b in JUDGE_GRID:
-                extractor.alpha, extractor.beta = a, b
-                fakes += [extractor.targets(rows, w, max_tokens=max_tokens)
-                          for rows, w in zip(torch.split(docs, 512), torch.split(words, 512))]
-        finally:
-            extractor.alpha, extractor.beta = alpha, beta
-        fake, discs, right = torch.cat(fakes), [], []
+        fake, discs, right = torch.cat(extractions_at(extractor, docs, words, JUDGE_GRID, max_tokens)), [], []
         for k in range(JUDGE_ENSEMBLE):
             disc, accuracy = train_discriminator(real, fake, vocab_size=vocab_size, pad_id=pad_id, steps=JUDGE_STEPS,
                                                  batch=JUDGE_BATCH, lr=JUDGE_LR, seed=seed + k, d_model=d_model,
@@ -111,6 +118,4 @@ class DiscriminatorJudge:
         for disc in self.discs:
             disc.to(docs.device)
         scores = torch.stack([sum(logits(d, c, self.pad_id) for d in self.discs) for c in candidates])  # (C, B)
-        best = scores.argmax(0)
-        chosen = torch.stack(candidates)[best, torch.arange(docs.shape[0], device=docs.device)]
-        return chosen, best == FAMILY_TEACHER
+        return pick_family(candidates, scores.argmax(0))

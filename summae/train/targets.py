@@ -84,9 +84,8 @@ def family_targets(model, extractor, b: StepBatch, *, pad_id: int) -> tuple[torc
     with eval_mode(model):
         nats = torch.stack([sum(criterion.description_per_document(model, extractor, c, docs, pad_id))
                             for c in candidates])  # (C, B')
-    best = nats.argmin(0)  # (B',)
-    chosen = torch.stack(candidates)[best, torch.arange(n, device=best.device)]  # (B', S)
-    return torch.cat([chosen, b.pseudo[n:]]), best == criterion.FAMILY_TEACHER
+    chosen, teacher = criterion.pick_family(candidates, nats.argmin(0))  # (B', S), (B',)
+    return torch.cat([chosen, b.pseudo[n:]]), teacher
 
 
 def policy_loss(model, extractor, b: StepBatch, logp: torch.Tensor, written: torch.Tensor, *, pad_id: int,
