@@ -234,8 +234,8 @@ def test_the_search_over_long_documents_is_chunked_and_gives_the_same_extraction
     target = torch.tensor([40, 40, 25, 40, 1, 40])
     calls = []
     rows = pseudo.Extractor._select_rows
-    monkeypatch.setattr(pseudo.Extractor, "_select_rows", lambda self, w, o, t: calls.append(w.shape) or
-                        rows(self, w, o, t))
+    monkeypatch.setattr(pseudo.Extractor, "_select_rows", lambda self, w, o, t, s: calls.append(w.shape) or
+                        rows(self, w, o, t, s))
     monkeypatch.setattr(pseudo, "SEARCH_ELEMENTS", {"cpu": 1 << 30})
     one_pass = whole.targets(docs, target, max_tokens=128)
     monkeypatch.setattr(pseudo, "SEARCH_ELEMENTS", {"cpu": 1 << 20})  # a chunk of one document of 770 words

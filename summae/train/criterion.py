@@ -72,16 +72,10 @@ FAMILY_TEACHER = FAMILY.index((1.0, 0.0))
 def family_extractions(extractor: Extractor, docs: torch.Tensor, target: torch.Tensor,
                        max_tokens: int) -> list[torch.Tensor]:
     """The search's extractions of docs (N, L), target (N,) words each, at every FAMILY setting around the
-    extractor's weights (restored afterwards): one (N, max_tokens) per setting, in FAMILY's order."""
+    extractor's weights: one (N, max_tokens) per setting, in FAMILY's order."""
     alpha, beta = extractor.alpha, extractor.beta
-    try:
-        out = []
-        for a, d in FAMILY:
-            extractor.alpha, extractor.beta = alpha * a, max(0.0, beta + d)
-            out.append(extractor.targets(docs, target, max_tokens=max_tokens))
-        return out
-    finally:
-        extractor.alpha, extractor.beta = alpha, beta
+    return extractor.targets_at(docs, target, [(alpha * a, max(0.0, beta + d)) for a, d in FAMILY],
+                                max_tokens=max_tokens)
 
 
 def pick_family(candidates: list[torch.Tensor], best: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

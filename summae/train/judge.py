@@ -32,17 +32,10 @@ JUDGE_DOCS, JUDGE_REAL, JUDGE_STEPS, JUDGE_BATCH, JUDGE_LR, JUDGE_ENSEMBLE = 800
 def extractions_at(extractor, docs: torch.Tensor, words: torch.Tensor, settings: list[tuple[float, float]],
                    max_tokens: int) -> list[torch.Tensor]:
     """The search's extractions of docs (N, L), words (N,) each, at every (alpha, beta) of settings: one
-    (N, max_tokens) per setting, in order. The extractor's weights are restored afterwards."""
-    alpha, beta = extractor.alpha, extractor.beta
-    try:
-        out = []
-        for a, b in settings:
-            extractor.alpha, extractor.beta = a, b
-            out.append(torch.cat([extractor.targets(rows, w, max_tokens=max_tokens)
-                                  for rows, w in zip(torch.split(docs, 512), torch.split(words, 512))]))
-        return out
-    finally:
-        extractor.alpha, extractor.beta = alpha, beta
+    (N, max_tokens) per setting, in order."""
+    parts = [extractor.targets_at(rows, w, settings, max_tokens=max_tokens)
+             for rows, w in zip(torch.split(docs, 512), torch.split(words, 512))]  # chunks x settings
+    return [torch.cat(chunks) for chunks in zip(*parts)]
 
 
 def train_discriminator(real: torch.Tensor, fake: torch.Tensor, *, vocab_size: int, pad_id: int, steps: int,
@@ -117,5 +110,7 @@ class DiscriminatorJudge:
         candidates = family_extractions(extractor, docs, target, max_tokens)  # C x (B, S)
         for disc in self.discs:
             disc.to(docs.device)
-        scores = torch.stack([sum(logits(d, c, self.pad_id) for d in self.discs) for c in candidates])  # (C, B)
+        # settings next to each other often extract the same words: each distinct row is read once
+        rows, where = torch.unique(torch.cat(candidates), dim=0, return_inverse=True)  # (U, S), (C * B,)
+        scores = sum(logits(d, rows, self.pad_id) for d in self.discs)[where].view(len(candidates), -1)  # (C, B)
         return pick_family(candidates, scores.argmax(0))

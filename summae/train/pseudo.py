@@ -188,19 +188,27 @@ class Extractor:
 
     @torch.no_grad()
     def select(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The best extraction of min(target, words) words per row: (B, W) word ids, mask, (B,) -> (B, W) bool.
+        """The best extraction of min(target, words) words per row: (B, W) word ids, mask, (B,) -> (B, W) bool."""
+        return self.select_at(wid, ok, target, [(self.alpha, self.beta)])[0]
+
+    @torch.no_grad()
+    def select_at(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor,
+                  settings: list[tuple[float, float]]) -> list[torch.Tensor]:
+        """select() at every (alpha, beta) of settings: one (B, W) bool per setting, in order. The bigram table is
+        built once for them all (the settings change only the per-word bonus).
 
         The search holds a (rows, W, W) table of bigram scores, so it runs on row chunks of at most
         search_elements() table entries: a batch of 1,024-token documents (W ~ 700 words) would otherwise hold
         gigabytes. Rows are independent, so the chunks give the same extractions as one pass."""
         b, w = wid.shape
-        chosen = torch.zeros(b, w, dtype=torch.bool, device=wid.device)
+        chosen = [torch.zeros(b, w, dtype=torch.bool, device=wid.device) for _ in settings]
         step = max(1, search_elements(wid.device) // max(w * w, 1))
         for first in range(0, b, step):
             rows = slice(first, first + step)
             n = max(1, int(ok[rows].sum(1).max()))  # a chunk of shorter rows searches fewer columns
-            chosen[rows, :n] = self._select_rows(wid[rows, :n], ok[rows, :n], target[rows])
-        return chosen & ok
+            for out, part in zip(chosen, self._select_rows(wid[rows, :n], ok[rows, :n], target[rows], settings)):
+                out[rows, :n] = part
+        return [c & ok for c in chosen]
 
     def pair_table(self, wid: torch.Tensor) -> torch.Tensor:
         """log P(word j | word i) of every two words of each row, as [row, j, i] (the search's max over the previous
@@ -220,13 +228,13 @@ class Extractor:
         index = inv[:, :, None] * u + inv[:, None, :]  # (B, W_j, W_i) into the flattened (U_j, U_i)
         return table.view(b, u * u).gather(1, index.view(b, w * w)).view(b, w, w)
 
-    def _select_rows(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """select() on one chunk of rows: the dynamic program over (words chosen, last word)."""
+    def _select_rows(self, wid: torch.Tensor, ok: torch.Tensor, target: torch.Tensor,
+                     settings: list[tuple[float, float]]) -> list[torch.Tensor]:
+        """select_at() on one chunk of rows: the dynamic program over (words chosen, last word), per setting."""
         b, w = wid.shape
         dev = wid.device
         neg = torch.tensor(float("-inf"), device=dev)
         pos = torch.arange(w, device=dev)
-        bonus = torch.where(ok, self.alpha * self.idf.to(dev)[wid] - self.beta * pos, neg)  # (B, W)
         pair = self.pair_table(wid)  # (B, W_j, W_i)
         order = pos[None, :] < pos[:, None]  # i before j
         pair = torch.where(order & ok[:, :, None] & ok[:, None, :], pair, neg)
@@ -234,23 +242,28 @@ class Extractor:
         end = self.log_prob(wid, torch.full_like(wid, self.eos))
         k = torch.minimum(target.to(dev), ok.sum(1)).clamp(min=1)  # (B,)
         kmax = int(k.max())
-        best = start + bonus  # (B, W): best score of c words ending at word j (c = 1)
-        finals, backs = [best + end], []
-        scratch = torch.empty_like(pair)  # one buffer for every step: a fresh (B, W, W) sum per step costs more
-        for _ in range(1, kmax):
-            val, arg = torch.add(pair, best[:, None, :], out=scratch).max(-1)  # over the previous word i
-            best = val + bonus
-            backs.append(arg)
-            finals.append(best + end)
+        idf = self.idf.to(dev)[wid]
         rows = torch.arange(b, device=dev)
-        j = torch.stack(finals)[k - 1, rows].argmax(1)  # (B,) last word of each row's best extraction
-        chosen = torch.zeros(b, w, dtype=torch.bool, device=dev)
-        chosen[rows, j] = True
-        for c in range(kmax, 1, -1):  # walk back from c words to c - 1, in rows that chose >= c words
-            step = c <= k
-            j = torch.where(step, backs[c - 2][rows, j], j)
-            chosen[rows[step], j[step]] = True
-        return chosen & ok
+        scratch = torch.empty_like(pair)  # one buffer for every step: a fresh (B, W, W) sum per step costs more
+        out = []
+        for alpha, beta in settings:
+            bonus = torch.where(ok, alpha * idf - beta * pos, neg)  # (B, W)
+            best = start + bonus  # (B, W): best score of c words ending at word j (c = 1)
+            finals, backs = [best + end], []
+            for _ in range(1, kmax):
+                val, arg = torch.add(pair, best[:, None, :], out=scratch).max(-1)  # over the previous word i
+                best = val + bonus
+                backs.append(arg)
+                finals.append(best + end)
+            j = torch.stack(finals)[k - 1, rows].argmax(1)  # (B,) last word of each row's best extraction
+            chosen = torch.zeros(b, w, dtype=torch.bool, device=dev)
+            chosen[rows, j] = True
+            for c in range(kmax, 1, -1):  # walk back from c words to c - 1, in rows that chose >= c words
+                step = c <= k
+                j = torch.where(step, backs[c - 2][rows, j], j)
+                chosen[rows[step], j[step]] = True
+            out.append(chosen & ok)
+        return out
 
     def to(self, device) -> "Extractor":
         """Move the tables to the training device once (not at every step)."""
@@ -262,6 +275,13 @@ class Extractor:
     @torch.no_grad()
     def targets(self, doc_ids: torch.Tensor, target: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
         """Pseudo-summaries (B, max_tokens): the pieces of each document's best extraction, EOS, then pad."""
+        return self.targets_at(doc_ids, target, [(self.alpha, self.beta)], max_tokens=max_tokens)[0]
+
+    @torch.no_grad()
+    def targets_at(self, doc_ids: torch.Tensor, target: torch.Tensor, settings: list[tuple[float, float]], *,
+                   max_tokens: int) -> list[torch.Tensor]:
+        """targets() at every (alpha, beta) of settings, one (B, max_tokens) per setting, in order: the words,
+        their bigram table and the pieces' places are computed once for them all."""
         dev = doc_ids.device
         if self.table.device != dev:
             self.to(dev)
@@ -271,12 +291,17 @@ class Extractor:
         n = max(1, int(ok.sum(1).max()))  # the search is O(W^2): only as many columns as the longest row has words
         keys, ok = keys[:, :n], ok[:, :n]
         wid = torch.where(ok, self.lookup(keys), torch.full_like(keys, self.eos))
-        chosen = self.select(wid, ok, target)  # (B, W)
         widx = word_index(doc_ids, word_start, valid)  # (B, L)
-        keep = valid & (widx >= 0) & chosen.gather(1, widx.clamp(min=0))  # (B, L) pieces of chosen words
+        return [self._pieces(doc_ids, valid & (widx >= 0) & chosen.gather(1, widx.clamp(min=0)), max_tokens)
+                for chosen in self.select_at(wid, ok, target, settings)]
+
+    def _pieces(self, doc_ids: torch.Tensor, keep: torch.Tensor, max_tokens: int) -> torch.Tensor:
+        """The kept pieces (B, L) bool of each document in order, cut at whole words to max_tokens - 1, then EOS and
+        pad: (B, max_tokens)."""
+        dev = doc_ids.device
         order = torch.sort((~keep).long(), dim=1, stable=True).indices  # kept pieces first, in document order
         picked = torch.gather(torch.where(keep, doc_ids, torch.full_like(doc_ids, self.pad_id)), 1, order)
-        lengths = whole_word_length(picked, keep.sum(1), max_tokens - 1, word_start)  # room for EOS
+        lengths = whole_word_length(picked, keep.sum(1), max_tokens - 1, self.word_start)  # room for EOS
         out = torch.full((doc_ids.shape[0], max_tokens), self.pad_id, dtype=doc_ids.dtype, device=dev)
         width = min(max_tokens - 1, picked.shape[1])
         cols = torch.arange(width, device=dev)
