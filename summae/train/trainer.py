@@ -10,7 +10,6 @@ pseudo-summaries, which gives the bottleneck words to start from.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from pathlib import Path
@@ -24,20 +23,19 @@ from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter
 from summae.model.build import build_models, prepare_tokenizer
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
-from summae.runtime import native_bf16, release_free_memory, release_if_grown
+from summae.runtime import native_bf16, release_if_grown
 from summae.tokenization import encode_texts, pad_ids
-from summae.train import auto, criterion, guards, plan, targets
+from summae.train import auto, guards, plan, targets
 from summae.train.batches import StreamBatches, TensorBatches
 from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, sample_table
-from summae.train.fluency import BigramPrior
 from summae.train.labeled import LabeledBatches
 from summae.train.metrics import MetricLogger, Progress
 from summae.train.plots import after_training
-from summae.train.judge import DiscriminatorJudge
-from summae.train.pseudo import build_extractor, lead_targets, target_words
+from summae.train.pseudo import target_words
 from summae.train.targets import StepBatch, drop_words
 from summae.train.keeper import RunKeeper
+from summae.train.teachers import TeacherSetup
 from summae.train.timeplan import PhasePlanner
 
 
@@ -60,7 +58,7 @@ def training_precision(mixed_precision: str, device: str) -> str:
     return "bf16" if on_gpu and native_bf16(torch.device("cuda")) else "no"
 
 
-class Trainer(PhasePlanner, RunKeeper):
+class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
     def __init__(self, cfg: Config, output_dir: str | Path, *, resume: bool = False, device: str = "auto",
                  echo=print, progress: bool = True):
         from accelerate import Accelerator
@@ -110,35 +108,13 @@ class Trainer(PhasePlanner, RunKeeper):
             self.batches = StreamBatches(self.docs, tok, t.batch_size, max_tokens=m.max_source_tokens,
                                          eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, seed=t.seed,
                                          rank=acc.process_index, world=acc.num_processes, bucket=t.bucket_batches)
-        self.real_batches, self.extractor, self.judge = None, None, None
+        self.real_batches, real_ids = None, None
         if self.real is not None:
             real_ids, _ = encode_texts(tok, self.real, m.max_source_tokens - 1)
             matrix = pad_ids(real_ids, eos_id=self.vocab.eos_id, pad_id=self.vocab.pad_id, width=m.max_summary_tokens)
             self.real_batches = TensorBatches(matrix, t.batch_size, seed=t.seed + 1, rank=acc.process_index,
                                               world=acc.num_processes)
-            if t.pseudo == "extract":
-                self._build_extractor(real_ids)
-        self.prior = None
-        if t.lm_weight > 0:
-            if self.real is None:
-                raise SummaeError("train.lm_weight needs real short texts (data.real_files): its LM is counted on them")
-            try:
-                self.prior = BigramPrior(real_ids, vocab_size=self.vocab.word_start.shape[0], eos_id=self.vocab.eos_id)
-            except ValueError as err:
-                raise SummaeError(str(err)) from None
-            self.prior.to(acc.device)
-        if t.select == "reconstruction" and t.select_lm_weight > 0 and self.extractor is None:
-            raise SummaeError("train.select_lm_weight needs train.pseudo=extract and data.real_files (the LM is the "
-                              "search's)")
-        if t.rl_weight > 0 and self.extractor is None:
-            raise SummaeError("train.rl_weight needs train.pseudo=extract and data.real_files (the reward's LM is the "
-                              "search's)")
-        if t.pseudo_judge != "none" and self.extractor is None:
-            raise SummaeError(f"train.pseudo_judge={t.pseudo_judge} chooses among extractions: it needs "
-                              "train.pseudo=extract and data.real_files")
-        if t.select == "family" and self.extractor is None:
-            raise SummaeError("train.select=family needs train.pseudo=extract and data.real_files (it chooses among "
-                              "the search's extractions)")
+        self._build_teachers(real_ids)  # the extraction search, its judge, the LM prior (summae.train.teachers)
         self.labeled = None
         if self.labeled_texts is not None:
             self.labeled = LabeledBatches(*self.labeled_texts, tok, self.vocab, batch_size=t.labeled_batch_size,
@@ -201,54 +177,6 @@ class Trainer(PhasePlanner, RunKeeper):
             return t.lr_end if t.phase_lr is None else t.phase_lr
         done = (step + 1 - warm) / max(1, t.pretrain_steps - warm)
         return 1.0 - (1.0 - t.lr_end) * min(1.0, max(0.0, done))
-
-    def _build_extractor(self, real_ids: list[list[int]]) -> None:
-        """Pseudo-summaries by search (summae.train.pseudo): a bigram LM of the real texts, idf of the documents."""
-
-        m, t, v = self.cfg.model, self.cfg.train, self.vocab
-        if isinstance(self.batches, TensorBatches):
-            docs = self.batches.ids
-        else:  # streaming: idf from the first documents of the stream
-            texts = [row["text"] for _, row in zip(range(100_000), self.docs)]
-            docs = pad_ids(encode_texts(self.tokenizer, texts, m.max_source_tokens - 1)[0], eos_id=v.eos_id,
-                           pad_id=v.pad_id, width=m.max_source_tokens)
-        begin = time.perf_counter()
-        self.extractor = build_extractor(real_ids, docs, v, max_tokens=m.max_source_tokens, alpha=t.extract_alpha,
-                                         beta=t.extract_beta)
-        if self.main:
-            self.echo(f"pseudo-summaries by extraction: {self.extractor.v} words, "
-                      f"{self.extractor.lm.pair_keys.numel()} headline bigrams ({time.perf_counter() - begin:.0f} s)")
-        if t.teacher_search and self.resume_dir is None:  # a resumed run keeps the weights its config saved
-            self._search_teacher(docs)
-        if t.pseudo_judge == "discriminator":  # refitted on resuming: the same seed gives the same judge
-            s = self.cfg.summary
-            words = [min(s.max_words, max(s.min_words, len(text.split()))) for text in self.real]
-            self.judge = DiscriminatorJudge.fit(
-                self.extractor, docs, self.real_batches.ids, words, vocab_size=v.word_start.shape[0],
-                pad_id=v.pad_id, max_tokens=m.max_summary_tokens, seed=t.seed, d_model=m.disc_d_model,
-                filters=m.disc_filters, echo=self.echo if self.main else (lambda _: None))
-            release_free_memory()
-
-    def _search_teacher(self, docs: torch.Tensor) -> None:
-        """train.teacher_search: the extraction weights with the shortest description of held-out training
-        documents (summae.train.criterion), set on the extractor and in the saved config."""
-        say = self.echo if self.main else (lambda _: None)
-        size = criterion.SEARCH_FIT_DOCS + criterion.SEARCH_SCORE_DOCS
-        pool = docs[torch.randperm(len(docs),
-                                   generator=torch.Generator().manual_seed(self.cfg.train.seed))[:size]].long()
-        choice = criterion.choose_teacher(self.cfg, self.tokenizer, self.extractor, pool, criterion.SEARCH_GRID,
-                                          words=self.cfg.summary.default_words, fit_docs=criterion.SEARCH_FIT_DOCS,
-                                          score_docs=criterion.SEARCH_SCORE_DOCS, steps=criterion.SEARCH_STEPS,
-                                          batch_size=max(8, criterion.SEARCH_BATCH_TOKENS // docs.shape[1]),
-                                          seed=self.cfg.train.seed, echo=say)
-        self._search_seconds = choice.seconds
-        release_free_memory()  # the judge's batches of every width (summae/runtime.py)
-        self.extractor.alpha, self.extractor.beta = choice.alpha, choice.beta
-        self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(
-            self.cfg.train, extract_alpha=choice.alpha, extract_beta=choice.beta))
-        say(f"train.extract_alpha {choice.alpha}, train.extract_beta {choice.beta}: the shortest description of "
-            f"held-out training documents among {len(criterion.SEARCH_GRID)} settings, no references read "
-            f"({choice.seconds:.0f} s)")
 
     # ---- the loop ----------------------------------------------------------------------------------
     def train(self) -> dict:
@@ -338,13 +266,7 @@ class Trainer(PhasePlanner, RunKeeper):
                               min_words=cfg.summary.min_words, max_words=cfg.summary.max_words,
                               default_words=cfg.summary.default_words, default_share=cfg.summary.default_share,
                               generator=gen).to(acc.device)  # (B,)
-        if self.judge is not None:  # the family extraction the judge finds most real (train.pseudo_judge)
-            pseudo, _ = self.judge.choose(self.extractor, doc_labels, target, cfg.model.max_summary_tokens)
-        elif self.extractor is not None:  # pseudo-summaries: the best k-word extraction, or the lead
-            pseudo = self.extractor.targets(doc_labels, target, max_tokens=cfg.model.max_summary_tokens)  # (B, S)
-        else:
-            pseudo = lead_targets(doc_labels, target, word_start=model.word_start,
-                                  max_tokens=cfg.model.max_summary_tokens, eos_id=vocab.eos_id, pad_id=vocab.pad_id)
+        pseudo = self._pseudo_summaries(doc_labels, target)  # (B, S)
         sup_rows = 0
         if self.labeled is not None:
             # semi-supervised: labeled pairs join the batch, their reference in place of the pseudo-summary
