@@ -74,6 +74,18 @@ def test_dynamic_program_finds_the_brute_force_optimum(extractor, k):
     assert math.isfinite(best_score)
 
 
+def test_several_settings_in_one_search_give_each_settings_own_extraction():
+    settings = [(0.0, 0.0), (0.7, 0.1), (3.0, 0.0), (0.5, 2.0)]
+    together = Extractor(REAL, DOCS, word_start=WORD_START, pad_id=PAD, eos_id=EOS, alpha=1.0, beta=0.0)
+    target = torch.tensor([3, 2, 4, 5])
+    outs = together.targets_at(DOCS, target, settings, max_tokens=8)
+    assert (together.alpha, together.beta) == (1.0, 0.0)  # the extractor's own weights are left alone
+    for (a, b), out in zip(settings, outs):
+        alone = Extractor(REAL, DOCS, word_start=WORD_START, pad_id=PAD, eos_id=EOS, alpha=a, beta=b)
+        assert torch.equal(out, alone.targets(DOCS, target, max_tokens=8))
+    assert len({tuple(out.flatten().tolist()) for out in outs}) > 1  # the settings do pick different words
+
+
 def test_short_documents_give_all_their_words(extractor):
     out = extractor.targets(DOCS[3:4], torch.tensor([5]), max_tokens=6)
     assert out[0].tolist() == [5, 6, EOS, PAD, PAD, PAD]
