@@ -17,13 +17,14 @@ def _setup():
 
 def test_the_judge_learns_to_rebuild_documents_from_extractions():
     from summae.model.build import build_models
-    from summae.train.criterion import extractions, fit_judge, judge_config
+    from summae.train.criterion import extractions_at, fit_judge, judge_config
 
     cfg, tok, _, doc, ex = _setup()
     torch.manual_seed(0)
     judge, _, _ = build_models(judge_config(cfg), tok)
     assert judge.rec_copy_head is not None  # the judge reads the summary through its copy head
-    summaries = extractions(ex, doc, 4, cfg.model.max_summary_tokens, alpha=1.0, beta=0.1)  # (N, S)
+    summaries = extractions_at(ex, doc, torch.full((len(doc),), 4), [(1.0, 0.1)],
+                               cfg.model.max_summary_tokens)[0]  # (N, S)
     before = [p.detach().clone() for p in judge.compressor.parameters()]
     curve = fit_judge(judge, summaries, doc, steps=30, batch_size=8, lr=3e-3, seed=0)
     assert curve[-1] < curve[0]  # the reconstruction loss falls
@@ -31,10 +32,11 @@ def test_the_judge_learns_to_rebuild_documents_from_extractions():
 
 
 def test_description_length_adds_the_summary_code_and_the_document_code():
-    from summae.train.criterion import description_nats, extractions
+    from summae.train.criterion import description_nats, extractions_at
 
     cfg, _, model, doc, ex = _setup()
-    summaries = extractions(ex, doc, 4, cfg.model.max_summary_tokens, alpha=1.0, beta=0.1)
+    summaries = extractions_at(ex, doc, torch.full((len(doc),), 4), [(1.0, 0.1)],
+                               cfg.model.max_summary_tokens)[0]
     summary, document = description_nats(model, ex, summaries, doc, model.vocab.pad_id)
     wid, ok = ex.word_ids(summaries)
     logp, _ = ex.lm.text_log_prob(wid, ok)
@@ -62,12 +64,13 @@ def test_description_per_document_is_the_same_whatever_the_padding_and_order():
     order of the documents change no document's nats, and each comes back in its own row."""
     import torch.nn.functional as F
 
-    from summae.train.criterion import description_per_document, extractions
+    from summae.train.criterion import description_per_document, extractions_at
 
     cfg, _, model, doc, ex = _setup()
     model.eval()
     pad = model.vocab.pad_id
-    summaries = extractions(ex, doc, 4, cfg.model.max_summary_tokens, alpha=1.0, beta=0.1)
+    summaries = extractions_at(ex, doc, torch.full((len(doc),), 4), [(1.0, 0.1)],
+                               cfg.model.max_summary_tokens)[0]
     _, document = description_per_document(model, ex, summaries, doc, pad)
     wide = F.pad(doc, (0, 40), value=pad)  # 40 more columns of padding
     _, document_wide = description_per_document(model, ex, summaries, wide, pad)

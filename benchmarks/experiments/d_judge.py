@@ -61,9 +61,9 @@ def main(argv=None) -> int:
     from summae.io import read_texts
     from summae.model.build import load_for_inference, padded_vocab_size
     from summae.tokenization import decode_texts, encode_texts, pad_ids
-    from summae.train.criterion import FAMILY
+    from summae.train.criterion import FAMILY, extractions_at
     from summae.train.data import load_training_texts
-    from summae.train.judge import extractions_at, logits, train_discriminator
+    from summae.train.judge import logits, train_discriminator
     from throughput import write_result
 
     torch.manual_seed(args.seed)

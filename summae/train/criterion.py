@@ -55,12 +55,13 @@ def judge_config(cfg: Config, size: dict | None = None) -> Config:
     return dataclasses.replace(cfg, model=model)
 
 
-def extractions(extractor: Extractor, docs: torch.Tensor, words: int, max_tokens: int, *, alpha: float,
-                beta: float) -> torch.Tensor:
-    """The search's `words`-word extractions of docs (N, L) at (alpha, beta): (N, max_tokens)."""
-    extractor.alpha, extractor.beta = alpha, beta
-    return torch.cat([extractor.targets(rows, torch.full((rows.shape[0],), words), max_tokens=max_tokens)
-                      for rows in torch.split(docs, 1024)])
+def extractions_at(extractor: Extractor, docs: torch.Tensor, words: torch.Tensor,
+                   settings: list[tuple[float, float]], max_tokens: int) -> list[torch.Tensor]:
+    """The search's extractions of docs (N, L), words (N,) each, at every (alpha, beta) of settings: one
+    (N, max_tokens) per setting, in order (Extractor.targets_at on chunks of 512 documents)."""
+    parts = [extractor.targets_at(rows, w, settings, max_tokens=max_tokens)
+             for rows, w in zip(torch.split(docs, 512), torch.split(words, 512))]  # chunks x settings
+    return [torch.cat(chunks) for chunks in zip(*parts)]
 
 
 # train.select=family: the search at the extractor's alpha x these factors and beta + these offsets (its own setting
@@ -142,11 +143,10 @@ def description_nats(model, extractor: Extractor, summaries: torch.Tensor, docs:
 def train_judge(cfg: Config, tokenizer, extractor: Extractor, fit: torch.Tensor, grid: list[tuple[float, float]], *,
                 words: int, steps: int, batch_size: int, seed: int = 0, size: dict | None = None, echo=print):
     """The judge (JUDGE's size, updated by `size`) trained on the extractions of documents fit (N, L) at every grid
-    setting at once, so it favours none of them: (model, vocab). The extractor's weights are left at the grid's
-    last setting."""
+    setting at once, so it favours none of them: (model, vocab)."""
     torch.manual_seed(seed)
     model, _, vocab = build_models(judge_config(cfg, size), tokenizer)
-    fit_sets = [extractions(extractor, fit, words, cfg.model.max_summary_tokens, alpha=a, beta=b) for a, b in grid]
+    fit_sets = extractions_at(extractor, fit, torch.full((len(fit),), words), grid, cfg.model.max_summary_tokens)
     curve = fit_judge(model, torch.cat(fit_sets), fit.repeat(len(grid), 1), steps=steps, batch_size=batch_size,
                       lr=1e-3, seed=seed)
     echo(f"teacher criterion: judge reconstructor trained {steps} steps on {len(grid)} x {len(fit)} extractions, "
@@ -170,9 +170,8 @@ def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Ten
     model, vocab = train_judge(cfg, tokenizer, extractor, fit, grid, words=words, steps=steps,
                                batch_size=batch_size, seed=seed, echo=echo)
     table = []
-    for a, b in grid:
-        summary, document = description_nats(model, extractor, extractions(extractor, held, words, max_tokens,
-                                                                           alpha=a, beta=b), held, vocab.pad_id)
+    for (a, b), picked in zip(grid, extractions_at(extractor, held, torch.full((len(held),), words), grid, max_tokens)):
+        summary, document = description_nats(model, extractor, picked, held, vocab.pad_id)
         table.append({"alpha": a, "beta": b, "summary_nats": round(summary, 3), "document_nats": round(document, 3),
                       "description_nats": round(summary + document, 3)})
     best = min(table, key=lambda row: row["description_nats"])

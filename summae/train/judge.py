@@ -21,21 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from summae.model.discriminator import Discriminator
-from summae.train.criterion import family_extractions, pick_family
+from summae.train.criterion import extractions_at, family_extractions, pick_family
 
 # the settings whose extractions the judge learns as fakes (around Gigaword's reference-tuned (1.5, 0.2) and the
 # description-length picks of (2.0, 0.2-0.3): benchmarks/experiments/d_judge.py's grid)
 JUDGE_GRID = [(a, b) for a in (0.5, 1.0, 1.5, 2.0, 3.0) for b in (0.0, 0.1, 0.2, 0.3, 0.5)]
 JUDGE_DOCS, JUDGE_REAL, JUDGE_STEPS, JUDGE_BATCH, JUDGE_LR, JUDGE_ENSEMBLE = 8000, 60000, 1500, 256, 1e-3, 3
-
-
-def extractions_at(extractor, docs: torch.Tensor, words: torch.Tensor, settings: list[tuple[float, float]],
-                   max_tokens: int) -> list[torch.Tensor]:
-    """The search's extractions of docs (N, L), words (N,) each, at every (alpha, beta) of settings: one
-    (N, max_tokens) per setting, in order."""
-    parts = [extractor.targets_at(rows, w, settings, max_tokens=max_tokens)
-             for rows, w in zip(torch.split(docs, 512), torch.split(words, 512))]  # chunks x settings
-    return [torch.cat(chunks) for chunks in zip(*parts)]
 
 
 def train_discriminator(real: torch.Tensor, fake: torch.Tensor, *, vocab_size: int, pad_id: int, steps: int,
