@@ -138,6 +138,10 @@ class TrainConfig:
     # auto-encoding phase's gain from the lower rate's (docs/autoencoder.md)
     phase_lr_step: int | None = None
     weight_decay: float = 0.01  # AdamW weight decay
+    # an exponential moving average of the generator's weights (torch.optim.swa_utils.AveragedModel), updated after
+    # each optimizer step at this decay; the dev evaluations, samples and the saved best/ and last/ are the average's
+    # (the live weights are kept for --resume). [0, 1); 0 = off
+    ema_decay: float = 0.0
     grad_clip: float = 1.0  # max gradient norm, > 0
     mixed_precision: str = "auto"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32
     tau: float = 1.0  # softmax temperature of the straight-through gradient, > 0
@@ -304,6 +308,7 @@ class Config:
              f"train.pretrain_share plans two phases of a step at least: train.steps must be >= 2, got {t.steps}"),
             (t.lr > 0 and t.d_lr > 0, f"learning rates must be > 0, got lr={t.lr}, d_lr={t.d_lr}"),
             (t.grad_clip > 0, f"train.grad_clip must be > 0, got {t.grad_clip}"),
+            (0 <= t.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {t.ema_decay}"),
             (0 < t.lr_end <= 1, f"train.lr_end must be in (0, 1], got {t.lr_end}"),
             (t.phase_lr is None or 0 < t.phase_lr <= 1,
              f"train.phase_lr must be in (0, 1] or null, got {t.phase_lr}"),

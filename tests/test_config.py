@@ -56,7 +56,7 @@ CHANGED = {"train.mixed_precision": "bf16", "train.pseudo": "lead", "train.on_no
            "train.pretrain_share": 0.5, "summary.span_bonus": 1.0, "train.lm_weight": 0.25,
            "train.rl_weight": 0.5, "train.rl_teacher_weight": 0.5, "train.phase_lr": 0.5,
            "train.phase_lr_step": 7, "summary.default_share": 0.5,
-           "train.pseudo_judge": "discriminator"}
+           "train.pseudo_judge": "discriminator", "train.ema_decay": 0.5}
 
 
 def _changed(obj, prefix=""):

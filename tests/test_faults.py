@@ -115,6 +115,29 @@ def test_resume_gives_bit_identical_weights_and_optimizer_state(tiny_run, tmp_pa
     assert_same_checkpoint(run / "last", tiny_run["dir"] / "last")
 
 
+def test_the_weight_average_is_what_is_saved_and_resumes_bit_identical(tmp_path):
+    """train.ema_decay: last/'s weights are the average's, not the live ones (those are in the training state), and
+    3 steps + --resume to 6 give the uninterrupted run's average, live weights and optimizer state."""
+    sets = [a for item in [*TINY_RUN_SETS, "train.ema_decay=0.5"] for a in ("--set", item)]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", whole, "--quiet", *sets])
+    assert code == 0, err
+    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", split, "--quiet", *sets,
+                                 "--set", "train.steps=3"])
+    assert code == 0, err
+    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", split, "--quiet", *sets, "--resume"])
+    assert code == 0, err
+    assert step_of(split / "last") == 6
+    assert_same_checkpoint(split / "last", whole / "last")
+    saved = load_file(str(whole / "last" / "compressor" / "model.safetensors"))
+    blob = torch.load(whole / "last" / checkpoint.TRAINING_STATE, weights_only=True)
+    assert int(blob["average"]["n_averaged"]) == 6
+    live, average = blob["generator"], blob["average"]
+    moved = [k for k in saved if not torch.equal(saved[k], live[f"compressor.{k}"])]
+    assert moved, "the saved compressor is the live one, not the average"
+    assert all(torch.equal(saved[k], average[f"module.compressor.{k}"]) for k in saved)
+
+
 def test_trim_metrics_drops_rows_after_the_checkpoint_and_a_cut_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps({"step": s, "loss/rec": 1.0}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo',

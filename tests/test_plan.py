@@ -241,3 +241,9 @@ def test_phase_lr_step_gives_a_distill_only_arm_the_recipes_learning_rates():
     assert Trainer._lr_factor(SimpleNamespace(cfg=plain), 200) == 1.0
     with pytest.raises(SummaeError, match="train.phase_lr_step must be >= 0"):
         load_config(TINY, ["train.phase_lr_step=-1"])
+
+
+@pytest.mark.parametrize("decay", ["1", "-0.1", "1.5"])
+def test_an_ema_decay_outside_0_1_is_one_line(decay):
+    with pytest.raises(SummaeError, match=r"train.ema_decay must be in \[0, 1\)"):
+        load_config(TINY, [f"train.ema_decay={decay}"])

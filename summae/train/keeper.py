@@ -37,6 +37,23 @@ class RunKeeper:
     def _unwrapped(self):
         return self.accelerator.unwrap_model(self.model)
 
+    def _make_average(self):
+        """train.ema_decay > 0: the generator's weight average (updated by _update_average), else None."""
+        if self.cfg.train.ema_decay <= 0:
+            return None
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        return AveragedModel(self._unwrapped(), multi_avg_fn=get_ema_multi_avg_fn(self.cfg.train.ema_decay))
+
+    def _update_average(self) -> None:
+        if self.average is not None:
+            self.average.update_parameters(self._unwrapped())
+
+    def _kept(self):
+        """The generator that is evaluated, sampled and saved: the weight average with train.ema_decay, else the
+        live one."""
+        return self._unwrapped() if self.average is None else self.average.module
+
     def _print(self, text: str) -> None:
         if self.main:
             from tqdm.auto import tqdm
@@ -49,7 +66,7 @@ class RunKeeper:
             return {}
         with self.accelerator.autocast():
             disc = self.accelerator.unwrap_model(self.disc) if self.real_batches is not None else None
-            result = evaluate_dev(self._unwrapped(), disc, self.dev)
+            result = evaluate_dev(self._kept(), disc, self.dev)
         release_free_memory()  # the evaluation's batches leave free holes in the heap (summae/runtime.py)
         logger.write(step, {f"dev/{k}": v for k, v in result.items()})
         self._print(f"eval step {step}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
@@ -98,7 +115,7 @@ class RunKeeper:
         self.state["train_seconds"] = round(self._seconds_before + elapsed, 2)
         if not self.main:
             return
-        model, disc = self._unwrapped(), self.accelerator.unwrap_model(self.disc)
+        model, disc = self._kept(), self.accelerator.unwrap_model(self.disc)
 
         def fill(tmp: Path) -> None:
             self.cfg.to_yaml(tmp / "config.yaml")
@@ -106,7 +123,7 @@ class RunKeeper:
             checkpoint.save_module(disc, tmp / "discriminator.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps(self.state, indent=2), encoding="utf-8")
             if name == "last":
-                checkpoint.save_training_state(tmp / checkpoint.TRAINING_STATE, self._optimizers())
+                checkpoint.save_training_state(tmp / checkpoint.TRAINING_STATE, self._training_parts())
 
         self.state["guard"] = self.guard.state_dict()
         try:
@@ -116,13 +133,18 @@ class RunKeeper:
                               f"{err.strerror or err}; the previous {name}/ is intact (free space, then "
                               f"--resume)") from None
 
-    def _optimizers(self) -> dict:
-        return {"opt_g": self.opt_g, "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
+    def _training_parts(self) -> dict:
+        """What last/'s training state holds for --resume beside the saved weights: the optimizers and schedulers,
+        and with a weight average the live generator and the average (the saved weights are the average's)."""
+        parts = {"opt_g": self.opt_g, "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
+        if self.average is not None:
+            parts.update(generator=self._unwrapped(), average=self.average)
+        return parts
 
     def _load_training_state(self, directory: Path) -> None:
         self.state.update(checkpoint.read_state(directory))
         self.guard.load_state_dict(self.state.get("guard", {}))
-        blob = checkpoint.load_training_state(directory / checkpoint.TRAINING_STATE, self._optimizers())
+        blob = checkpoint.load_training_state(directory / checkpoint.TRAINING_STATE, self._training_parts())
         checkpoint.set_rng_state(blob)
         self._print(f"resuming from {directory} at step {self.state['step']}")
 
@@ -161,6 +183,6 @@ class RunKeeper:
                 restore_weights(self._unwrapped(), self.accelerator.unwrap_model(self.disc), last)
                 if self.writer is not None:
                     self.writer.reset()  # captured anew from the restored weights
-                checkpoint.load_training_state(last / checkpoint.TRAINING_STATE, self._optimizers())
+                checkpoint.load_training_state(last / checkpoint.TRAINING_STATE, self._training_parts())
                 self._print(f"step {step}: weights and optimizer state rolled back to last/ "
                             f"(step {checkpoint.read_state(last)['step']}); the step count goes on")

@@ -111,7 +111,7 @@ class PhasePlanner:
             begin = time.perf_counter()
             if self.main:  # as in _evaluate: the main process evaluates, the others wait
                 with acc.autocast():
-                    evaluate_dev(self._unwrapped(), acc.unwrap_model(self.disc) if reals is not None else None,
+                    evaluate_dev(self._kept(), acc.unwrap_model(self.disc) if reals is not None else None,
                                  self.dev)
             times["t_eval"] = time.perf_counter() - begin
         release_free_memory()  # the probe's batches of every width (summae/runtime.py)

@@ -130,6 +130,7 @@ class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self._lr_factor)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, self._lr_factor)
         (self.model, self.disc, self.opt_g, self.opt_d) = acc.prepare(self.model, self.disc, self.opt_g, self.opt_d)
+        self.average = self._make_average()  # train.ema_decay: evaluated and saved in place of the live weights
         self.guard = guards.FaultGuard(t)
         self.writer = None  # CUDA graphs of the training summaries' decoding (BART compressors, CUDA only)
         model = self._unwrapped()
@@ -230,7 +231,7 @@ class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
                                     "perf/lr": self.sched_g.get_last_lr()[0]})
                 t_log, docs_log = now, 0
             if t.sample_every and step % t.sample_every == 0 and self.main:
-                self._print(sample_table(self._unwrapped(), self.dev, self.tokenizer, n=3))
+                self._print(sample_table(self._kept(), self.dev, self.tokenizer, n=3))
             if self._evaluation_due(step, t) and step < t.steps:
                 self._evaluate(step, logger, time.perf_counter() - begin)
             if t.save_every and step % t.save_every == 0 and step < t.steps:
@@ -246,7 +247,7 @@ class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
                         f"({cfg.model.max_source_tokens}) and were truncated")
         logger.close()
         if self.main:
-            after_training(self.out, self._unwrapped(), self.dev, echo=self._print)  # RUN_DIR/plots/*.png
+            after_training(self.out, self._kept(), self.dev, echo=self._print)  # RUN_DIR/plots/*.png
         acc.wait_for_everyone()
         return {"step": step, "train_seconds": self.state["train_seconds"], "dev": final,
                 "best_step": self.state["best_step"], "best_score": self.state["best_score"],
@@ -320,6 +321,7 @@ class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
             self.opt_g.zero_grad(set_to_none=True)  # clipping by a NaN norm made every gradient NaN
             return values
         self.opt_g.step()
+        self._update_average()
         self.sched_g.step()
         if use_d:
             self.sched_d.step()  # only after opt_d stepped (torch warns otherwise)
