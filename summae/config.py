@@ -139,8 +139,9 @@ class TrainConfig:
     phase_lr_step: int | None = None
     weight_decay: float = 0.01  # AdamW weight decay
     # an exponential moving average of the generator's weights (torch.optim.swa_utils.AveragedModel), updated after
-    # each optimizer step at this decay; the dev evaluations, samples and the saved best/ and last/ are the average's
-    # (the live weights are kept for --resume). [0, 1); 0 = off
+    # each optimizer step at this decay, warmed up as min(decay, (1 + n) / (10 + n)) after n updates; the dev
+    # evaluations, samples and the saved best/ and last/ are the average's (the live weights are kept for
+    # --resume). [0, 1); 0 = off
     ema_decay: float = 0.0
     grad_clip: float = 1.0  # max gradient norm, > 0
     mixed_precision: str = "auto"  # "no" | "bf16" | "fp16" (accelerate) | "auto": bf16 on a GPU with bf16, else fp32

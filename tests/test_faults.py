@@ -138,6 +138,17 @@ def test_the_weight_average_is_what_is_saved_and_resumes_bit_identical(tmp_path)
     assert all(torch.equal(saved[k], average[f"module.compressor.{k}"]) for k in saved)
 
 
+def test_the_weight_average_warms_up_before_its_decay():
+    from summae.train.keeper import ema_decay_at, ema_update
+
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)  # the second weights count 0.9: the first fade at once
+    assert ema_decay_at(0.999, 1000) == pytest.approx(1001 / 1010)
+    assert ema_decay_at(0.999, 10 ** 6) == 0.999
+    averaged, current = [torch.zeros(3), torch.full((2,), 4.0)], [torch.ones(3), torch.zeros(2)]
+    ema_update(averaged, current, torch.tensor(10 ** 6), decay=0.5)
+    assert torch.equal(averaged[0], torch.full((3,), 0.5)) and torch.equal(averaged[1], torch.full((2,), 2.0))
+
+
 def test_trim_metrics_drops_rows_after_the_checkpoint_and_a_cut_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps({"step": s, "loss/rec": 1.0}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo',

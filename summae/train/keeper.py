@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -22,6 +23,19 @@ from summae.train import guards
 from summae.runtime import release_free_memory
 from summae.train.dev_eval import choose_span_bonus, evaluate_dev
 from summae.train.metrics import MetricLogger
+
+
+def ema_decay_at(decay: float, updates: int) -> float:
+    """The average's decay after `updates` updates: min(decay, (1 + updates) / (10 + updates)), the warm-up of
+    TensorFlow's ExponentialMovingAverage, so that the first weights, far from trained, fade within about a ninth
+    of the run's steps instead of weighing decay ** steps at the end."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+def ema_update(averaged: list, current: list, num_averaged, *, decay: float) -> None:
+    """AveragedModel's multi_avg_fn: averaged <- averaged + (1 - d) (current - averaged), d = ema_decay_at."""
+    weight = 1.0 - ema_decay_at(decay, int(num_averaged))
+    torch._foreach_lerp_(averaged, current, weight)
 
 
 def replaces_best(score: float, top: float | None, slack: float = 0.0) -> bool:
@@ -41,9 +55,9 @@ class RunKeeper:
         """train.ema_decay > 0: the generator's weight average (updated by _update_average), else None."""
         if self.cfg.train.ema_decay <= 0:
             return None
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        from torch.optim.swa_utils import AveragedModel
 
-        return AveragedModel(self._unwrapped(), multi_avg_fn=get_ema_multi_avg_fn(self.cfg.train.ema_decay))
+        return AveragedModel(self._unwrapped(), multi_avg_fn=partial(ema_update, decay=self.cfg.train.ema_decay))
 
     def _update_average(self) -> None:
         if self.average is not None:
