@@ -100,34 +100,34 @@ def assert_same_checkpoint(a: Path, b: Path, *, with_training_state: bool = True
 # ---------------------------------------------------------------- resume is bit-identical
 
 
+def train_then_resume(run: Path, sets: list[str]) -> None:
+    """tiny.yaml with `sets` for 3 steps, then --resume to its 6."""
+    args = ["train", "--config", TINY, "--output-dir", run, "--quiet", *[a for item in sets for a in ("--set", item)]]
+    code, _, err = run_captured([*args, "--set", "train.steps=3"])
+    assert code == 0, err
+    code, _, err = run_captured([*args, "--resume"])
+    assert code == 0, err
+    assert step_of(run / "last") == 6
+
+
 def test_resume_gives_bit_identical_weights_and_optimizer_state(tiny_run, tmp_path):
     """3 steps, then --resume to 6, against the shared uninterrupted 6-step run (same config and seed).
 
     Dropout is 0 in tiny.yaml, but sampling, word dropout and length targets all draw random numbers."""
     run = tmp_path / "split"
-    sets = [a for item in TINY_RUN_SETS for a in ("--set", item)]
-    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", run, "--quiet", *sets,
-                                 "--set", "train.steps=3"])
-    assert code == 0, err
-    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", run, "--quiet", *sets, "--resume"])
-    assert code == 0, err
-    assert step_of(run / "last") == 6
+    train_then_resume(run, TINY_RUN_SETS)
     assert_same_checkpoint(run / "last", tiny_run["dir"] / "last")
 
 
 def test_the_weight_average_is_what_is_saved_and_resumes_bit_identical(tmp_path):
     """train.ema_decay: last/'s weights are the average's, not the live ones (those are in the training state), and
     3 steps + --resume to 6 give the uninterrupted run's average, live weights and optimizer state."""
-    sets = [a for item in [*TINY_RUN_SETS, "train.ema_decay=0.5"] for a in ("--set", item)]
+    sets = [*TINY_RUN_SETS, "train.ema_decay=0.5"]
     whole, split = tmp_path / "whole", tmp_path / "split"
-    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", whole, "--quiet", *sets])
+    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", whole, "--quiet",
+                                 *[a for item in sets for a in ("--set", item)]])
     assert code == 0, err
-    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", split, "--quiet", *sets,
-                                 "--set", "train.steps=3"])
-    assert code == 0, err
-    code, _, err = run_captured(["train", "--config", TINY, "--output-dir", split, "--quiet", *sets, "--resume"])
-    assert code == 0, err
-    assert step_of(split / "last") == 6
+    train_then_resume(split, sets)
     assert_same_checkpoint(split / "last", whole / "last")
     saved = load_file(str(whole / "last" / "compressor" / "model.safetensors"))
     blob = torch.load(whole / "last" / checkpoint.TRAINING_STATE, weights_only=True)
@@ -141,9 +141,12 @@ def test_the_weight_average_is_what_is_saved_and_resumes_bit_identical(tmp_path)
 def test_the_weight_average_warms_up_before_its_decay():
     from summae.train.keeper import ema_decay_at, ema_update
 
-    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)  # the second weights count 0.9: the first fade at once
-    assert ema_decay_at(0.999, 1000) == pytest.approx(1001 / 1010)
-    assert ema_decay_at(0.999, 10 ** 6) == 0.999
+    def at(updates: int) -> float:
+        return float(ema_decay_at(0.999, torch.tensor(updates)))
+
+    assert at(0) == pytest.approx(0.1)  # the second weights count 0.9: the first fade at once
+    assert at(1000) == pytest.approx(1001 / 1010)
+    assert at(10 ** 6) == pytest.approx(0.999)
     averaged, current = [torch.zeros(3), torch.full((2,), 4.0)], [torch.ones(3), torch.zeros(2)]
     ema_update(averaged, current, torch.tensor(10 ** 6), decay=0.5)
     assert torch.equal(averaged[0], torch.full((3,), 0.5)) and torch.equal(averaged[1], torch.full((2,), 2.0))
@@ -487,7 +490,7 @@ def paused_train(argv: list[str]) -> int:
     written), writing (inside the write of last/: in fill, after the discriminator file), eval (inside the dev
     evaluation of that step). Run in a subprocess by the kill test: `python -c` imports this module."""
     from summae import checkpoint as ckpt, cli
-    from summae.train import trainer as trainer_module
+    from summae.train import keeper as keeper_module, trainer as trainer_module
 
     where, at = os.environ["PAUSE_AT"].split(":")
     at, Trainer_ = int(at), trainer_module.Trainer
@@ -497,7 +500,7 @@ def paused_train(argv: list[str]) -> int:
         time.sleep(600)
 
     d_step, save, evaluate, evaluate_dev = (Trainer_._d_step, Trainer_._save, Trainer_._evaluate,
-                                            trainer_module.evaluate_dev)
+                                            keeper_module.evaluate_dev)
     save_module = ckpt.save_module
 
     def paused_d_step(self, real, fake):
@@ -513,10 +516,10 @@ def paused_train(argv: list[str]) -> int:
         if where == "saved" and name == "last" and self.state["step"] == at:
             pause()
 
-    def paused_evaluate(self, step, logger):
+    def paused_evaluate(self, step, logger, elapsed):
         if where == "eval" and step == at:
-            trainer_module.evaluate_dev = lambda *a, **k: (evaluate_dev(*a, **k), pause())[0]
-        return evaluate(self, step, logger)
+            keeper_module.evaluate_dev = lambda *a, **k: (evaluate_dev(*a, **k), pause())[0]
+        return evaluate(self, step, logger, elapsed)
 
     Trainer_._d_step, Trainer_._save, Trainer_._evaluate = paused_d_step, paused_save, paused_evaluate
     return cli.main(["train", *argv])

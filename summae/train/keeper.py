@@ -25,17 +25,22 @@ from summae.train.dev_eval import choose_span_bonus, evaluate_dev
 from summae.train.metrics import MetricLogger
 
 
-def ema_decay_at(decay: float, updates: int) -> float:
-    """The average's decay after `updates` updates: min(decay, (1 + updates) / (10 + updates)), the warm-up of
-    TensorFlow's ExponentialMovingAverage, so that the first weights, far from trained, fade within about a ninth
-    of the run's steps instead of weighing decay ** steps at the end."""
-    return min(decay, (1 + updates) / (10 + updates))
+def ema_decay_at(decay: float, updates: torch.Tensor) -> torch.Tensor:
+    """The average's decay after `updates` updates (a tensor, so that no step waits on the device):
+    min(decay, (1 + updates) / (10 + updates)), the warm-up of TensorFlow's ExponentialMovingAverage, so that the
+    first weights, far from trained, fade within about a ninth of the run's steps instead of weighing
+    decay ** steps at the end."""
+    updates = updates.float()
+    return torch.clamp((1 + updates) / (10 + updates), max=decay)
 
 
-def ema_update(averaged: list, current: list, num_averaged, *, decay: float) -> None:
-    """AveragedModel's multi_avg_fn: averaged <- averaged + (1 - d) (current - averaged), d = ema_decay_at."""
-    weight = 1.0 - ema_decay_at(decay, int(num_averaged))
-    torch._foreach_lerp_(averaged, current, weight)
+def ema_update(averaged: list, current: list, num_averaged: torch.Tensor, *, decay: float) -> None:
+    """AveragedModel's multi_avg_fn: averaged <- averaged + (1 - d) (current - averaged), d = ema_decay_at. The
+    weight stays a device tensor (torch's lerp would read it as a Python number)."""
+    weight = (1 - ema_decay_at(decay, num_averaged)).to(averaged[0].dtype)
+    step = torch._foreach_sub(current, averaged)
+    torch._foreach_mul_(step, weight)
+    torch._foreach_add_(averaged, step)
 
 
 def replaces_best(score: float, top: float | None, slack: float = 0.0) -> bool:
