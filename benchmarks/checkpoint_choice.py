@@ -55,7 +55,8 @@ def train_with_snapshots(train_argv: list[str]):
 
     def evaluate_and_keep(step, logger, *more):
         result = evaluate(step, logger, *more)
-        snapshots[step] = copy.deepcopy(trainer._unwrapped().state_dict())  # ~11 MB for the demo's size
+        # the weights that evaluation scored and best/ would keep: the weight average with train.ema_decay
+        snapshots[step] = copy.deepcopy(trainer._kept().state_dict())  # ~11 MB for the demo's size
         return result
 
     trainer._evaluate = evaluate_and_keep
@@ -68,7 +69,7 @@ def score_snapshots(trainer, snapshots: dict, documents: list[str], references: 
     from summae.train.dev_eval import DevSet, evaluate_dev
 
     test = DevSet.build(documents, references, trainer.tokenizer, trainer.vocab, trainer.cfg)
-    model = trainer._unwrapped()
+    model = trainer._kept()
     scores = {}
     for step, weights in sorted(snapshots.items()):
         model.load_state_dict(weights)

@@ -363,7 +363,7 @@ def supervised_step_fn(trainer, model):
     import torch
 
     from summae.train.pseudo import lead_targets, target_words
-    from summae.train.trainer import adamw
+    from summae.train.optim import adamw
 
     cfg, acc, vocab = trainer.cfg, trainer.accelerator, model.vocab
     compressor = model.compressor

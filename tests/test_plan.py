@@ -195,50 +195,44 @@ def test_revise_keeps_each_phase_at_its_share_with_the_measured_rate():
 
 
 def test_the_learning_rate_decays_to_lr_end_over_pretraining_and_stays_there():
-    from types import SimpleNamespace
-
-    from summae.train.trainer import Trainer
+    from summae.train.optim import lr_factor
 
     cfg = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110", "train.lr_end=0.1"])
-    factor = lambda step: Trainer._lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    factor = lambda step: lr_factor(cfg.train, step)  # noqa: E731
     assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)  # warm-up
     assert factor(59) == pytest.approx(0.55)  # half-way through the decay
     assert factor(109) == pytest.approx(0.1) and factor(500) == pytest.approx(0.1)
     flat = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110"])
-    assert Trainer._lr_factor(SimpleNamespace(cfg=flat), 300) == 1.0  # the default: constant after the warm-up
+    assert lr_factor(flat.train, 300) == 1.0  # the default: constant after the warm-up
 
 
 def test_the_phase_learning_rate_is_a_step_change_at_the_end_of_pretraining():
-    from types import SimpleNamespace
-
-    from summae.train.trainer import Trainer
+    from summae.train.optim import lr_factor
 
     cfg = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110", "train.phase_lr=0.3"])
-    factor = lambda step: Trainer._lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    factor = lambda step: lr_factor(cfg.train, step)  # noqa: E731
     assert factor(59) == 1.0 and factor(109) == 1.0  # pretraining keeps the full rate (lr_end 1.0)
     assert factor(110) == pytest.approx(0.3) and factor(900) == pytest.approx(0.3)  # the phase, from its first step
     both = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=110", "train.lr_end=0.5",
                               "train.phase_lr=0.2"])
-    assert Trainer._lr_factor(SimpleNamespace(cfg=both), 109) == pytest.approx(0.5)  # the decay still ends at lr_end
-    assert Trainer._lr_factor(SimpleNamespace(cfg=both), 110) == pytest.approx(0.2)
+    assert lr_factor(both.train, 109) == pytest.approx(0.5)  # the decay still ends at lr_end
+    assert lr_factor(both.train, 110) == pytest.approx(0.2)
     for bad in ("0", "1.5", "-0.3"):
         with pytest.raises(SummaeError, match="train.phase_lr must be in"):
             load_config(TINY, [f"train.phase_lr={bad}"])
 
 
 def test_phase_lr_step_gives_a_distill_only_arm_the_recipes_learning_rates():
-    from types import SimpleNamespace
-
-    from summae.train.trainer import Trainer
+    from summae.train.optim import lr_factor
 
     # the distill-only arm: no phase (pretrain_steps = steps), the rate still steps down where the recipe's phase begins
     cfg = load_config(TINY, ["train.warmup_steps=10", "train.steps=300", "train.pretrain_steps=300",
                              "train.phase_lr=0.3", "train.phase_lr_step=110"])
-    factor = lambda step: Trainer._lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    factor = lambda step: lr_factor(cfg.train, step)  # noqa: E731
     assert factor(109) == 1.0 and factor(110) == pytest.approx(0.3) and factor(299) == pytest.approx(0.3)
     # without phase_lr it changes nothing
     plain = load_config(TINY, ["train.warmup_steps=10", "train.pretrain_steps=300", "train.phase_lr_step=110"])
-    assert Trainer._lr_factor(SimpleNamespace(cfg=plain), 200) == 1.0
+    assert lr_factor(plain.train, 200) == 1.0
     with pytest.raises(SummaeError, match="train.phase_lr_step must be >= 0"):
         load_config(TINY, ["train.phase_lr_step=-1"])
 

@@ -466,11 +466,11 @@ def test_same_seed_and_data_give_the_same_summaries_twice(tiny_run, tmp_path):
 @pytest.mark.parametrize("gpu, native, expected", [(True, True, "bf16"), (True, False, "no"), (False, True, "no")])
 def test_auto_precision_is_bf16_only_on_a_gpu_that_multiplies_it_natively(monkeypatch, gpu, native, expected):
     """auto: bf16 on a CUDA GPU with bf16; fp32 on GPUs without it and on every CPU (AVX512-BF16 or not)."""
-    import summae.train.trainer
-    from summae.train.trainer import training_precision
+    import summae.train.optim
+    from summae.train.optim import training_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
-    monkeypatch.setattr(summae.train.trainer, "native_bf16", lambda device: native)
+    monkeypatch.setattr(summae.train.optim, "native_bf16", lambda device: native)
     assert training_precision("auto", "auto") == expected
     assert training_precision("auto", "cpu") == "no"  # --device cpu on a GPU machine
     for chosen in ("no", "bf16", "fp16"):  # given explicitly: used as given, on any hardware

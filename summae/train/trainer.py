@@ -23,7 +23,7 @@ from summae.errors import SummaeError
 from summae.fast.cuda_graphs import GraphedWriter
 from summae.model.build import build_models, prepare_tokenizer
 from summae.model.losses import accuracy, discriminator_loss, generator_adv_loss
-from summae.runtime import native_bf16, release_if_grown
+from summae.runtime import release_if_grown
 from summae.tokenization import encode_texts, pad_ids
 from summae.train import auto, guards, plan, targets
 from summae.train.batches import StreamBatches, TensorBatches
@@ -31,31 +31,13 @@ from summae.train.data import load_training_texts
 from summae.train.dev_eval import DevSet, sample_table
 from summae.train.labeled import LabeledBatches
 from summae.train.metrics import MetricLogger, Progress
+from summae.train.optim import adamw, lr_factor, training_precision
 from summae.train.plots import after_training
 from summae.train.pseudo import target_words
 from summae.train.targets import StepBatch, drop_words
 from summae.train.keeper import RunKeeper
 from summae.train.teachers import TeacherSetup
 from summae.train.timeplan import PhasePlanner
-
-
-def adamw(params: list, *, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
-    """AdamW with the fused kernel (one kernel for all parameters, CPU and CUDA) where torch has it."""
-    try:
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas, fused=True)
-    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
-
-
-def training_precision(mixed_precision: str, device: str) -> str:
-    """accelerate's mixed_precision for train.mixed_precision; the others as given. "auto" is bf16 on a CUDA GPU
-    that multiplies bf16 natively and "no" (fp32) elsewhere. Not bf16 on CPUs, even those with AVX512-BF16 or
-    AMX: there it pays off only for larger models. bf16 trained the d256 throughput model faster but the
-    d128 CPU-size recipe slower, with the same dev ROUGE (docs/performance.md, "Tried and not adopted")."""
-    if mixed_precision != "auto":
-        return mixed_precision
-    on_gpu = device != "cpu" and torch.cuda.is_available()  # the device Accelerator picks
-    return "bf16" if on_gpu and native_bf16(torch.device("cuda")) else "no"
 
 
 class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
@@ -164,20 +146,7 @@ class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
                                                   summary_auto=summary_auto, echo=say)
 
     def _lr_factor(self, step: int) -> float:
-        """The learning rates' multiplier: a linear warm-up, then a linear decay to train.lr_end at the end of
-        pretraining (read each step: a time plan may move that end), then train.phase_lr (None: lr_end) for the
-        auto-encoding phase, or from train.phase_lr_step when set. lr_end 1.0 and no phase_lr: constant after the
-        warm-up."""
-        t = self.cfg.train
-        warm = max(1, t.warmup_steps)
-        if step + 1 < warm:
-            return (step + 1) / warm
-        if t.phase_lr is not None and t.phase_lr_step is not None and step >= t.phase_lr_step:
-            return t.phase_lr
-        if step >= t.pretrain_steps:
-            return t.lr_end if t.phase_lr is None else t.phase_lr
-        done = (step + 1 - warm) / max(1, t.pretrain_steps - warm)
-        return 1.0 - (1.0 - t.lr_end) * min(1.0, max(0.0, done))
+        return lr_factor(self.cfg.train, step)  # read each step: a time plan may move the end of pretraining
 
     # ---- the loop ----------------------------------------------------------------------------------
     def train(self) -> dict:
