@@ -1,5 +1,8 @@
 """summae.train.judge: a discriminator of the real texts chooses each document's pseudo-summary among the family."""
 
+import json
+import time
+
 import pytest
 import torch
 
@@ -71,11 +74,21 @@ def test_training_with_the_judge_fits_it_first_and_says_so(tmp_path, monkeypatch
         return original(self, extractor, docs, target, max_tokens)
 
     monkeypatch.setattr(judge.DiscriminatorJudge, "choose", spy)
+    fit = judge.DiscriminatorJudge.fit.__func__
+
+    def slow_fit(cls, *args, **kwargs):
+        time.sleep(2.0)  # a fit that takes two seconds (the 3 tiny steps take a fraction of one)
+        return fit(cls, *args, **kwargs)
+
+    monkeypatch.setattr(judge.DiscriminatorJudge, "fit", classmethod(slow_fit))
     code, out, err = train_tiny(tmp_path / "run", "train.steps=3", "train.pretrain_steps=2", "train.eval_every=0",
                                 "train.pseudo=extract", "train.pseudo_judge=discriminator")
     assert code == 0, err
     assert seen["calls"] == 3  # every step's pseudo-summaries, pretraining and after
     assert "pseudo-summary judge: 2 discriminators trained 5 steps each" in out + err
+    # fitting the judge is training: its seconds are in train_seconds (and so spent out of train.minutes)
+    state = json.loads((tmp_path / "run" / "last" / "trainer_state.json").read_text(encoding="utf-8"))
+    assert state["train_seconds"] >= 2.0
 
 
 @pytest.mark.parametrize("sets, message", [

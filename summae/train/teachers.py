@@ -83,10 +83,14 @@ class TeacherSetup:
         if t.pseudo_judge == "discriminator":  # refitted on resuming: the same seed gives the same judge
             s = self.cfg.summary
             words = [min(s.max_words, max(s.min_words, len(text.split()))) for text in self.real]
+            begin = time.perf_counter()
             self.judge = DiscriminatorJudge.fit(
                 self.extractor, docs, self.real_batches.ids, words, vocab_size=v.word_start.shape[0],
                 pad_id=v.pad_id, max_tokens=m.max_summary_tokens, seed=t.seed, d_model=m.disc_d_model,
                 filters=m.disc_filters, echo=self.echo if self.main else (lambda _: None))
+            # training too (three discriminators): counted in train_seconds and spent out of train.minutes, as the
+            # teacher search is
+            self._setup_seconds = getattr(self, "_setup_seconds", 0.0) + time.perf_counter() - begin
             release_free_memory()
 
     def _search_teacher(self, docs: torch.Tensor) -> None:
@@ -101,7 +105,7 @@ class TeacherSetup:
                                           score_docs=criterion.SEARCH_SCORE_DOCS, steps=criterion.SEARCH_STEPS,
                                           batch_size=max(8, criterion.SEARCH_BATCH_TOKENS // docs.shape[1]),
                                           seed=self.cfg.train.seed, echo=say)
-        self._search_seconds = choice.seconds
+        self._setup_seconds = getattr(self, "_setup_seconds", 0.0) + choice.seconds
         release_free_memory()  # the judge's batches of every width (summae/runtime.py)
         self.extractor.alpha, self.extractor.beta = choice.alpha, choice.beta
         self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(

@@ -40,7 +40,8 @@ class PhasePlanner:
             times = self._probe()
             spent = time.perf_counter() - begin
             self.state["train_seconds"] += round(spent, 2)  # the measurement is part of the budget
-            # and so is the teacher search before it (train.teacher_search), already in train_seconds
+            # and so are the teacher search and the judge's fit before it (train.teacher_search, train.pseudo_judge),
+            # already in train_seconds
             chosen = plan.make_plan(budget_s=t.minutes * 60 - self.state["train_seconds"], share=t.pretrain_share,
                                     max_steps=t.steps,
                                     minutes=t.minutes, **times)

@@ -123,8 +123,9 @@ class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
             criterion_text += (f"; the latest evaluation within {self._agreement_slack():g} of the best agreement so "
                                "far (train.agreement_slack)")
         self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": criterion_text,
-                      # a fresh run's teacher search (train.teacher_search) is spent out of train.minutes
-                      "train_seconds": round(getattr(self, "_search_seconds", 0.0), 2), "docs_seen": 0,
+                      # a fresh run's teacher search (train.teacher_search) and judge fit (train.pseudo_judge) are
+                      # spent out of train.minutes
+                      "train_seconds": round(getattr(self, "_setup_seconds", 0.0), 2), "docs_seen": 0,
                       "faults": {"nonfinite": 0, "collapse": 0}}
         if self.resume_dir is not None:
             self._load_training_state(self.resume_dir)
