@@ -92,12 +92,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(ours)
 
     from gigaword import hardware
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.io import read_texts
     from summae.runtime import allocator_state, tune_cpu_allocator
     from throughput import commit
 
-    _quiet_libraries()
+    quiet_libraries()
     tune_cpu_allocator()  # as `summae train` does at start-up (summae/runtime.py)
     documents = read_texts(args.test, field=args.text_field)
     references = read_texts(args.test, field=args.summary_field)

@@ -70,14 +70,14 @@ def main(argv=None) -> int:
     parser.add_argument("--limit-eval", type=int, help="score only the first N documents of each set (smoke tests)")
     args = parser.parse_args(argv)
 
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.config import load_config
     from summae.errors import SummaeError
     from summae.io import read_lines
     from summae.pipeline import train_and_score
     from summae.eval.readability import TrigramLM
 
-    _quiet_libraries()
+    quiet_libraries()
     started_at = commit()  # the code that trains: read now, not after a run that may outlast later commits
     if args.labeled_pairs < 0:
         print(f"error: --labeled-pairs must be >= 0, got {args.labeled_pairs}", file=sys.stderr)

@@ -278,14 +278,14 @@ def measure(spec: dict) -> dict:
 
     import torch
 
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.config import load_config
     from summae.runtime import tune_cpu_allocator
     from summae.summarize import Summarizer
     from summae.tokenization import encode_texts
     from summae.train.trainer import Trainer
 
-    _quiet_libraries()
+    quiet_libraries()
     tune_cpu_allocator()  # as `summae` does at start-up
     device = spec["device"]
     clock, memory = throughput.Clock(device), PhaseMemory(device)

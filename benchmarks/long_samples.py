@@ -28,12 +28,12 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 def word_positions(summary: str, document: str) -> list[int | None]:
     """For each summary word, the index of its first occurrence among the document's words (None: not there)."""
-    from summae.decode.rules import _bare
+    from summae.decode.rules import bare_word
 
     first: dict[str, int] = {}
     for i, word in enumerate(document.split()):
-        first.setdefault(_bare(word), i)
-    return [first.get(_bare(w)) for w in summary.split()]
+        first.setdefault(bare_word(word), i)
+    return [first.get(bare_word(w)) for w in summary.split()]
 
 
 def main(argv=None) -> int:
@@ -49,11 +49,11 @@ def main(argv=None) -> int:
 
     from gigaword import hardware
     from summae import Summarizer
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.io import read_texts
     from throughput import commit
 
-    _quiet_libraries()
+    quiet_libraries()
     documents = read_texts(args.test, field=args.text_field)
     references = read_texts(args.test, field=args.summary_field)
     summarizer = Summarizer.from_pretrained(args.model, device="cpu")

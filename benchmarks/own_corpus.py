@@ -120,13 +120,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from gigaword import hardware
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.errors import SummaeError
     from summae.eval.rouge import format_table
     from summae.io import read_texts
     from throughput import commit
 
-    _quiet_libraries()
+    quiet_libraries()
     try:
         documents = read_texts(args.test, field=args.text_field)[: args.limit]
         references = read_texts(args.test, field=args.summary_field)[: args.limit]

@@ -609,10 +609,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.errors import SummaeError
 
-    _quiet_libraries()
+    quiet_libraries()
     from summae.runtime import allocator_state, tune_cpu_allocator
 
     if not args.default_allocator:

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from summae.cli import _Parser  # noqa: E402
+from summae.cli import Parser  # noqa: E402
 from summae.errors import SummaeError  # noqa: E402
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "spiece.model",
@@ -72,7 +72,7 @@ def git_commit() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="build_ready_model.py", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="build_ready_model.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default=str(REPO / "summae" / "configs" / "ready.yaml"),
                    help="config (default summae/configs/ready.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value")
@@ -88,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     from summae.checkpoint import resolve_model_dir
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.config import load_config
 
-    _quiet_libraries()
+    quiet_libraries()
     try:
         if args.from_run:
             run_dir = Path(args.from_run)

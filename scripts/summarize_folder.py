@@ -25,12 +25,12 @@ import importlib.util  # noqa: E402
 
 if importlib.util.find_spec("summae") is None:
     sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`
-from summae.cli import _Parser, positive_int, ratio  # noqa: E402 - the same argument handling as `summae summarize`
+from summae.cli import Parser, positive_int, ratio  # noqa: E402 - the same argument handling as `summae summarize`
 from summae.io import FOLDER_GLOB, SUMMARY_SUFFIX  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(description=__doc__.split("\n")[0])  # usage errors: one line, exit 2
+    parser = Parser(description=__doc__.split("\n")[0])  # usage errors: one line, exit 2
     add = parser.add_argument
     add("--model", required=True, help="a run directory (best/, else last/) or a checkpoint directory")
     add("--input-dir", required=True, help="folder of text files, one document per file")
@@ -92,10 +92,10 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.errors import SummaeError
 
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return run(args)
     except SummaeError as err:

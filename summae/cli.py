@@ -19,7 +19,7 @@ from summae.errors import SummaeError
 EPILOG = "Errors print one line and exit with status 2. Docs: README.md."
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     # transformers/datasets chatter (and their deprecation warnings) drown the one line users need.
     # TOKENIZERS_PARALLELISM stays as the user has it: summae never forks after tokenizing, and a batch of
     # texts encodes on all cores (serial encoding was a large share of summarizing on a GPU: docs/performance.md)
@@ -280,16 +280,18 @@ def positive_float(text: str) -> float:
     return _checked(value, value > 0 and value != float("inf"), f"must be a number > 0, got {text}")
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors and exit status 2 (shared with scripts/)."""
+
     def error(self, message):  # one line, exit 2, like every other error
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="summae", description="Unsupervised summarization with a text-bottleneck auto-encoder.",
-                     epilog=EPILOG)
+    parser = Parser(prog="summae", description="Unsupervised summarization with a text-bottleneck auto-encoder.",
+                    epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"summae {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("train", help="train a summarizer on unlabeled documents", epilog=EPILOG,
                        description="Train compressor and reconstructor (and, given real short texts, the "
@@ -457,7 +459,7 @@ def _interruptible() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries()
+    quiet_libraries()
     _interruptible()
     from summae.runtime import tune_cpu_allocator
 

@@ -697,13 +697,13 @@ def test_summarizer_batches_documents_of_similar_token_counts_and_keeps_the_orde
 
 def test_cli_leaves_tokenizer_parallelism_to_the_user(monkeypatch):
     # forcing TOKENIZERS_PARALLELISM=false encoded each batch on one core: 3/4 of summarizing time on a GPU
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
 
     monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
-    _quiet_libraries()
+    quiet_libraries()
     assert "TOKENIZERS_PARALLELISM" not in os.environ
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    _quiet_libraries()
+    quiet_libraries()
     assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
 
 

@@ -158,10 +158,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.runtime import tune_cpu_allocator
 
-    _quiet_libraries()
+    quiet_libraries()
     tune_cpu_allocator()  # as `summae` does at start-up
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():

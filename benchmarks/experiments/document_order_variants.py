@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from span_bonus_dev import dev_arguments, load_dev  # noqa: E402
 from throughput import write_result  # noqa: E402
 
-from summae.decode.rules import _bare, document_order  # noqa: E402
+from summae.decode.rules import bare_word, document_order  # noqa: E402
 from summae.eval.bottleneck import word_order_score  # noqa: E402
 from summae.eval.rouge import rouge_scores  # noqa: E402
 from summae.summarize import Summarizer  # noqa: E402
@@ -38,10 +38,10 @@ def first_occurrence(summary: str, document: str, *, exact_first: bool = False) 
     exact, bare = {}, {}
     for i, word in enumerate(document.split()):
         exact.setdefault(word, i)
-        (exact if not exact_first else bare).setdefault(_bare(word), i)
+        (exact if not exact_first else bare).setdefault(bare_word(word), i)
     keyed, last = [], -1.0
     for j, word in enumerate(summary.split()):
-        at = exact.get(word, bare.get(_bare(word), exact.get(_bare(word))))
+        at = exact.get(word, bare.get(bare_word(word), exact.get(bare_word(word))))
         at = last + 0.5 if at is None else at
         keyed.append((at, j, word))
         last = at

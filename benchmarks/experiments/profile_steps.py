@@ -60,10 +60,10 @@ def main(argv=None) -> int:
     from torch.profiler import ProfilerActivity, profile
 
     from summae.tokenization import encode_texts
-    from summae.cli import _quiet_libraries
+    from summae.cli import quiet_libraries
     from summae.summarize import Summarizer, default_batch_size
 
-    _quiet_libraries()
+    quiet_libraries()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     cuda = device == "cuda"
     out_dir = Path(args.out_dir)

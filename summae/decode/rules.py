@@ -229,9 +229,9 @@ def document_order(summary: str, document: str) -> str:
     bare: dict[str, list[int]] = {}
     for i, word in enumerate(document.split()):
         exact.setdefault(word, []).append(i)
-        bare.setdefault(_bare(word), []).append(i)
+        bare.setdefault(bare_word(word), []).append(i)
     words = summary.split()
-    options = [exact.get(word) or bare.get(_bare(word)) or [] for word in words]
+    options = [exact.get(word) or bare.get(bare_word(word)) or [] for word in words]
     uses: dict[int, int] = {}
     at: list[int | None] = []
     for found in options:  # the k-th copy: the k-th occurrence
@@ -263,7 +263,7 @@ def _neighbours(position: int, taken: set[int]) -> int:
     return (position - 1 in taken) + (position + 1 in taken)
 
 
-def _bare(word: str) -> str:
+def bare_word(word: str) -> str:
     """A word less case and the punctuation around it ("Linux," -> "linux")."""
     return word.strip(".,;:!?()[]{}\"'`").lower()
 
