@@ -30,6 +30,7 @@ class TeacherSetup:
         texts' ids (None without data.real_files); a one-line error for an option that needs what is missing."""
         t = self.cfg.train
         self.extractor, self.judge, self.prior = None, None, None
+        self.teacher_seconds = 0.0  # the teacher search and the judge's fit: training time, in train_seconds
         if real_ids is not None and t.pseudo == "extract":
             self._build_extractor(real_ids)
         if t.lm_weight > 0:
@@ -88,9 +89,9 @@ class TeacherSetup:
                 self.extractor, docs, self.real_batches.ids, words, vocab_size=v.word_start.shape[0],
                 pad_id=v.pad_id, max_tokens=m.max_summary_tokens, seed=t.seed, d_model=m.disc_d_model,
                 filters=m.disc_filters, echo=self.echo if self.main else (lambda _: None))
-            # training too (three discriminators): counted in train_seconds and spent out of train.minutes, as the
+            # training too (its discriminators): counted in train_seconds and spent out of train.minutes, as the
             # teacher search is
-            self._setup_seconds = getattr(self, "_setup_seconds", 0.0) + time.perf_counter() - begin
+            self.teacher_seconds += time.perf_counter() - begin
             release_free_memory()
 
     def _search_teacher(self, docs: torch.Tensor) -> None:
@@ -105,7 +106,7 @@ class TeacherSetup:
                                           score_docs=criterion.SEARCH_SCORE_DOCS, steps=criterion.SEARCH_STEPS,
                                           batch_size=max(8, criterion.SEARCH_BATCH_TOKENS // docs.shape[1]),
                                           seed=self.cfg.train.seed, echo=say)
-        self._setup_seconds = getattr(self, "_setup_seconds", 0.0) + choice.seconds
+        self.teacher_seconds += choice.seconds
         release_free_memory()  # the judge's batches of every width (summae/runtime.py)
         self.extractor.alpha, self.extractor.beta = choice.alpha, choice.beta
         self.cfg = dataclasses.replace(self.cfg, train=dataclasses.replace(

@@ -125,7 +125,7 @@ class Trainer(PhasePlanner, RunKeeper, TeacherSetup):
         self.state = {"step": 0, "best_score": None, "best_step": None, "criterion": criterion_text,
                       # a fresh run's teacher search (train.teacher_search) and judge fit (train.pseudo_judge) are
                       # spent out of train.minutes
-                      "train_seconds": round(getattr(self, "_setup_seconds", 0.0), 2), "docs_seen": 0,
+                      "train_seconds": round(self.teacher_seconds, 2), "docs_seen": 0,
                       "faults": {"nonfinite": 0, "collapse": 0}}
         if self.resume_dir is not None:
             self._load_training_state(self.resume_dir)
