@@ -9,18 +9,13 @@ a config never trains the wrong model silently.
 from __future__ import annotations
 
 import dataclasses
-import logging
-import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from summae.errors import SummaeError
-
-_log = logging.getLogger(__name__)
+from summae.yamlconfig import Dumper, Loader, apply_override, build
 
 # keys that configs once had and that are now dropped on load, with why: saved runs and checkpoints still
 # carry them (their value 0 was the only one ever written), so they load without a word; any other value
@@ -236,7 +231,7 @@ class Config:
     # ---- construction -------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, raw: dict, *, where: str = "config") -> "Config":
-        return _build(cls, raw or {}, where)
+        return build(cls, raw or {}, where, retired=RETIRED)
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> "Config":
@@ -244,7 +239,7 @@ class Config:
         if not path.is_file():
             raise SummaeError(f"config file not found: {path}")
         try:
-            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise SummaeError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
         if raw is not None and not isinstance(raw, dict):
@@ -252,14 +247,14 @@ class Config:
         raw = raw or {}
         raw.setdefault("name", path.stem)
         for item in overrides or []:
-            _apply_override(raw, item)
+            apply_override(raw, item)
         return cls.from_dict(raw, where=str(path)).validated()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
-        text = yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False)
+        text = yaml.dump(self.to_dict(), Dumper=Dumper, sort_keys=False)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
@@ -371,109 +366,6 @@ class Config:
         return str(Path(self.data.data_dir) / path)
 
 
-# ---- helpers ------------------------------------------------------------------------------------
-def _build(cls, raw: dict, where: str, prefix: str = ""):
-    if not isinstance(raw, dict):
-        raise SummaeError(f"{where}: {prefix.rstrip('.') or 'config'} must be a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    retired = [key for key in raw if f"{prefix}{key}" in RETIRED]
-    if retired:
-        raw = dict(raw)  # the caller's mapping stays as it was
-        for key in retired:
-            value = raw.pop(key)
-            if str(getattr(value, "parsed", value)) != "0":
-                _log.warning(f"{where}: {prefix}{key} is ignored ({RETIRED[prefix + key]})")
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        key = f"{prefix}{unknown[0]}"  # repr: a key with a newline (a YAML quirk, a typo) stays on one line
-        raise SummaeError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
-    return cls(**{key: _coerce(hints[key], value, where, f"{prefix}{key}") for key, value in raw.items()})
-
-
-def _coerce(hint, value, where: str, key: str):
-    """Check (and gently convert: int -> float, scalar -> one-item list) a YAML value against a type hint."""
-    if isinstance(value, _Text):
-        args = typing.get_args(hint) or (hint,)
-        if value.parsed is None and type(None) in args:
-            value = None
-        else:
-            value = str(value) if str in args else value.parsed
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value or {}, where, f"{key}.")
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where, key)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        items = value if isinstance(value, list) else [value]
-        return [_coerce(item, v, where, f"{key}[{i}]") for i, v in enumerate(items)]
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and (type(value) is not hint):
-        raise SummaeError(f"{where}: {key} must be {hint.__name__}, got {value!r} ({type(value).__name__})")
-    return value
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML with YAML 1.2 scalars: only true/false are bools (so `no`, `on` and `off` stay text), and
-    `3e-4` is a float, as a reader of the config expects."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regex) for tag, regex in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
-}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-_YAML12_FLOAT = re.compile(
-    r"^[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
-
-
-class _Dumper(yaml.SafeDumper):
-    """safe_dump that also quotes text _Loader would read as a number (`3e-4`), so that to_yaml -> from_yaml
-    gives back every text field as it was, and plain yaml.safe_load still reads the file the same way."""
-
-
-_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
-
-
-class _Text(str):
-    """A --set value as the user typed it, kept for text fields (`--set data.text_field=true` means "true")."""
-
-    def __new__(cls, text: str, parsed):
-        obj = super().__new__(cls, text)
-        obj.parsed = parsed
-        return obj
-
-
-def _apply_override(raw: dict, item: str) -> None:
-    """`section.key=value`, value parsed as YAML (so 3e-4, true, [a, b] and null work)."""
-    if "=" not in item:
-        raise SummaeError(f"--set expects section.key=value, got {item!r}")
-    dotted, text = item.split("=", 1)
-    try:
-        value = yaml.load(text, Loader=_Loader) if text.strip() else ""
-    except yaml.YAMLError:
-        value = text
-    if isinstance(value, (bool, int, float)) or value is None:
-        value = _Text(text.strip(), value)  # text fields take the text, other fields the parsed value
-    node = raw
-    parts = dotted.strip().split(".")
-    for part in parts[:-1]:
-        if node.get(part) is None:
-            node[part] = {}  # a missing section, or one left empty in the file
-        node = node[part]
-        if not isinstance(node, dict):
-            raise SummaeError(f"--set {dotted}: {part} is not a section")
-    node[parts[-1]] = value
-
-
 CONFIG_DIR = Path(__file__).parent / "configs"  # the shipped configs (package data): tiny, demo, gigaword, ...
 
 
@@ -498,6 +390,6 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     if path is None:
         raw: dict = {"name": "summae"}
         for item in overrides or []:
-            _apply_override(raw, item)
+            apply_override(raw, item)
         return Config.from_dict(raw, where="--set").validated()
     return Config.from_yaml(resolve_config(path), overrides)

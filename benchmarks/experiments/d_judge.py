@@ -47,6 +47,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ensemble", type=int, default=1, help="discriminators (seeds seed, seed+1, ...) averaged")
+    parser.add_argument("--disc-d-model", type=int, help="the discriminators' embedding width (default: the run's "
+                        "model.disc_d_model)")
+    parser.add_argument("--disc-filters", type=int, help="their filters per width (default: model.disc_filters)")
     parser.add_argument("--alphas", default="0.5,1,1.5,2,3")
     parser.add_argument("--betas", default="0,0.1,0.2,0.3,0.5")
     parser.add_argument("--fakes", choices=("grid", "family"), default="grid",
@@ -87,15 +90,18 @@ def main(argv=None) -> int:
     grid = [(float(a), float(b)) for a in args.alphas.split(",") for b in args.betas.split(",")]
     fake = torch.cat(extractions_at(ex, docs, words, grid if args.fakes == "grid" else family, width))
     print(f"{len(real)} real texts, {len(fake)} extractions ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    discs, accuracy = [], []
+    d_model, filters = args.disc_d_model or m.disc_d_model, args.disc_filters or m.disc_filters
+    fit_begin, discs, accuracy = time.perf_counter(), [], []
     for k in range(args.ensemble):
         disc, acc = train_discriminator(real, fake, vocab_size=padded_vocab_size(tok), pad_id=vocab.pad_id,
                                         steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed + k,
-                                        d_model=m.disc_d_model, filters=m.disc_filters)
+                                        d_model=d_model, filters=filters)
         discs.append(disc)
         accuracy.append(acc)
+    fit_seconds = time.perf_counter() - fit_begin
     accuracy = accuracy[0] if args.ensemble == 1 else accuracy
-    print(f"D held-out accuracy {accuracy} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    print(f"D held-out accuracy {accuracy} ({time.perf_counter() - started:.0f} s; the discriminators {fit_seconds:.0f} s)",
+          file=sys.stderr)
 
     if args.dev:
         documents = read_texts(args.dev, field=args.text_field)[: args.docs]
@@ -121,6 +127,7 @@ def main(argv=None) -> int:
     result = {"model": args.model, "checkpoint": args.checkpoint, "dev": args.dev or "gigaword dev",
               "docs": len(documents), "train_docs": len(docs),
               "real_texts": len(real), "steps": args.steps, "seed": args.seed, "ensemble": args.ensemble,
+              "disc_d_model": d_model, "disc_filters": filters, "fit_seconds": round(fit_seconds, 1),
               "fakes": args.fakes, "teacher": list(teacher),
               "discriminator": accuracy, "teacher_scores": score([teacher] * len(documents)), "judges": {}}
     for group, names in (("family", family), ("grid", grid)):
