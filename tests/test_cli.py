@@ -495,7 +495,8 @@ def test_train_flags_and_set_both_reach_the_saved_config(flags_run):
 
 
 def _train_config(*argv):
-    from summae.cli import build_parser, train_config
+    from summae.cli import build_parser
+    from summae.commands import train_config
 
     return train_config(build_parser().parse_args(["train", *map(str, argv)]))
 

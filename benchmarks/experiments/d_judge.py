@@ -100,8 +100,8 @@ def main(argv=None) -> int:
         accuracy.append(acc)
     fit_seconds = time.perf_counter() - fit_begin
     accuracy = accuracy[0] if args.ensemble == 1 else accuracy
-    print(f"D held-out accuracy {accuracy} ({time.perf_counter() - started:.0f} s; the discriminators {fit_seconds:.0f} s)",
-          file=sys.stderr)
+    print(f"D held-out accuracy {accuracy} ({time.perf_counter() - started:.0f} s; the discriminators "
+          f"{fit_seconds:.0f} s)", file=sys.stderr)
 
     if args.dev:
         documents = read_texts(args.dev, field=args.text_field)[: args.docs]
