@@ -1,7 +1,7 @@
 """Build a paragraph-level corpus from the docstrings of the Python on this machine: summary line -> body.
 
     python scripts/prepare_docstrings.py --output DIR [--seed 0] [--test-size 1000] [--max-docs 60000]
-        [--roots DIR ...]
+        [--dev-size 500] [--roots DIR ...]
 
 The standard library and the running interpreter's site-packages are read as source (parsed with `ast`, never
 imported: importing arbitrary packages is slow and has side effects). A module, class or function docstring
@@ -15,6 +15,8 @@ others go, in the same order, to whichever training half holds fewer pairs. Writ
     test.jsonl     {"body", "summary", "source"}: held-out pairs (the references are used only to score)
     docs.jsonl     {"body", "source"}: training documents, no summaries
     titles.txt     summary lines of the other half of the training packages (real short texts, unpaired)
+    dev.jsonl      {"body", "summary", "source"}: the first --dev-size training documents with their summary lines,
+                   for tuning (training never reads these summaries; the test pairs stay for the final score)
     manifest.json  counts, word-length statistics, Python and package versions, seed, command line
 
 For `summae train --train-files DIR/docs.jsonl --text-field body --real-files DIR/titles.txt`.
@@ -318,11 +320,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the package split and the shuffles")
     parser.add_argument("--test-size", type=int, default=1000, help="held-out pairs, >= 1")
     parser.add_argument("--max-docs", type=int, default=60000, help="training documents kept at most, >= 1")
+    parser.add_argument("--dev-size", type=int, default=500,
+                        help="training documents written with their summary lines to dev.jsonl, >= 0")
     parser.add_argument("--roots", nargs="+", default=None,
                         help="folders of .py files to read (default: the standard library and site-packages)")
     args = parser.parse_args(argv)
-    if args.test_size < 1 or args.max_docs < 1:
-        parser.error(f"--test-size and --max-docs must be >= 1, got {args.test_size} and {args.max_docs}")
+    if args.test_size < 1 or args.max_docs < 1 or args.dev_size < 0:
+        parser.error(f"--test-size and --max-docs must be >= 1 and --dev-size >= 0, got {args.test_size}, "
+                     f"{args.max_docs} and {args.dev_size}")
     roots = [Path(r) for r in (args.roots or default_roots())]
     missing = [str(r) for r in roots if not r.is_dir()]
     if missing:
@@ -335,11 +340,13 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "test.jsonl", [{k: p[k] for k in ("body", "summary", "source")} for p in test])
     write_jsonl(out / "docs.jsonl", [{k: p[k] for k in ("body", "source")} for p in docs])
+    write_jsonl(out / "dev.jsonl", [{k: p[k] for k in ("body", "summary", "source")} for p in docs[: args.dev_size]])
     (out / "titles.txt").write_text("".join(p["summary"] + "\n" for p in titles), encoding="utf-8")
 
     used = {p["package"] for p in test + docs + titles}
     manifest = {
         "counts": {**counts, "pairs": len(pairs), "test": len(test), "docs": len(docs), "titles": len(titles),
+                   "dev": min(args.dev_size, len(docs)),
                    "packages": {"test": len({p["package"] for p in test}), "docs": len({p["package"] for p in docs}),
                                 "titles": len({p["package"] for p in titles})}},
         "words": {"docs_body": length_stats([p["body"] for p in docs]),

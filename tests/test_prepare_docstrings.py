@@ -78,7 +78,7 @@ def run(prepare, root: Path, out: Path, *extra: str) -> dict:
     def read(name: str) -> list[dict]:
         return [json.loads(line) for line in (out / name).read_text(encoding="utf-8").splitlines()]
 
-    return {"test": read("test.jsonl"), "docs": read("docs.jsonl"),
+    return {"test": read("test.jsonl"), "docs": read("docs.jsonl"), "dev": read("dev.jsonl"),
             "titles": (out / "titles.txt").read_text(encoding="utf-8").splitlines(),
             "manifest": json.loads((out / "manifest.json").read_text(encoding="utf-8"))}
 
@@ -123,6 +123,20 @@ def test_deterministic_and_capped(prepare, tmp_path):
     assert {r["source"] for r in other["test"]} != {r["source"] for r in first["test"]}
     capped = run(prepare, root, tmp_path / "d", "--max-docs", "2")
     assert len(capped["docs"]) == 2
+
+
+def test_dev_pairs_are_training_documents_with_their_summary_lines(prepare, tmp_path):
+    root = tmp_path / "root"
+    fake_tree(root)
+    got = run(prepare, root, tmp_path / "out", "--dev-size", "3")
+    dev, docs, titles = got["dev"], got["docs"], set(got["titles"])
+    assert len(dev) == 3 == got["manifest"]["counts"]["dev"]
+    assert all(set(r) == {"body", "summary", "source"} for r in dev)
+    assert [{"body": r["body"], "source": r["source"]} for r in dev] == docs[:3]  # the documents training reads
+    assert not {r["summary"] for r in dev} & titles  # their summaries are not among the real texts
+    test_sources = {r["source"] for r in got["test"]}
+    assert not {r["source"] for r in dev} & test_sources
+    assert run(prepare, root, tmp_path / "none", "--dev-size", "0")["dev"] == []
 
 
 def test_make_pair_rules(prepare):
