@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     from summae.tokenization import encode_texts, pad_ids
     from summae.train.criterion import FAMILY, extractions_at, family_extractions, pick_family
     from summae.train.data import load_training_texts
-    from summae.train.judge import JUDGE_D_MODEL, JUDGE_ENSEMBLE, JUDGE_FILTERS, JUDGE_GRID, DiscriminatorJudge, logits
+    from summae.train.judge import JUDGE_ENSEMBLE, JUDGE_GRID, DiscriminatorJudge, logits
     from throughput import write_result
 
     cfg, tok, model = load_for_inference(Path(args.model) / args.checkpoint)
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     grid_diff = sum(int((a != b).any(1).sum()) for a, b in zip(old_grid, new_grid))
 
     torch.manual_seed(0)
-    discs = [Discriminator(vocab_size=padded_vocab_size(tok), d_model=JUDGE_D_MODEL, filters=JUDGE_FILTERS).eval()
+    discs = [Discriminator(vocab_size=padded_vocab_size(tok), d_model=m.disc_d_model, filters=m.disc_filters).eval()
              for _ in range(JUDGE_ENSEMBLE)]
     judge = DiscriminatorJudge(discs, v.pad_id)
 

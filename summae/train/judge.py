@@ -11,10 +11,9 @@ logits averaged. Every pseudo-summary is then, per document, the family extracti
 On Gigaword dev-4000, before any training (benchmarks/experiments/d_judge.py, d-judge-20261207-cpu2-gwtok-*.json),
 one discriminator's choice scored +0.17 to +0.33 R-1 and -0.05 to -0.15 R-2 over the teacher alone (3 seeds), three
 averaged +0.37 R-1, +0.01 R-2, +0.20 R-L.
-The judge's size is its own (JUDGE_D_MODEL, JUDGE_FILTERS), not the adversarial discriminator's: it scores 9
-candidates of every training document, so its cost is paid at every step. Two discriminators of 64 filters per width
-(d-judge-20261207-cpu2-emas2-ens2-f64.json) picked as well on dev as three of 128 (emas2-ens3) and fit in 94 s
-instead of 211 s (the choice was screened on dev references, as every judge setting here).
+A cheaper judge (two discriminators of 64 filters per width: as good on dev picks, fit in 105 s instead of ~220 s)
+trained a worse student on Gigaword seed 0 (last/ -0.27 R-1, -0.30 R-2) and did not make the run faster
+(docs/autoencoder.md, session 23): three of the adversarial discriminator's size stay.
 """
 
 from __future__ import annotations
@@ -30,8 +29,7 @@ from summae.train.criterion import extractions_at, family_extractions, pick_fami
 # the settings whose extractions the judge learns as fakes (around Gigaword's reference-tuned (1.5, 0.2) and the
 # description-length picks of (2.0, 0.2-0.3): benchmarks/experiments/d_judge.py's grid)
 JUDGE_GRID = [(a, b) for a in (0.5, 1.0, 1.5, 2.0, 3.0) for b in (0.0, 0.1, 0.2, 0.3, 0.5)]
-JUDGE_DOCS, JUDGE_REAL, JUDGE_STEPS, JUDGE_BATCH, JUDGE_LR, JUDGE_ENSEMBLE = 8000, 60000, 1500, 256, 1e-3, 2
-JUDGE_D_MODEL, JUDGE_FILTERS = 128, 64  # each discriminator's embedding width and filters per width (2, 3, 4)
+JUDGE_DOCS, JUDGE_REAL, JUDGE_STEPS, JUDGE_BATCH, JUDGE_LR, JUDGE_ENSEMBLE = 8000, 60000, 1500, 256, 1e-3, 3
 
 
 def train_discriminator(real: torch.Tensor, fake: torch.Tensor, *, vocab_size: int, pad_id: int, steps: int,
@@ -75,11 +73,10 @@ class DiscriminatorJudge:
 
     @classmethod
     def fit(cls, extractor, docs: torch.Tensor, real: torch.Tensor, real_words: list[int], *, vocab_size: int,
-            pad_id: int, max_tokens: int, seed: int, d_model: int = JUDGE_D_MODEL, filters: int = JUDGE_FILTERS,
+            pad_id: int, max_tokens: int, seed: int, d_model: int, filters: int,
             echo=lambda _: None) -> "DiscriminatorJudge":
         """docs (N, L): training documents (EOS, pad); real (R, S): the real short texts' ids; real_words: their
-        lengths in words, clipped to the summary lengths; d_model, filters: each discriminator's size. The extractor's
-        weights are left as they were."""
+        lengths in words, clipped to the summary lengths. The extractor's weights are left as they were."""
         begin = time.perf_counter()
         g = torch.Generator().manual_seed(seed)
         docs = docs[torch.randperm(len(docs), generator=g)[:JUDGE_DOCS]].long()

@@ -87,8 +87,8 @@ class TeacherSetup:
             begin = time.perf_counter()
             self.judge = DiscriminatorJudge.fit(
                 self.extractor, docs, self.real_batches.ids, words, vocab_size=v.word_start.shape[0],
-                pad_id=v.pad_id, max_tokens=m.max_summary_tokens, seed=t.seed,
-                echo=self.echo if self.main else (lambda _: None))
+                pad_id=v.pad_id, max_tokens=m.max_summary_tokens, seed=t.seed, d_model=m.disc_d_model,
+                filters=m.disc_filters, echo=self.echo if self.main else (lambda _: None))
             # training too (its discriminators): counted in train_seconds and spent out of train.minutes, as the
             # teacher search is
             self.teacher_seconds += time.perf_counter() - begin
