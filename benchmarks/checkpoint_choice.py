@@ -42,7 +42,8 @@ CRITERIA = {  # reference-free scores an evaluation logs, higher is better
 
 def train_with_snapshots(train_argv: list[str]):
     """Run `summae train train_argv`, copying the model's weights at each evaluation: (trainer, {step: weights})."""
-    from summae.cli import build_parser, train_config
+    from summae.cli import build_parser
+    from summae.commands import train_config
     from summae.train.trainer import Trainer
 
     args = build_parser().parse_args(["train", *train_argv])

@@ -34,7 +34,8 @@ WAYS = ("release", "kept")
 def child(way: str, steps: int, out_dir: str, train_argv: list[str]) -> dict:
     """One way, in this process: train, sampling the resident set; returns the measures."""
     from summae import runtime
-    from summae.cli import build_parser, train_config
+    from summae.cli import build_parser
+    from summae.commands import train_config
     from summae.train import keeper, timeplan, trainer
 
     runtime.tune_cpu_allocator()
