@@ -1,7 +1,7 @@
 """Does the reference-free teacher criterion follow dev ROUGE along a wider grid? Each setting's description length
 beside its dev scores.
 
-    python benchmarks/experiments/criterion_grid.py --model runs/RUN [--checkpoint best] --dev FILE.jsonl \\
+    python benchmarks/experiments/criterion_grid.py --model runs/RUN [--checkpoint best] [--dev FILE.jsonl] \\
         [--text-field body] [--reference-field summary] [--docs 500] [--alphas 1,1.5,2,3] \\
         [--betas 0.1,0.2,0.3,0.5,0.8] [--seed 0] --name NAME
 
@@ -27,24 +27,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",")]
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="a run directory")
     parser.add_argument("--checkpoint", default="best")
-    parser.add_argument("--dev", required=True, help="a jsonl file of documents and references")
+    parser.add_argument("--dev", help="a jsonl file of documents and references (default: Gigaword dev)")
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"), help="without --dev: gigaword/")
     parser.add_argument("--text-field", default="document")
     parser.add_argument("--reference-field", default="summary")
     parser.add_argument("--docs", type=int, default=500, help="dev documents scored")
-    parser.add_argument("--alphas", type=floats, default=[1.0, 1.5, 2.0, 3.0])
-    parser.add_argument("--betas", type=floats, default=[0.1, 0.2, 0.3, 0.5, 0.8])
+    parser.add_argument("--alphas", default="1,1.5,2,3")
+    parser.add_argument("--betas", default="0.1,0.2,0.3,0.5,0.8")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", required=True)
     args = parser.parse_args(argv)
 
+    from gigaword import eval_sets
     from own_corpus import build_extractor
     from summae.eval.rouge import rouge_scores
     from summae.io import read_texts
@@ -60,21 +58,20 @@ def main(argv=None) -> int:
     ex = build_extractor(cfg, tok, vocab)
     if ex is None:
         raise SystemExit(f"{args.model} was trained without real short texts: it has no extraction search")
-    grid = [(a, b) for a in args.alphas for b in args.betas]
+    grid = [(float(a), float(b)) for a in args.alphas.split(",") for b in args.betas.split(",")]
 
     texts = list(load_training_texts(cfg).docs["text"])
     docs = pad_ids(encode_texts(tok, texts, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id, pad_id=vocab.pad_id,
                    width=m.max_source_tokens)
-    size = criterion.SEARCH_FIT_DOCS + criterion.SEARCH_SCORE_DOCS
-    pool = docs[torch.randperm(len(docs), generator=torch.Generator().manual_seed(args.seed))[:size]].long()
-    choice = criterion.choose_teacher(cfg, tok, ex, pool, grid, words=s.default_words,
-                                      fit_docs=criterion.SEARCH_FIT_DOCS, score_docs=criterion.SEARCH_SCORE_DOCS,
-                                      steps=criterion.SEARCH_STEPS,
-                                      batch_size=max(8, criterion.SEARCH_BATCH_TOKENS // docs.shape[1]),
-                                      seed=args.seed, echo=lambda line: print(line, file=sys.stderr))
+    choice = criterion.search_teacher(cfg, tok, ex, docs, grid, seed=args.seed,
+                                      echo=lambda line: print(line, file=sys.stderr))
 
-    documents = read_texts(args.dev, field=args.text_field)[: args.docs]
-    references = [[r] for r in read_texts(args.dev, field=args.reference_field)[: args.docs]]
+    if args.dev:
+        documents = read_texts(args.dev, field=args.text_field)[: args.docs]
+        references = [[r] for r in read_texts(args.dev, field=args.reference_field)[: args.docs]]
+    else:
+        dev_set = next(x for x in eval_sets(Path(args.data_dir)) if x.name == "dev")
+        documents, references = dev_set.documents[: args.docs], dev_set.references[: args.docs]
     dev = pad_ids(encode_texts(tok, documents, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id, pad_id=vocab.pad_id,
                   width=m.max_source_tokens)
     picked = criterion.extractions_at(ex, dev.long(), torch.full((len(documents),), s.default_words), grid,

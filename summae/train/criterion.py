@@ -179,6 +179,18 @@ def choose_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Ten
                          seconds=round(time.perf_counter() - begin, 1))
 
 
+def search_teacher(cfg: Config, tokenizer, extractor: Extractor, docs: torch.Tensor,
+                   grid: list[tuple[float, float]] | None = None, *, seed: int, echo=print) -> TeacherChoice:
+    """train.teacher_search's choice among grid (default SEARCH_GRID): choose_teacher on SEARCH_FIT_DOCS +
+    SEARCH_SCORE_DOCS of docs (N, L) drawn with seed, at the summary's default length and the search's steps and
+    batch. The trainer and benchmarks/experiments/criterion_grid.py search alike through it."""
+    size = SEARCH_FIT_DOCS + SEARCH_SCORE_DOCS
+    pool = docs[torch.randperm(len(docs), generator=torch.Generator().manual_seed(seed))[:size]].long()
+    return choose_teacher(cfg, tokenizer, extractor, pool, grid or SEARCH_GRID, words=cfg.summary.default_words,
+                          fit_docs=SEARCH_FIT_DOCS, score_docs=SEARCH_SCORE_DOCS, steps=SEARCH_STEPS,
+                          batch_size=max(8, SEARCH_BATCH_TOKENS // docs.shape[1]), seed=seed, echo=echo)
+
+
 def token_f1(ids: torch.Tensor, reference: torch.Tensor, skip: tuple[int, ...], vocab: int) -> torch.Tensor:
     """Unigram F1 of each row of ids (B, S) against the same row of reference (B, S'), token ids < vocab, over
     token counts (clipped matches), leaving out the `skip` tokens (padding, EOS): (B,) in [0, 1]; 0 where nothing

@@ -98,14 +98,8 @@ class TeacherSetup:
         """train.teacher_search: the extraction weights with the shortest description of held-out training
         documents (summae.train.criterion), set on the extractor and in the saved config."""
         say = self.echo if self.main else (lambda _: None)
-        size = criterion.SEARCH_FIT_DOCS + criterion.SEARCH_SCORE_DOCS
-        pool = docs[torch.randperm(len(docs),
-                                   generator=torch.Generator().manual_seed(self.cfg.train.seed))[:size]].long()
-        choice = criterion.choose_teacher(self.cfg, self.tokenizer, self.extractor, pool, criterion.SEARCH_GRID,
-                                          words=self.cfg.summary.default_words, fit_docs=criterion.SEARCH_FIT_DOCS,
-                                          score_docs=criterion.SEARCH_SCORE_DOCS, steps=criterion.SEARCH_STEPS,
-                                          batch_size=max(8, criterion.SEARCH_BATCH_TOKENS // docs.shape[1]),
-                                          seed=self.cfg.train.seed, echo=say)
+        choice = criterion.search_teacher(self.cfg, self.tokenizer, self.extractor, docs, seed=self.cfg.train.seed,
+                                          echo=say)
         self.teacher_seconds += choice.seconds
         release_free_memory()  # the judge's batches of every width (summae/runtime.py)
         self.extractor.alpha, self.extractor.beta = choice.alpha, choice.beta
