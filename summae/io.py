@@ -13,9 +13,7 @@ import codecs
 import contextlib
 import glob
 import gzip
-import json
 import lzma
-import math
 import os
 import random
 import sys
@@ -23,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from summae.errors import SummaeError
+from summae.jsonline import parse_record
 
 DATA_DIR = Path(__file__).parent / "data"  # "bundled:debian/train.jsonl" is DATA_DIR / "debian/train.jsonl"
 BUNDLED_DIR = DATA_DIR / "debian"  # the default corpus (scripts/prepare_debian.py writes it)
@@ -141,46 +140,6 @@ def check_encoding(encoding: str) -> str:
         raise SummaeError(f"--encoding {encoding}: only encodings that write a newline as one byte are "
                           f"supported (utf-8, latin-1, cp1252, ...); convert the file to UTF-8")
     return name
-
-
-def _unique_keys(pairs):
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) < len(keys):
-        raise ValueError("duplicate key")  # json.loads keeps the last one, pyarrow refuses the line
-    return dict(pairs)
-
-
-def _number(text: str) -> int | float:
-    if math.isinf(float(text)):  # 1e999: json.loads says inf, pyarrow refuses the line
-        raise ValueError("number too large")
-    return float(text) if any(c in text for c in ".eE") else int(text)
-
-
-def _json_type(value) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
-def parse_record(line: str, field: str, *, require_field: bool) -> dict:
-    """The JSON object on one line; ValueError(reason) if it is not one, or if its `field` is not text
-    (absent or null is fine unless require_field)."""
-    try:
-        record = json.loads(line, object_pairs_hook=_unique_keys, parse_float=_number, parse_int=_number)
-        json.dumps(record, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\ud800") is not text
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON ({e.msg}, column {e.colno})") from None
-    except (ValueError, RecursionError) as e:  # UnicodeEncodeError, _unique_keys, _number, deep nesting
-        reason = ("nested too deeply" if isinstance(e, RecursionError) else
-                  "a lone surrogate escape" if isinstance(e, UnicodeError) else str(e))
-        raise ValueError(f"not valid JSON ({reason})") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"not a JSON object (got {_json_type(record)})")
-    value = record.get(field)
-    if field not in record and require_field:
-        raise ValueError(f"no field {field!r} (fields: {', '.join(record) or 'none'})")
-    if not isinstance(value, str) and (require_field or value is not None):
-        raise ValueError(f"field {field!r} is not text (got {_json_type(value)})")
-    return record
 
 
 # ---------------------------------------------------------------- one record at a time
@@ -382,20 +341,9 @@ def _jsonl_value(name: str, number: int, line: str, field: str) -> str:
     if not line.strip():
         raise SummaeError(f"{name} line {number}: empty line, expected a JSON object")
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise SummaeError(f"{name} line {number}: malformed JSON ({err.msg}, column {err.colno})") from None
-    except RecursionError:
-        raise SummaeError(f"{name} line {number}: malformed JSON (nested too deeply)") from None
-    if not isinstance(record, dict):
-        raise SummaeError(f"{name} line {number}: expected a JSON object, got {type(record).__name__}")
-    if field not in record:
-        raise SummaeError(f"{name} line {number}: record has no field {field!r}")
-    value = record[field]
-    if not isinstance(value, str):
-        kind = type(value).__name__
-        raise SummaeError(f"{name} line {number}: field {field!r} is {kind}, expected text")
-    return value
+        return parse_record(line, field, require_field=True)[field]
+    except ValueError as e:
+        raise SummaeError(f"{name} line {number}: {e}") from None
 
 
 def iter_texts(path: str, *, field: str | None = None, encoding: str = "utf-8") -> Iterator[str]:

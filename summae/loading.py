@@ -14,7 +14,8 @@ import json
 import logging
 
 from summae.errors import SummaeError
-from summae.io import CONVERT_HINT, READ_ERRORS, decode_line, parse_record, raw_lines, resolve_files, split_ext
+from summae.io import CONVERT_HINT, READ_ERRORS, decode_line, raw_lines, resolve_files, split_ext
+from summae.jsonline import parse_record
 
 FORMATS = {".txt": "txt", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 # notices such as skipped-record counts; with no logging set up, Python prints the bare message on stderr

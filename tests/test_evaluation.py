@@ -169,9 +169,10 @@ def test_read_texts_jsonl(tmp_path):
         ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, r"bin\.txt is not UTF-8 text"),
         ("latin.txt", "café crème\n".encode("latin-1"), None, r"latin\.txt is not UTF-8 text"),
         ("f.jsonl", b'{"summary": "a"}\n{"text": "b"}\n', "summary", r"f\.jsonl line 2: .*'summary'"),
-        ("m.jsonl", b'{"summary": "a"}\n{"summary": "b"}\n{"summary":\n', "summary", r"m\.jsonl line 3: mal"),
+        ("m.jsonl", b'{"summary": "a"}\n{"summary": "b"}\n{"summary":\n', "summary",
+         r"m\.jsonl line 3: not valid JSON"),
         ("blank.jsonl", b'{"summary": "a"}\n\n{"summary": "b"}\n', "summary", r"blank\.jsonl line 2"),
-        ("num.jsonl", b'{"summary": 3}\n', "summary", r"num\.jsonl line 1: field 'summary' is int"),
+        ("num.jsonl", b'{"summary": 3}\n', "summary", r"num\.jsonl line 1: field 'summary' is not text \(got number\)"),
     ],
 )
 def test_read_texts_errors_name_the_file(tmp_path, name, content, field, message):
