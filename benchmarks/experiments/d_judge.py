@@ -1,7 +1,7 @@
 """Can the discriminator choose among the teacher's extractions? A judge that reads no reference.
 
     python benchmarks/experiments/d_judge.py --model runs/RUN [--checkpoint last] [--docs 4000] \\
-        [--train-docs 8000] [--steps 1500] [--ensemble 1] [--dev FILE.jsonl] [--name NAME]
+        [--train-docs 8000] [--steps 1500] [--ensemble 1] [--dev FILE.jsonl] [--centers 'A,B ...'] [--name NAME]
 
 A fresh discriminator (summae.train.judge.train_discriminator, the recipe's size) learns the run's real short
 texts against extractions of training documents at every (alpha, beta) of the grid, so it favours no setting; each
@@ -11,7 +11,9 @@ dev document, the candidate extraction it finds most real is picked, among the 9
 `--margins`, the teacher's extraction is kept unless another candidate scores that many logits above it (a trust
 region around the teacher; the margin is read off dev references, so it is a screen, not a method). Beside D: the
 headline bigram LM's log-probability per word (the extractor's own LM of the real texts) as the judge, and the sum
-of the two ranks. `--ensemble K` averages K discriminators' logits. No reference is read in training or choosing;
+of the two ranks. `--ensemble K` averages K discriminators' logits. `--centers` adds the
+judge's picks among the family around other settings (with the same discriminators), e.g. the reference-free
+teacher choice's, beside the run's own teacher's. No reference is read in training or choosing;
 dev references only score. The trainer's option is train.pseudo_judge=discriminator (summae/train/judge.py).
 Writes benchmarks/results/d-judge-<date>-<hardware>-<name>.json.
 """
@@ -55,6 +57,8 @@ def main(argv=None) -> int:
     parser.add_argument("--fakes", choices=("grid", "family"), default="grid",
                         help="the settings whose extractions D learns as fakes")
     parser.add_argument("--margins", default="0,0.5,1,2,3,4", help="trust-region margins in logits (a dev screen)")
+    parser.add_argument("--centers", default="", help="more family centers, e.g. '2,0.2 1,0.3': the judge's picks "
+                        "among the family around each (the same discriminators), beside the run's own teacher's")
     parser.add_argument("--name", default="d-judge")
     args = parser.parse_args(argv)
 
@@ -86,7 +90,12 @@ def main(argv=None) -> int:
     words = torch.tensor([rng.choice(lengths) for _ in train_texts])
 
     teacher = (cfg.train.extract_alpha, cfg.train.extract_beta)
-    family = [(round(teacher[0] * a, 4), round(max(0.0, teacher[1] + d), 4)) for a, d in FAMILY]
+
+    def family_of(center: tuple[float, float]) -> list[tuple[float, float]]:
+        return [(round(center[0] * a, 4), round(max(0.0, center[1] + d), 4)) for a, d in FAMILY]
+
+    family = family_of(teacher)
+    centers = [tuple(float(x) for x in c.split(",")) for c in args.centers.split()]
     grid = [(float(a), float(b)) for a in args.alphas.split(",") for b in args.betas.split(",")]
     fake = torch.cat(extractions_at(ex, docs, words, grid if args.fakes == "grid" else family, width))
     print(f"{len(real)} real texts, {len(fake)} extractions ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
@@ -111,7 +120,8 @@ def main(argv=None) -> int:
         documents, references = dev.documents[: args.docs], dev.references[: args.docs]
     dev_docs = pad_ids(encode_texts(tok, documents, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id,
                        pad_id=vocab.pad_id, width=m.max_source_tokens)
-    settings = sorted(set(grid) | set(family) | {teacher})
+    settings = sorted(set(grid) | set(family) | {teacher} | set(centers)
+                      | {k for c in centers for k in family_of(c)})
     cands = dict(zip(settings, extractions_at(ex, dev_docs, torch.full((len(documents),), s.default_words), settings,
                                               width)))
     d_score = {k: sum(logits(d, ids, vocab.pad_id) for d in discs) / len(discs) for k, ids in cands.items()}  # (N,)
@@ -146,6 +156,13 @@ def main(argv=None) -> int:
                     trust = [names[i] if gap > margin else teacher for i, gap in zip(best.tolist(), lead.tolist())]
                     result["judges"][f"D over family, margin {margin:g}"] = score(trust)
             print(f"{judge} over {group}: {result['judges'][f'{judge} over {group}']}", file=sys.stderr)
+    result["centers"] = {}
+    for center in centers:  # the same judge around another teacher setting (e.g. a reference-free choice)
+        names = family_of(center)
+        best = torch.stack([d_score[k] for k in names]).argmax(0)
+        result["centers"][f"a={center[0]:g} b={center[1]:g}"] = {
+            "teacher": score([center] * len(documents)), "D over family": score([names[i] for i in best.tolist()])}
+        print(f"center {center}: {result['centers'][f'a={center[0]:g} b={center[1]:g}']}", file=sys.stderr)
     result["candidates"] = {
         f"a={a:g} b={b:g}": {"d_mean": round(d_score[(a, b)].mean().item(), 4),
                              "rouge1": score([(a, b)] * len(documents))["rouge1"]} for a, b in settings}
