@@ -47,6 +47,17 @@ def eval_sets(data_dir: Path):
     return sets
 
 
+def dev_pairs(data_dir: Path, docs: int, dev: str | None = None, *, text_field: str = "document",
+              reference_field: str = "summary") -> tuple[list[str], list[list[str]]]:
+    """The first `docs` dev documents and their references (one each): from a jsonl file `dev` with these fields, or
+    Gigaword dev under data_dir. The experiments' dev screens read their pairs through this."""
+    if dev:
+        from summae.io import read_texts
+        return (read_texts(dev, field=text_field)[:docs], [[r] for r in read_texts(dev, field=reference_field)[:docs]])
+    gigaword_dev = next(x for x in eval_sets(data_dir) if x.name == "dev")
+    return gigaword_dev.documents[:docs], gigaword_dev.references[:docs]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(ROOT / "summae" / "configs" / "gigaword.yaml"))

@@ -42,10 +42,9 @@ def main(argv=None) -> int:
     parser.add_argument("--name", required=True)
     args = parser.parse_args(argv)
 
-    from gigaword import eval_sets
+    from gigaword import dev_pairs
     from own_corpus import build_extractor
     from summae.eval.rouge import rouge_scores
-    from summae.io import read_texts
     from summae.model.build import load_for_inference
     from summae.tokenization import decode_texts, encode_texts, pad_ids
     from summae.train import criterion
@@ -66,12 +65,8 @@ def main(argv=None) -> int:
     choice = criterion.search_teacher(cfg, tok, ex, docs, grid, seed=args.seed,
                                       echo=lambda line: print(line, file=sys.stderr))
 
-    if args.dev:
-        documents = read_texts(args.dev, field=args.text_field)[: args.docs]
-        references = [[r] for r in read_texts(args.dev, field=args.reference_field)[: args.docs]]
-    else:
-        dev_set = next(x for x in eval_sets(Path(args.data_dir)) if x.name == "dev")
-        documents, references = dev_set.documents[: args.docs], dev_set.references[: args.docs]
+    documents, references = dev_pairs(Path(args.data_dir), args.docs, args.dev, text_field=args.text_field,
+                                      reference_field=args.reference_field)
     dev = pad_ids(encode_texts(tok, documents, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id, pad_id=vocab.pad_id,
                   width=m.max_source_tokens)
     picked = criterion.extractions_at(ex, dev.long(), torch.full((len(documents),), s.default_words), grid,

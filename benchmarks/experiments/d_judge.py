@@ -62,13 +62,12 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="d-judge")
     args = parser.parse_args(argv)
 
-    from gigaword import eval_sets
+    from gigaword import dev_pairs
     from own_corpus import build_extractor
     from summae.eval.rouge import rouge_scores
-    from summae.io import read_texts
     from summae.model.build import load_for_inference, padded_vocab_size
     from summae.tokenization import decode_texts, encode_texts, pad_ids
-    from summae.train.criterion import FAMILY, extractions_at
+    from summae.train.criterion import extractions_at, family_settings
     from summae.train.data import load_training_texts
     from summae.train.judge import logits, train_discriminator
     from throughput import write_result
@@ -91,8 +90,8 @@ def main(argv=None) -> int:
 
     teacher = (cfg.train.extract_alpha, cfg.train.extract_beta)
 
-    def family_of(center: tuple[float, float]) -> list[tuple[float, float]]:
-        return [(round(center[0] * a, 4), round(max(0.0, center[1] + d), 4)) for a, d in FAMILY]
+    def family_of(center: tuple[float, float]) -> list[tuple[float, float]]:  # rounded: the settings are dict keys
+        return [(round(a, 4), round(b, 4)) for a, b in family_settings(*center)]
 
     family = family_of(teacher)
     centers = [tuple(float(x) for x in c.split(",")) for c in args.centers.split()]
@@ -112,12 +111,8 @@ def main(argv=None) -> int:
     print(f"D held-out accuracy {accuracy} ({time.perf_counter() - started:.0f} s; the discriminators "
           f"{fit_seconds:.0f} s)", file=sys.stderr)
 
-    if args.dev:
-        documents = read_texts(args.dev, field=args.text_field)[: args.docs]
-        references = [[r] for r in read_texts(args.dev, field=args.reference_field)[: args.docs]]
-    else:
-        dev = next(x for x in eval_sets(Path(args.data_dir)) if x.name == "dev")
-        documents, references = dev.documents[: args.docs], dev.references[: args.docs]
+    documents, references = dev_pairs(Path(args.data_dir), args.docs, args.dev, text_field=args.text_field,
+                                      reference_field=args.reference_field)
     dev_docs = pad_ids(encode_texts(tok, documents, m.max_source_tokens - 1)[0], eos_id=vocab.eos_id,
                        pad_id=vocab.pad_id, width=m.max_source_tokens)
     settings = sorted(set(grid) | set(family) | {teacher} | set(centers)

@@ -70,13 +70,16 @@ FAMILY = [(a, d) for a in (2 / 3, 1.0, 4 / 3) for d in (-0.1, 0.0, 0.1)]
 FAMILY_TEACHER = FAMILY.index((1.0, 0.0))
 
 
+def family_settings(alpha: float, beta: float) -> list[tuple[float, float]]:
+    """The FAMILY settings around (alpha, beta), in FAMILY's order."""
+    return [(alpha * a, max(0.0, beta + d)) for a, d in FAMILY]
+
+
 def family_extractions(extractor: Extractor, docs: torch.Tensor, target: torch.Tensor,
                        max_tokens: int) -> list[torch.Tensor]:
     """The search's extractions of docs (N, L), target (N,) words each, at every FAMILY setting around the
     extractor's weights: one (N, max_tokens) per setting, in FAMILY's order."""
-    alpha, beta = extractor.alpha, extractor.beta
-    return extractor.targets_at(docs, target, [(alpha * a, max(0.0, beta + d)) for a, d in FAMILY],
-                                max_tokens=max_tokens)
+    return extractor.targets_at(docs, target, family_settings(extractor.alpha, extractor.beta), max_tokens=max_tokens)
 
 
 def pick_family(candidates: list[torch.Tensor], best: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
